@@ -1,0 +1,284 @@
+"""Bit-exact ap_fixed quantization in numpy and TensorFlow.
+
+``quantize(x, dtype)`` gives, for every float64 ``x``, exactly the value C++ produces
+with ``ap_fixed<W,I,Q,O>(x)`` (``ap_fixed_base(double)`` in hls4ml's
+``templates/vivado/ap_types/ap_fixed_base.h``): round to the LSB grid with mode Q, then
+handle overflow with mode O. ``tests/test_ap_exact.py`` checks this against a g++ build
+of those headers on over a million conversions.
+
+Why not ``quantizers.get_fixed_quantizer_np``? kappa uses the ``quantizers`` package's
+conventions (k, i, f; mode names) but not its arithmetic, because two of its float64
+steps are inexact for values the firmware sees (measured against ap_types, see
+tests/test_ap_exact.py::test_quantizers_package_differs):
+
+* RND computes ``floor(x*2**f + 0.5)``: once ``|x*2**f| >= 2**52`` the ``+ 0.5`` is itself
+  rounded (ties to even), so odd large integers move by one LSB, which WRAP then keeps.
+* WRAP computes ``(x + 2**(I-1)) % 2**I``: for large ``|x|`` the bias vanishes in the
+  addition, so e.g. ``1e30`` wraps to ``-2**(I-1)`` instead of ``0``.
+* It has no SAT_ZERO mode.
+
+kappa's algorithm stays exact in float64: the value is first reduced exactly
+(``fmod`` by the wrap period for WRAP, a clip far outside the range for the saturating
+modes), scaled by a power of two (exact), and rounded in sign-magnitude form so that
+no step needs more than 53 significant bits (hence ``W <= 51``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .fixed_point import FixedPointType, as_type
+
+NEAR_RAIL_MARGIN = 0.05
+"""Default margin of :func:`rail_stats`: a value is "near a rail" when it lies within
+5% of the type's full range (max - min) of max or min."""
+
+
+class _NumpyOps:
+    where = staticmethod(np.where)
+    floor = staticmethod(np.floor)
+    abs = staticmethod(np.abs)
+    fmod = staticmethod(np.fmod)
+    clip = staticmethod(np.clip)
+    sign = staticmethod(np.sign)
+
+    @staticmethod
+    def const(v, like):
+        return np.float64(v)
+
+
+class _TFOps:
+    def __init__(self):
+        import tensorflow as tf
+
+        self.tf = tf
+
+    def where(self, c, a, b):
+        tf = self.tf
+        a = tf.convert_to_tensor(a, tf.float64)
+        b = tf.convert_to_tensor(b, tf.float64)
+        return tf.where(c, a, b)
+
+    def floor(self, x):
+        return self.tf.math.floor(x)
+
+    def abs(self, x):
+        return self.tf.math.abs(x)
+
+    def fmod(self, x, p):  # C fmod: exact, sign of x
+        return self.tf.math.truncatemod(x, self.tf.constant(p, self.tf.float64))
+
+    def clip(self, x, lo, hi):
+        return self.tf.clip_by_value(x, lo, hi)
+
+    def sign(self, x):
+        return self.tf.math.sign(x)
+
+    def const(self, v, like):
+        return self.tf.constant(v, self.tf.float64)
+
+
+def _quantize_core(x, t: FixedPointType, ops, u=None):
+    """Exact quantization of float64 ``x`` (numpy array or tf.float64 tensor) to ``t``.
+
+    ``u``: uniform [0, 1) samples of x's shape, required for S_RND only.
+    """
+    W, F, I = t.width, t.fractional, t.integer
+    if t.overflow == "WRAP":
+        # Exact reduction by the wrap period 2**I (= 2**W LSBs); keeps the sign of x,
+        # so sign-dependent rounding still sees the original sign.
+        xr = ops.fmod(x, 2.0**I)
+    else:
+        bound = 2.0 ** (I + 1)  # far enough outside the range that saturation is unchanged
+        xr = ops.clip(x, -bound, bound)
+    # Any nonzero |x| < 2**-(F+60) rounds exactly like 2**-(F+60) (never a tie); clamping
+    # keeps the scaled value away from float64 underflow.
+    tiny = 2.0 ** (-(F + 60))
+    ax = ops.abs(xr)
+    xr = ops.where((ax < tiny) & (ax > 0), ops.sign(xr) * tiny, xr)
+
+    s = xr * (2.0**F)  # exact: power-of-two scaling
+    neg = s < 0
+    a = ops.abs(s)
+    fa = ops.floor(a)
+    fr = a - fa  # exact for a >= 0
+    half = 0.5
+    mode = t.rounding
+    if t.kind == "int":
+        mode = "TRN_ZERO"
+    if mode == "TRN":
+        inc = neg & (fr > 0)
+    elif mode == "TRN_ZERO":
+        inc = fr < 0  # all False
+    elif mode == "RND":
+        inc = ops.where(neg, fr > half, fr >= half) > 0
+    elif mode == "RND_ZERO":
+        inc = fr > half
+    elif mode == "RND_MIN_INF":
+        inc = ops.where(neg, fr >= half, fr > half) > 0
+    elif mode == "RND_INF":
+        inc = fr >= half
+    elif mode == "RND_CONV":
+        odd = (fa - 2.0 * ops.floor(fa * 0.5)) > 0
+        inc = (fr > half) | ((fr == half) & odd)
+    elif mode == "S_RND":
+        inc = u < fr
+    else:  # pragma: no cover - FixedPointType validates modes
+        raise ValueError(f"unknown rounding mode {mode!r}")
+    mag = fa + ops.where(inc, 1.0, 0.0)
+    q = ops.where(neg, -mag, mag)
+    if t.kind == "int":
+        # ap_int_base(double) (ap_int_base.h): for |x| < 0.5 it sets V = is_neg ? -1 : 0 and
+        # then negates negative inputs, so every negative |x| < 0.5 becomes +1 (before wrap).
+        q = ops.where(neg & (ops.abs(x) < 0.5), 1.0, q)
+
+    full_min = -(2.0 ** (W - 1)) if t.signed else 0.0
+    full_max = float(t.qmax)
+    if t.overflow == "WRAP":
+        period = 2.0**W
+        m = q - period * ops.floor(q * (1.0 / period))
+        if t.signed:
+            m = ops.where(m >= 2.0 ** (W - 1), m - period, m)
+        q = m
+    elif t.overflow == "SAT_ZERO":
+        q = ops.where((q < full_min) | (q > full_max), 0.0, q)
+    else:  # SAT, SAT_SYM (qmin already excludes -2**(W-1) for SAT_SYM)
+        q = ops.clip(q, float(t.qmin), full_max)
+    return q * (2.0 ** (-F)) + 0.0  # + 0.0 turns -0.0 into +0.0 (ap_fixed has no -0)
+
+
+def _check_finite(x: np.ndarray, t: FixedPointType) -> None:
+    bad = ~np.isfinite(x)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"cannot quantize non-finite value {x[idx]!r} (at index {idx}) to {t}: "
+            f"ap_fixed has no NaN or infinity; valid inputs are finite numbers"
+        )
+
+
+def quantize(x: Any, dtype: "str | FixedPointType", *, rng: "np.random.Generator | int | None" = None) -> np.ndarray:
+    """Quantize ``x`` to ``dtype`` exactly as ``ap_fixed``'s conversion from double.
+
+    Args:
+        x: array-like of any shape; converted to float64 (float32 inputs are widened
+            exactly, as the firmware testbench's ``float`` -> ``input_t`` does).
+        dtype: a ``FixedPointType`` or a string such as ``"ap_fixed<8,3,AP_RND,AP_SAT>"``.
+        rng: for ``S_RND`` types only: a ``numpy.random.Generator`` or a seed.
+
+    Returns:
+        float64 ndarray of x's shape; every element is ``k * lsb`` with k a
+        representable integer code of ``dtype``.
+
+    Raises:
+        ValueError: malformed ``dtype`` (names the string), NaN or infinite values
+            (names the value and index), or an S_RND type without ``rng``.
+    """
+    t = as_type(dtype)
+    arr = np.asarray(x, dtype=np.float64)
+    _check_finite(arr, t)
+    u = None
+    if t.stochastic:
+        if rng is None:
+            raise ValueError(f"{t} uses stochastic rounding: pass rng= (a numpy Generator or an int seed)")
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        u = gen.random(arr.shape)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(_quantize_core(arr, t, _NumpyOps, u), dtype=np.float64)
+
+
+def quantize_tensor(x, dtype: "str | FixedPointType", ste: bool = True, seed=None):
+    """Quantize a TensorFlow tensor to ``dtype``; same values as :func:`quantize`.
+
+    The arithmetic runs in float64 and the result is cast back to ``x``'s dtype (for a
+    float32 tensor that cast is exact whenever the type has at most 24 significant bits).
+
+    Args:
+        x: a float tensor (any shape); usable inside ``tf.function``.
+        dtype: a ``FixedPointType`` or type string.
+        ste: True -> straight-through estimator (gradient of identity);
+            False -> no gradient (``tf.stop_gradient``), for update quantization.
+        seed: for ``S_RND`` types: a shape-[2] int tensor/tuple for
+            ``tf.random.stateless_uniform`` (required; change it every step).
+
+    Returns:
+        Tensor of x's shape and dtype. Non-finite inputs are not an error here:
+        NaN propagates so the training loop can detect divergence.
+
+    Raises:
+        ValueError: malformed ``dtype`` or an S_RND type without ``seed``.
+    """
+    import tensorflow as tf
+
+    t = as_type(dtype)
+    if t.stochastic and seed is None:
+        raise ValueError(f"{t} uses stochastic rounding: pass seed= (shape-[2] ints for tf.random.stateless_uniform)")
+    ops = _TFOps()
+
+    def _q(v):
+        v64 = tf.cast(v, tf.float64)
+        u = None
+        if t.stochastic:
+            u = tf.random.stateless_uniform(tf.shape(v64), seed=seed, dtype=tf.float64)
+        return tf.cast(_quantize_core(v64, t, ops, u), v.dtype)
+
+    x = tf.convert_to_tensor(x)
+    if not ste:
+        return tf.stop_gradient(_q(x))
+
+    @tf.custom_gradient
+    def _ste(v):
+        return _q(v), lambda dy: dy
+
+    return _ste(x)
+
+
+def rail_stats(x: Any, dtype: "str | FixedPointType", margin: float = NEAR_RAIL_MARGIN) -> dict:
+    """Rail pressure of values ``x`` against the range of ``dtype``.
+
+    Args:
+        x: array-like (numpy or an eager TF tensor), any shape.
+        dtype: type whose rails are ``dtype.min`` and ``dtype.max``.
+        margin: near-rail band as a fraction of the full range (max - min).
+
+    Returns:
+        ``{"saturation_fraction": f_sat, "near_rail_fraction": f_near}``: the fraction of
+        elements at or beyond a rail (``x >= max`` or ``x <= min``), and of elements within
+        ``margin * (max - min)`` of a rail (includes the saturated ones). For unsigned
+        types only the upper rail counts: 0 is an ordinary value there (ReLU outputs).
+        Both are 0.0 for an empty ``x``.
+    """
+    t = as_type(dtype)
+    a = np.asarray(x, dtype=np.float64)
+    if a.size == 0:
+        return {"saturation_fraction": 0.0, "near_rail_fraction": 0.0}
+    band = margin * (t.max - t.min)
+    hi, lo = a >= t.max, a <= t.min
+    near_hi, near_lo = a >= t.max - band, a <= t.min + band
+    if not t.signed:
+        lo = near_lo = np.zeros_like(hi)
+    return {
+        "saturation_fraction": float(np.mean(hi | lo)),
+        "near_rail_fraction": float(np.mean(near_hi | near_lo)),
+    }
+
+
+def rail_stats_tensor(x, dtype: "str | FixedPointType", margin: float = NEAR_RAIL_MARGIN):
+    """TensorFlow version of :func:`rail_stats` for use inside ``tf.function``.
+
+    Returns:
+        ``(saturation_fraction, near_rail_fraction)`` as float32 scalar tensors.
+    """
+    import tensorflow as tf
+
+    t = as_type(dtype)
+    x = tf.cast(x, tf.float64)
+    band = margin * (t.max - t.min)
+    hi, near_hi = x >= t.max, x >= t.max - band
+    if t.signed:
+        hi = hi | (x <= t.min)
+        near_hi = near_hi | (x <= t.min + band)
+    f = lambda m: tf.cast(tf.reduce_mean(tf.cast(m, tf.float64)), tf.float32)  # noqa: E731
+    return f(hi), f(near_hi)
