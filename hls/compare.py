@@ -1,0 +1,197 @@
+"""Compare C simulation with the Python quantized forward path, bit for bit.
+
+``compare(project_dir)`` runs the C simulation, compares every output with
+``tb_output_predictions.dat`` (written by ``hls.convert`` from
+``kappa.forward.predict_quantized``) and, on a mismatch, re-runs the first mismatching
+sample with layer tracing to name the first layer where firmware and Python part.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kappa.fixed_point import FixedPointType
+
+from .csim import run_csim
+
+
+@dataclass
+class LayerDivergence:
+    """First layer whose traced firmware output differs from Python's (one sample)."""
+
+    sample: int
+    layer: str
+    index: int
+    firmware: float
+    python: float
+
+
+@dataclass
+class ComparisonReport:
+    """Result of comparing C simulation with the Python quantized forward path.
+
+    Attributes:
+        samples: N, number of samples simulated.
+        outputs: N * n_out, number of output values compared.
+        mismatches: number of output values whose bits differ.
+        max_abs_diff_lsb: max |firmware - python| in LSBs of the output type.
+        per_output_mismatches: length n_out, mismatch count per output index.
+        first_mismatches: up to 10 ``{"sample", "output", "expected", "got"}`` records.
+        output_type: the output ``result_t`` as a string.
+        divergence: on a mismatch, the first layer that differs (None if all match or
+            the trace could not locate it).
+        compile_seconds, run_seconds: C simulation timings (s); compiled: False if cached.
+    """
+
+    project: str
+    samples: int
+    outputs: int
+    mismatches: int
+    max_abs_diff_lsb: float
+    per_output_mismatches: list
+    first_mismatches: list = field(default_factory=list)
+    output_type: str = ""
+    divergence: LayerDivergence | None = None
+    compiled: bool = True
+    compile_seconds: float = 0.0
+    run_seconds: float = 0.0
+
+    @property
+    def bit_exact(self) -> bool:
+        """True when every output matches bit for bit."""
+        return self.mismatches == 0 and self.outputs > 0
+
+    def summary_line(self) -> str:
+        """One line stating the mismatch count over the outputs compared."""
+        verdict = "bit-exact" if self.bit_exact else "MISMATCH"
+        return (f"{verdict}: {self.mismatches} mismatches over {self.outputs} outputs "
+                f"({self.samples} samples) between C simulation and the Python quantized forward path")
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        d = asdict(self)
+        d["bit_exact"] = self.bit_exact
+        return d
+
+    def to_markdown(self) -> str:
+        """A short Markdown report."""
+        lines = [f"# C simulation vs Python: {self.project}", "", self.summary_line(), "",
+                 "| quantity | value |", "|---|---|",
+                 f"| samples | {self.samples} |", f"| outputs compared | {self.outputs} |",
+                 f"| mismatches | {self.mismatches} |", f"| max abs difference (LSB of {self.output_type}) | {self.max_abs_diff_lsb:g} |",
+                 f"| per-output mismatches | {self.per_output_mismatches} |",
+                 f"| csim compile (s) | {self.compile_seconds:.2f}{'' if self.compiled else ' (cached)'} |",
+                 f"| csim run (s) | {self.run_seconds:.3f} |"]
+        if self.first_mismatches:
+            lines += ["", "First mismatches:", "", "| sample | output | expected | got |", "|---|---|---|---|"]
+            lines += [f"| {m['sample']} | {m['output']} | {m['expected']!r} | {m['got']!r} |" for m in self.first_mismatches]
+        if self.divergence:
+            d = self.divergence
+            lines += ["", f"First divergent layer: `{d.layer}` (sample {d.sample}, element {d.index}: "
+                          f"firmware {d.firmware!r}, Python {d.python!r})"]
+        return "\n".join(lines) + "\n"
+
+
+def _load_expected(project_dir: Path) -> np.ndarray:
+    path = project_dir / "tb_data" / "tb_output_predictions.dat"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: convert the project with tb_inputs")
+    return np.loadtxt(path, dtype=np.float64, ndmin=2)
+
+
+def compare(project_dir, *, quiet: bool = True, trace: bool = True) -> ComparisonReport:
+    """Run the C simulation of ``project_dir`` and compare it with the expected outputs.
+
+    Args:
+        project_dir: a project written by ``hls.convert`` (with testbench data).
+        quiet: False prints progress.
+        trace: on a mismatch, trace layer outputs to find the first divergent layer.
+
+    Returns:
+        A :class:`ComparisonReport`.
+
+    Raises:
+        FileNotFoundError: missing project or testbench files.
+        hls.csim.CsimError: compile error, crash, or malformed results.
+        ValueError: result shape differs from the expected outputs.
+    """
+    project_dir = Path(project_dir).resolve()
+    manifest = json.loads((project_dir / "manifest.json").read_text())
+    out_t = FixedPointType.from_string(manifest["output_type"])
+    expected = _load_expected(project_dir)
+    run = run_csim(project_dir, quiet=quiet, return_run=True)
+    got = run.results
+    if got.shape != expected.shape:
+        raise ValueError(f"C simulation produced shape {got.shape}, expected outputs have shape {expected.shape}")
+    diff = got != expected
+    idx = np.argwhere(diff)
+    first = [{"sample": int(i), "output": int(j), "expected": float(expected[i, j]), "got": float(got[i, j])}
+             for i, j in idx[:10]]
+    report = ComparisonReport(
+        project=project_dir.name,
+        samples=int(expected.shape[0]),
+        outputs=int(expected.size),
+        mismatches=int(diff.sum()),
+        max_abs_diff_lsb=float(np.max(np.abs(got - expected)) / out_t.lsb) if expected.size else 0.0,
+        per_output_mismatches=[int(v) for v in diff.sum(axis=0)],
+        first_mismatches=first,
+        output_type=str(out_t),
+        compiled=run.compiled,
+        compile_seconds=run.compile_seconds,
+        run_seconds=run.run_seconds,
+    )
+    if report.mismatches and trace:
+        report.divergence = locate_divergence(project_dir, int(idx[0][0]))
+    return report
+
+
+def locate_divergence(project_dir, sample: int) -> LayerDivergence | None:
+    """Trace every layer's firmware output for ``sample`` and compare with Python's.
+
+    Python's per-layer values come from the Keras model and PrecisionDict saved in the
+    project (``keras_model.keras``, ``precision.yaml``) through ``kappa.forward``.
+
+    Returns:
+        The first layer (in network order) with a differing element, or None.
+    """
+    import keras
+
+    from kappa.forward import dense_forward, layer_steps
+    from kappa.precision import INPUT_LAYER, PrecisionDict
+    from kappa.quantization import quantize
+
+    project_dir = Path(project_dir)
+    with tempfile.TemporaryDirectory() as td:
+        tpath = Path(td) / "trace.txt"
+        run_csim(project_dir, extra_args=["--trace", str(tpath), "--first", str(sample), "--count", "1"])
+        fw = {}
+        for line in tpath.read_text().splitlines():
+            parts = line.split()
+            fw[parts[1]] = np.array([float(v) for v in parts[2:]])
+    km = keras.models.load_model(project_dir / "keras_model.keras", compile=False)
+    precision = PrecisionDict.load(project_dir / "precision.yaml")
+    x = np.loadtxt(project_dir / "tb_data" / "tb_input_features.dat", ndmin=2)[sample : sample + 1]
+    in_t = precision.dtype(INPUT_LAYER, "value")
+    x = quantize(x, in_t) if in_t else x
+    cur_t = in_t
+    for st in layer_steps(km, precision):
+        if st.kind == "dense":
+            x = dense_forward(x, st, cur_t)
+        elif st.kind == "relu":
+            x = np.maximum(x, 0.0)
+            x = quantize(x, st.types["result"]) if st.types["result"] else x
+        else:
+            x = quantize(x, st.types["result"]) if st.types["result"] else x
+        cur_t = st.types["result"]
+        if st.name in fw:
+            f = fw[st.name]
+            p = x.ravel()
+            if f.shape == p.shape and np.any(f != p):
+                k = int(np.flatnonzero(f != p)[0])
+                return LayerDivergence(sample, st.name, k, float(f[k]), float(p[k]))
+    return None

@@ -1,0 +1,398 @@
+"""PrecisionDict -> hls4ml configuration -> HLS C++ project with self-checking testbench.
+
+``convert`` writes the project with hls4ml's own converter and writer, then:
+
+* puts the testbench data in ``tb_data/`` (inputs quantized to the input type and
+  exactly representable in float32; expected outputs from ``predict_quantized`` with 17
+  significant digits, which round-trip float64 exactly);
+* replaces hls4ml's testbench (which never compares) with kappa's, which compares every
+  output bit for bit (``hls/testbench.py``);
+* reads the emitted C++ typedefs and weight files back and fails if any differs from the
+  PrecisionDict or the Python weights;
+* records the full PrecisionDict (training-only fields included) and a manifest with
+  sha256 sums and tool versions.
+
+The project is built in a temporary sibling directory and moved into place only when
+everything succeeded, so a failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kappa.fixed_point import FixedPointType
+from kappa.forward import check_strategy, layer_steps, predict_quantized
+from kappa.precision import FIRMWARE_FIELDS, INPUT_LAYER, ensure_precision_dict
+from kappa.quantization import quantize
+
+from .testbench import write_testbench
+
+BACKENDS = ("Vitis", "Vivado")
+IO_TYPES = ("io_parallel",)
+STRATEGIES = ("Latency", "Resource")
+DEFAULT_PART = "xcu250-figd2104-2L-e"
+DEFAULT_CLOCK_NS = 5.0
+PROJECT_NAME = "myproject"
+
+
+@dataclass
+class FirmwareType:
+    """Where one type lives in firmware: hls4ml layer, hls4ml precision key, C++ typedef name."""
+
+    layer: str
+    key: str  # result / weight / bias / accum
+    cpp_name: str
+    expected: FixedPointType
+    source: str  # "<keras layer>.<PrecisionDict field>"
+
+
+def _keras_model(model):
+    import keras
+
+    km = getattr(model, "model", model)
+    if not isinstance(km, keras.Model):
+        raise TypeError(f"expected a keras.Model or a kappa model wrapping one, got {type(model).__name__}")
+    return km
+
+
+def _input_layer_name(km) -> str:
+    return km.inputs[0]._keras_history[0].name
+
+
+def firmware_types(km, precision, strategy: str = "Latency") -> tuple[dict, list]:
+    """Map the PrecisionDict onto hls4ml's per-layer precision keys.
+
+    Returns:
+        ``(layer_precisions, steps)``: ``{hls4ml_layer: {key: FixedPointType}}`` and the
+        kappa forward steps.
+
+    Raises:
+        ValueError: one error listing every firmware type that is missing (hls4ml would
+            infer it with ``auto``), stochastic, or otherwise not exportable.
+    """
+    steps = layer_steps(km, precision)
+    check_strategy(steps, strategy)
+    problems = []
+    out: dict[str, dict[str, FixedPointType]] = {}
+
+    def need(t, where):
+        if t is None:
+            problems.append(f"{where}: no type given (neither the layer nor 'default' names it); "
+                            f"kappa never leaves a firmware type to hls4ml's 'auto'")
+            return None
+        try:
+            t.check_firmware(where)
+        except ValueError as exc:
+            problems.append(str(exc))
+            return None
+        return t
+
+    in_t = need(precision.dtype(INPUT_LAYER, "value"), "input.value")
+    out[_input_layer_name(km)] = {"result": in_t}
+    prev = in_t
+    for st in steps:
+        if st.kind == "dense":
+            ts = {
+                "weight": need(st.types["weight"], f"{st.name}.weight"),
+                "bias": need(st.types["bias"], f"{st.name}.bias"),
+                "accum": need(st.types["accumulator"], f"{st.name}.accumulator"),
+                "result": need(st.types["result"], f"{st.keras_name}.activation" if st.types["result"] is not st.types["accumulator"] else f"{st.name}.accumulator"),
+            }
+            out[st.name] = ts
+        elif st.kind == "relu":
+            out[st.name] = {"result": need(st.types["result"], f"{st.keras_name}.activation")}
+        else:  # linear Activation: hls4ml's optimizer removes it, so its cast must be the identity
+            t = st.types["result"]
+            if t is not None and t != prev:
+                problems.append(
+                    f"{st.name}.activation: hls4ml removes linear Activation layers, so its type {t} would be "
+                    f"ignored in firmware; give it the preceding layer's type ({prev}) or remove the layer"
+                )
+            out[st.name] = None
+            continue
+        prev = out[st.name]["result"]
+    if problems:
+        raise ValueError("the PrecisionDict cannot be exported to firmware:\n  " + "\n  ".join(problems))
+    return {k: v for k, v in out.items() if v is not None}, steps
+
+
+def _hls_config(km, layer_precisions, backend, strategy, reuse_factor):
+    import hls4ml
+
+    config = hls4ml.utils.config_from_keras_model(km, granularity="name", backend=backend)
+    config["Model"]["Strategy"] = strategy
+    config["Model"]["ReuseFactor"] = reuse_factor
+    for name, keys in layer_precisions.items():
+        if name not in config["LayerName"]:
+            raise RuntimeError(f"hls4ml produced no configuration entry for layer {name!r}: "
+                               f"its layers are {list(config['LayerName'])}")
+        entry = config["LayerName"][name]
+        entry["Trace"] = True  # trace hooks are compiled out in synthesis (#ifndef __SYNTHESIS__)
+        entry["Strategy"] = strategy
+        entry["ReuseFactor"] = reuse_factor
+        for key, t in keys.items():
+            entry["Precision"][key] = str(t)
+    return config
+
+
+_TYPEDEF = re.compile(r"typedef\s+(.+?)\s+(\w+)\s*;")
+
+
+def read_emitted_typedefs(project_dir: Path) -> dict[str, str]:
+    """``{typedef name: C++ type}`` from ``firmware/defines.h`` (as hls4ml wrote it)."""
+    text = (Path(project_dir) / "firmware" / "defines.h").read_text()
+    return {name: ctype for ctype, name in _TYPEDEF.findall(text)}
+
+
+def _check_emitted_types(hls_model, project_dir: Path, layer_precisions) -> list[FirmwareType]:
+    """Compare every C++ typedef hls4ml wrote with the PrecisionDict's type.
+
+    Raises:
+        RuntimeError: a layer/type missing from the emitted code, or a type that differs.
+    """
+    typedefs = read_emitted_typedefs(project_dir)
+    layers = {layer.name: layer for layer in hls_model.get_layers()}
+    checked, problems = [], []
+    for lname, keys in layer_precisions.items():
+        layer = layers.get(lname)
+        if layer is None:
+            problems.append(f"layer {lname!r} is not in the hls4ml model (its layers: {list(layers)})")
+            continue
+        for key, expected in keys.items():
+            if key == "result":
+                tname = layer.get_output_variable().type.name
+            else:
+                attr = layer.get_attr(f"{key}_t") if key == "accum" else layer.get_weights(key).type
+                tname = attr.name
+            ctype = typedefs.get(tname)
+            if ctype is None:
+                problems.append(f"{lname}.{key}: typedef {tname!r} not found in firmware/defines.h")
+                continue
+            got = FixedPointType.from_string(ctype)
+            if got != expected:
+                problems.append(f"{lname}.{key}: firmware has {ctype} ({tname}), PrecisionDict says {expected}")
+            checked.append(FirmwareType(lname, key, tname, expected, ctype))
+    if problems:
+        raise RuntimeError("emitted C++ types differ from the PrecisionDict:\n  " + "\n  ".join(problems))
+    return checked
+
+
+def _check_weights_read_back(hls_model, project_dir: Path, steps) -> None:
+    """Parse ``firmware/weights/*.txt`` as the C++ does (decimal -> double -> weight_t).
+
+    Raises:
+        RuntimeError: any weight or bias that reads back to a different value.
+    """
+    layers = {layer.name: layer for layer in hls_model.get_layers()}
+    problems = []
+    for st in steps:
+        if st.kind != "dense":
+            continue
+        layer = layers[st.name]
+        for key, values, t in (("weight", st.weight, st.types["weight"]), ("bias", st.bias, st.types["bias"])):
+            var = layer.get_weights(key)
+            path = project_dir / "firmware" / "weights" / f"{var.name}.txt"
+            text = path.read_text().strip()
+            parsed = np.array([float(tok) for tok in text.split(",")], dtype=np.float64)
+            got = quantize(parsed, t)
+            # hls4ml stores Dense kernels as (n_in, n_out) flattened row-major for io_parallel Latency;
+            # Resource transposes them. Compare as multisets only when transposed.
+            want = quantize(values, t).ravel()
+            if got.size != want.size:
+                problems.append(f"{path.name}: {got.size} values, expected {want.size}")
+            elif not np.array_equal(got, want) and not np.array_equal(np.sort(got), np.sort(want)):
+                k = int(np.flatnonzero(got != want)[0])
+                problems.append(f"{path.name}[{k}] reads back as {got[k]!r}, Python has {want[k]!r}")
+    if problems:
+        raise RuntimeError("weights written by hls4ml do not read back exactly:\n  " + "\n  ".join(problems))
+
+
+def _fmt(a: np.ndarray) -> str:
+    return "\n".join(" ".join(repr(float(v)) for v in row) for row in np.atleast_2d(a)) + "\n"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _versions() -> dict:
+    import hls4ml
+    import keras
+    import tensorflow as tf
+
+    import kappa
+
+    return {"kappa": kappa.__version__, "hls4ml": hls4ml.__version__, "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": np.__version__}
+
+
+def convert(
+    model,
+    precision_dict,
+    output_dir,
+    tb_inputs=None,
+    *,
+    backend: str = "Vitis",
+    part: str = DEFAULT_PART,
+    clock_period: float = DEFAULT_CLOCK_NS,
+    io_type: str = "io_parallel",
+    strategy: str = "Latency",
+    reuse_factor: int = 1,
+    force: bool = False,
+) -> Path:
+    """Write an hls4ml HLS project for ``model`` with every type from ``precision_dict``.
+
+    Args:
+        model: a ``keras.Model`` or a kappa model (its ``.model``) of Dense/ReLU layers.
+        precision_dict: PrecisionDict, dict or YAML/JSON path; every firmware type
+            (input value, Dense weight/bias/accumulator/activation, ReLU activation)
+            must be given, directly or through ``default``.
+        output_dir: project directory to create.
+        tb_inputs: testbench inputs, shape (N, n_in); they are quantized to the input type.
+            None writes no testbench data.
+        backend: "Vitis" (default) or "Vivado".
+        part: FPGA part number. clock_period: target clock in ns.
+        io_type: "io_parallel". strategy: "Latency" or "Resource". reuse_factor: >= 1.
+        force: replace an existing ``output_dir``. Without it an existing directory is an error.
+
+    Returns:
+        Path of the project directory.
+
+    Raises:
+        FileExistsError: ``output_dir`` exists and ``force`` is False.
+        ValueError: bad option, unsupported layer, missing/stochastic firmware type, inputs
+            that are not exactly representable in float32 after quantization.
+        RuntimeError: hls4ml emitted a type or weight that differs from kappa's.
+    """
+    import hls4ml
+
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    if io_type not in IO_TYPES:
+        raise ValueError(f"io_type {io_type!r} is not supported; valid: {', '.join(IO_TYPES)}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
+    if not isinstance(reuse_factor, int) or reuse_factor < 1:
+        raise ValueError(f"reuse_factor must be an integer >= 1, got {reuse_factor!r}")
+    if not clock_period > 0:
+        raise ValueError(f"clock_period must be > 0 ns, got {clock_period!r}")
+    output_dir = Path(output_dir).resolve()
+    if output_dir.exists() and not force:
+        raise FileExistsError(f"{output_dir} already exists; pass force=True (--force) to replace it")
+
+    km = _keras_model(model)
+    precision = ensure_precision_dict(precision_dict)
+    if precision is None:
+        raise ValueError("convert needs a PrecisionDict: firmware types cannot be left to hls4ml's 'auto'")
+    precision.validate([layer.name for layer in km.layers])
+    layer_precisions, steps = firmware_types(km, precision, strategy)
+    in_t = layer_precisions[_input_layer_name(km)]["result"]
+
+    X = None
+    if tb_inputs is not None:
+        X = quantize(np.asarray(tb_inputs, dtype=np.float64).reshape(len(tb_inputs), -1), in_t)
+        bad = X.astype(np.float32).astype(np.float64) != X
+        if bad.any():
+            k = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"input {X[k]!r} at {k} (type {in_t}) is not exactly representable in float32, and the "
+                f"testbench reads inputs as float: use an input type with at most 24 significant bits"
+            )
+
+    # Keras copy with weights on their grids (hls4ml prints them with F decimals: exact).
+    km_q = _quantized_copy(km, steps)
+    config = _hls_config(km_q, layer_precisions, backend, strategy, reuse_factor)
+
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=output_dir.parent))
+    try:
+        hls_model = hls4ml.converters.convert_from_keras_model(
+            km_q, hls_config=config, output_dir=str(tmp), project_name=PROJECT_NAME, backend=backend,
+            part=part, clock_period=clock_period, io_type=io_type,
+        )
+        hls_model.write()
+        checked = _check_emitted_types(hls_model, tmp, layer_precisions)
+        _check_weights_read_back(hls_model, tmp, steps)
+        traced = [(layer.name, int(layer.get_output_variable().size())) for layer in hls_model.get_layers()
+                  if layer.get_attr("trace", False) and layer.class_name != "Input"]
+        inp = hls_model.get_input_variables()[0]
+        outv = hls_model.get_output_variables()[0]
+        write_testbench(tmp / f"{PROJECT_NAME}_test.cpp", PROJECT_NAME, inp.name, int(inp.size()),
+                        outv.name, int(outv.size()), traced, inp.type.name, outv.type.name)
+        tb = tmp / "tb_data"
+        tb.mkdir(exist_ok=True)
+        files = {}
+        if X is not None:
+            Y = predict_quantized(km, precision, X, strategy=strategy)
+            (tb / "tb_input_features.dat").write_text(_fmt(X))
+            (tb / "tb_output_predictions.dat").write_text(_fmt(Y))
+            files = {f"tb_data/{n}": sha256_file(tb / n) for n in ("tb_input_features.dat", "tb_output_predictions.dat")}
+        precision.save(tmp / "precision.yaml")
+        files["precision.yaml"] = sha256_file(tmp / "precision.yaml")
+        for wf in sorted((tmp / "firmware" / "weights").glob("*.txt")):
+            files[f"firmware/weights/{wf.name}"] = sha256_file(wf)
+        total_weight_bits = sum(
+            int(st.weight.size) * st.types["weight"].width + int(st.bias.size) * st.types["bias"].width
+            for st in steps if st.kind == "dense"
+        )
+        manifest = {
+            "project_name": PROJECT_NAME,
+            "backend": backend, "part": part, "clock_period_ns": clock_period, "io_type": io_type,
+            "strategy": strategy, "reuse_factor": reuse_factor,
+            "input_type": str(in_t),
+            "output_type": str(checked[-1].expected) if checked else None,
+            "layers": [{"layer": c.layer, "key": c.key, "typedef": c.cpp_name, "type": str(c.expected)} for c in checked],
+            "traced_layers": [{"name": n, "size": s} for n, s in traced],
+            "tb_samples": 0 if X is None else int(X.shape[0]),
+            "total_weight_bits": total_weight_bits,
+            "sha256": files,
+            "versions": _versions(),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        tmp.rename(output_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return output_dir
+
+
+def _quantized_copy(km, steps):
+    """Clone of ``km`` whose Dense kernels/biases are quantized to their types.
+
+    Raises:
+        ValueError: a quantized weight that float32 (Keras storage) cannot hold exactly.
+    """
+    import keras
+
+    clone = keras.models.clone_model(km)
+    clone.set_weights(km.get_weights())
+    by_name = {st.name: st for st in steps if st.kind == "dense"}
+    for layer in clone.layers:
+        st = by_name.get(layer.name)
+        if st is None:
+            continue
+        w = quantize(st.weight, st.types["weight"])
+        b = quantize(st.bias, st.types["bias"])
+        for arr, what in ((w, "weight"), (b, "bias")):
+            if not np.array_equal(arr.astype(np.float32).astype(np.float64), arr):
+                raise ValueError(f"layer {layer.name!r}: {what} type {st.types[what]} needs more than float32's "
+                                 f"24-bit significand; Keras cannot hold these weights exactly")
+        layer.kernel.assign(w.astype(np.float32))
+        if layer.use_bias:
+            layer.bias.assign(b.astype(np.float32))
+    return clone

@@ -1,0 +1,158 @@
+"""C simulation with plain g++: compile the project's testbench and firmware against its
+own ``firmware/ap_types`` headers (as hls4ml's ``build_lib.sh`` does), run, parse.
+
+No vendor tool is needed. The binary is cached under ``<project>/.kappa_build/`` by a
+sha256 of every source file and the compiler command, so an unchanged project is not
+recompiled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CXX_FLAGS = ["-O2", "-std=c++14", "-fno-gnu-unique", "-w"]
+
+
+class CsimError(RuntimeError):
+    """C simulation could not produce results (no compiler, compile error, crash, bad output)."""
+
+
+@dataclass
+class CsimRun:
+    """One C-simulation run.
+
+    Attributes:
+        results: firmware outputs, shape (N, n_out), float64 (exact).
+        returncode: testbench exit code (0 all match, 1 mismatches, 2 bad data).
+        stdout: testbench standard output (summary and first mismatches).
+        compiled: False when the cached binary was reused.
+        compile_seconds, run_seconds: wall-clock times (s).
+    """
+
+    results: np.ndarray
+    returncode: int
+    stdout: str
+    compiled: bool
+    compile_seconds: float
+    run_seconds: float
+
+
+def _sources(project_dir: Path) -> list[Path]:
+    fw = project_dir / "firmware"
+    files = [project_dir / "myproject_test.cpp"]
+    files += sorted(p for p in fw.rglob("*") if p.is_file() and p.suffix in (".h", ".cpp", ".hpp", ".txt"))
+    return files
+
+
+def _compiler() -> str:
+    cxx = os.environ.get("CXX", "g++")
+    if shutil.which(cxx) is None:
+        raise CsimError(f"C simulation needs a C++ compiler: {cxx!r} is not on PATH (install g++, e.g. apt-get install g++)")
+    return cxx
+
+
+def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
+    """Compile the testbench + firmware (or reuse the cached binary).
+
+    Returns:
+        ``(binary path, compiled?, seconds spent compiling)``.
+
+    Raises:
+        FileNotFoundError: not an hls4ml project. CsimError: no compiler or a compile
+            error (the message holds the compiler's first error lines).
+    """
+    project_dir = Path(project_dir).resolve()
+    if not (project_dir / "firmware" / "myproject.cpp").exists() or not (project_dir / "myproject_test.cpp").exists():
+        raise FileNotFoundError(f"{project_dir} is not an hls4ml project (no firmware/myproject.cpp or myproject_test.cpp)")
+    cxx = _compiler()
+    cmd = [cxx, *CXX_FLAGS, "-Ifirmware/ap_types", "-Ifirmware", '-DWEIGHTS_DIR="firmware/weights"',
+           "firmware/myproject.cpp", "myproject_test.cpp"]
+    h = hashlib.sha256(" ".join(cmd).encode())
+    for f in _sources(project_dir):
+        h.update(str(f.relative_to(project_dir)).encode())
+        h.update(f.read_bytes())
+    build_dir = project_dir / ".kappa_build"
+    binary = build_dir / f"csim-{h.hexdigest()[:16]}"
+    if binary.exists():
+        return binary, False, 0.0
+    build_dir.mkdir(exist_ok=True)
+    for old in build_dir.glob("csim-*"):
+        old.unlink()
+    if not quiet:
+        print(f"compiling C simulation of {project_dir.name} with {cxx} ...", flush=True)
+    t0 = time.perf_counter()
+    tmp_out = binary.with_suffix(".partial")
+    proc = subprocess.run(cmd + ["-o", str(tmp_out)], cwd=project_dir, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tmp_out.unlink(missing_ok=True)
+        errors = [ln for ln in proc.stderr.splitlines() if "error" in ln.lower()][:15] or proc.stderr.splitlines()[:15]
+        raise CsimError(f"compiling {project_dir} failed ({' '.join(cmd)}):\n" + "\n".join(errors))
+    tmp_out.rename(binary)
+    return binary, True, time.perf_counter() - t0
+
+
+def run_csim(project_dir, *, quiet: bool = True, extra_args: list[str] | None = None, return_run: bool = False):
+    """Compile (if needed) and run the C simulation; parse ``tb_data/csim_results.log``.
+
+    Args:
+        project_dir: project written by ``hls.convert``.
+        quiet: False prints compile/run progress.
+        extra_args: testbench arguments (``--trace FILE``, ``--first N``, ``--count M``).
+        return_run: return the full :class:`CsimRun` instead of the array.
+
+    Returns:
+        float64 array (N, n_out) of firmware outputs (or a CsimRun).
+
+    Raises:
+        CsimError: no compiler, compile error, crash (signal), bad testbench data (exit 2),
+            or a results file whose row count or width does not match the inputs.
+    """
+    project_dir = Path(project_dir).resolve()
+    binary, compiled, t_compile = build(project_dir, quiet=quiet)
+    n_expected = _count_lines(project_dir / "tb_data" / "tb_input_features.dat")
+    if not quiet:
+        print(f"running C simulation on {n_expected} samples ...", flush=True)
+    log = project_dir / "tb_data" / "csim_results.log"
+    log.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run([str(binary), *(extra_args or [])], cwd=project_dir, capture_output=True, text=True)
+    t_run = time.perf_counter() - t0
+    if proc.returncode < 0:
+        raise CsimError(f"C simulation of {project_dir} crashed with signal {-proc.returncode}:\n{proc.stderr[-2000:]}")
+    if proc.returncode == 2:
+        raise CsimError(f"C simulation of {project_dir} rejected its testbench data:\n{proc.stderr.strip()}")
+    if proc.returncode not in (0, 1):
+        raise CsimError(f"C simulation of {project_dir} exited with {proc.returncode}:\n{proc.stderr[-2000:]}")
+    results = _read_results(log)
+    if extra_args is None or not any(a in ("--first", "--count") for a in extra_args):
+        if results.shape[0] != n_expected:
+            raise CsimError(f"{log} has {results.shape[0]} result rows, expected {n_expected} (one per input sample)")
+    run = CsimRun(results, proc.returncode, proc.stdout, compiled, t_compile, t_run)
+    return run if return_run else results
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: convert the project with tb_inputs")
+    with open(path) as f:
+        return sum(1 for line in f if line.strip())
+
+
+def _read_results(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise CsimError(f"the testbench wrote no {path}")
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    if not rows:
+        return np.zeros((0, 0))
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        raise CsimError(f"{path}: rows have different numbers of values {sorted(widths)}")
+    return np.array([[float(v) for v in r] for r in rows], dtype=np.float64)

@@ -1,0 +1,225 @@
+"""The Python quantized forward path: the numbers hls4ml firmware must reproduce.
+
+``predict_quantized`` evaluates a chain of Keras ``Dense`` / ``Activation`` / ``ReLU``
+layers with the arithmetic of hls4ml 1.3.0's io_parallel templates
+(``nnet_dense_latency.h``, ``nnet_dense_resource.h``, ``nnet_activation.h``):
+
+1. the input is converted to the ``input.value`` type;
+2. Dense: weights and biases are converted to their types; each product
+   ``x[i] * w[i][j]`` is formed exactly and converted to ``accum_t`` on its own; the
+   accumulator starts at ``(accum_t) bias[j]``; products are added one by one, every
+   partial sum converted to ``accum_t`` (only overflow can act: the sum of two values on
+   the accumulator grid is on the grid); the output is ``(result_t) acc[j]``;
+3. ReLU: ``x > 0 ? x : 0`` converted to the layer's result type;
+4. a Dense with a fused ReLU is split, as hls4ml does, into the Dense (whose result type
+   kappa sets to the accumulator type, a lossless cast) and ``<name>_relu`` whose result
+   type is the Dense's ``activation`` field.
+
+All values are float64 and every step is exact: a product of a ``Wx``-bit and a
+``Ww``-bit code has at most ``Wx + Ww`` significant bits, so ``Wx + Ww <= 53`` is
+required, and accumulations stay below 2**53 LSBs.
+
+The order of additions matters only for saturating accumulators (with WRAP the sum is
+modular and any order gives the same bits). For the Latency strategy it is the input
+order i = 0 .. n_in-1. The Resource strategy (``nnet_dense_resource.h``) adds in an
+interleaved order that depends on the reuse factor and, for RF > n_in, through
+intermediate ``accum_t`` partial sums that saturate on their own; kappa does not emulate
+that, so a saturating accumulator under Resource is refused (:func:`check_strategy`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+
+from .fixed_point import FixedPointType
+from .precision import INPUT_LAYER, PrecisionDict, ensure_precision_dict
+from .quantization import quantize
+
+SUPPORTED_LAYERS = "InputLayer, Dense (activation linear or relu), Activation (linear, relu), ReLU"
+
+
+@dataclass
+class LayerStep:
+    """One step of the firmware forward path.
+
+    Attributes:
+        name: hls4ml layer name (a fused ReLU is ``<dense>_relu``).
+        kind: ``"dense"``, ``"relu"`` or ``"linear"``.
+        keras_name: the Keras layer it comes from.
+        weight, bias: float arrays (Dense only), shapes (n_in, n_out) and (n_out,).
+        types: field -> FixedPointType (None = floating point) for this step.
+    """
+
+    name: str
+    kind: str
+    keras_name: str
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    types: dict | None = None
+
+
+def _activation_name(layer) -> str:
+    import keras
+
+    if isinstance(layer, keras.layers.ReLU):
+        cfg = layer.get_config()
+        if cfg.get("max_value") is not None or cfg.get("negative_slope", 0) or cfg.get("threshold", 0):
+            raise ValueError(
+                f"layer {layer.name!r}: ReLU with max_value/negative_slope/threshold is not supported "
+                f"(only plain ReLU); supported layers: {SUPPORTED_LAYERS}"
+            )
+        return "relu"
+    act = layer.get_config().get("activation", "linear")
+    if not isinstance(act, str):
+        act = getattr(act, "__name__", str(act))
+    return act
+
+
+def layer_steps(keras_model, precision: PrecisionDict | None) -> list[LayerStep]:
+    """The firmware steps of ``keras_model`` with their types from ``precision``.
+
+    Args:
+        keras_model: a Keras 3 model whose layers form a single chain of supported layers.
+        precision: PrecisionDict (or None: every type floating point).
+
+    Raises:
+        ValueError: an unsupported layer or activation (names the layer and the supported set).
+    """
+    import keras
+
+    p = precision or PrecisionDict({})
+    steps: list[LayerStep] = []
+    for layer in keras_model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        name = layer.name
+        if isinstance(layer, keras.layers.Dense):
+            act = _activation_name(layer)
+            if act not in ("linear", "relu"):
+                raise ValueError(
+                    f"layer {name!r}: Dense activation {act!r} cannot be emulated bit for bit; "
+                    f"use activation linear or relu (supported layers: {SUPPORTED_LAYERS})"
+                )
+            kernel = np.asarray(layer.kernel.numpy(), dtype=np.float64)
+            bias = np.asarray(layer.bias.numpy(), dtype=np.float64) if layer.use_bias else np.zeros(kernel.shape[1])
+            acc_t = p.dtype(name, "accumulator")
+            dense_types = {
+                "weight": p.dtype(name, "weight"),
+                "bias": p.dtype(name, "bias"),
+                "accumulator": acc_t,
+                "result": p.dtype(name, "activation") if act == "linear" else acc_t,
+            }
+            steps.append(LayerStep(name, "dense", name, kernel, bias, dense_types))
+            if act == "relu":
+                steps.append(LayerStep(f"{name}_relu", "relu", name, types={"result": p.dtype(name, "activation")}))
+        elif isinstance(layer, (keras.layers.Activation, keras.layers.ReLU)):
+            act = _activation_name(layer)
+            if act not in ("linear", "relu"):
+                raise ValueError(
+                    f"layer {name!r}: activation {act!r} is table-based in hls4ml and cannot be emulated "
+                    f"bit for bit by kappa; supported layers: {SUPPORTED_LAYERS}"
+                )
+            steps.append(LayerStep(name, act, name, types={"result": p.dtype(name, "activation")}))
+        else:
+            raise ValueError(
+                f"layer {name!r} ({type(layer).__name__}) cannot be emulated bit for bit by kappa; "
+                f"supported layers: {SUPPORTED_LAYERS}"
+            )
+    return steps
+
+
+def _q(x: np.ndarray, t: FixedPointType | None) -> np.ndarray:
+    return x if t is None else quantize(x, t)
+
+
+def check_strategy(steps: list[LayerStep], strategy: str) -> None:
+    """Refuse what kappa cannot emulate for ``strategy`` ("Latency" or "Resource").
+
+    Raises:
+        ValueError: unknown strategy, or a saturating accumulator under Resource (names
+            the layer and the fix: use a WRAP accumulator or the Latency strategy).
+    """
+    if strategy not in ("Latency", "Resource"):
+        raise ValueError(f"unknown strategy {strategy!r}; valid: Latency, Resource")
+    if strategy == "Resource":
+        for st in steps:
+            acc = (st.types or {}).get("accumulator")
+            if st.kind == "dense" and acc is not None and acc.overflow != "WRAP":
+                raise ValueError(
+                    f"layer {st.name!r}: accumulator {acc} saturates, and the Resource strategy adds "
+                    f"products in an order (with intermediate partial sums) kappa does not emulate; "
+                    f"use a WRAP accumulator or strategy='Latency'"
+                )
+
+
+def dense_forward(x: np.ndarray, step: LayerStep, input_type: FixedPointType | None = None) -> np.ndarray:
+    """Firmware Dense on quantized inputs ``x`` of shape (N, n_in) -> (N, n_out), float64.
+
+    Args:
+        input_type: the type of ``x`` (checked for product exactness).
+
+    Raises:
+        ValueError: ``Wx + Ww > 53`` (a product would not be exact in float64).
+    """
+    t = step.types
+    w = _q(step.weight, t["weight"])
+    b = _q(step.bias, t["bias"])
+    acc_t = t["accumulator"]
+    if acc_t is None:
+        out = x @ w + b
+        return _q(out, t["result"])
+    n_in, n_out = w.shape
+    x_t = input_type
+    if t["weight"] is not None and x_t is not None and t["weight"].width + x_t.width > 53:
+        raise ValueError(
+            f"layer {step.name!r}: input {x_t} x weight {t['weight']} products need "
+            f"{x_t.width + t['weight'].width} bits; kappa's float64 emulation supports at most 53"
+        )
+    prods = quantize(x[:, :, None] * w[None, :, :], acc_t)  # (N, n_in, n_out), each product cast on its own
+    acc = np.broadcast_to(quantize(b, acc_t), (x.shape[0], n_out)).copy()
+    if acc_t.overflow == "WRAP":
+        # Modular arithmetic: the order of additions does not change the bits.
+        acc = quantize(acc + prods.sum(axis=1), acc_t)
+    else:  # saturating: every partial sum saturates, in input order (Latency strategy)
+        for i in range(n_in):
+            acc = quantize(acc + prods[:, i, :], acc_t)
+    return _q(acc, t["result"])
+
+
+def predict_quantized(keras_model, precision, X, *, strategy: str = "Latency") -> np.ndarray:
+    """The inference-mode Python quantized forward path that firmware is compared against.
+
+    Args:
+        keras_model: a Keras 3 model of supported layers (see ``SUPPORTED_LAYERS``).
+        precision: PrecisionDict, nested dict, YAML/JSON path, or None (float).
+        X: inputs, shape (N, n_in) (a single sample of shape (n_in,) is accepted).
+        strategy: ``"Latency"`` or ``"Resource"``; Resource with a saturating
+            accumulator is refused (see :func:`check_strategy`).
+
+    Returns:
+        float64 array, shape (N, d_out).
+
+    Raises:
+        ValueError: unsupported layer, bad PrecisionDict, non-finite X, unknown strategy.
+    """
+    precision = ensure_precision_dict(precision)
+    x = np.asarray(X, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[None, :]
+    if not np.all(np.isfinite(x)):
+        raise ValueError("X contains NaN or infinite values")
+    steps = layer_steps(keras_model, precision)
+    check_strategy(steps, strategy)
+    in_t = precision.dtype(INPUT_LAYER, "value") if precision else None
+    x = _q(x, in_t)
+    cur_t = in_t
+    for step in steps:
+        if step.kind == "dense":
+            x = dense_forward(x, step, cur_t)
+        elif step.kind == "relu":
+            x = _q(np.maximum(x, 0.0), step.types["result"])
+        else:
+            x = _q(x, step.types["result"])
+        cur_t = step.types["result"]
+    return x
