@@ -102,7 +102,9 @@ def firmware_types(km, precision, strategy: str = "Latency") -> tuple[dict, list
         if st.kind == "dense":
             ts = {
                 "weight": need(st.types["weight"], f"{st.name}.weight"),
-                "bias": need(st.types["bias"], f"{st.name}.bias"),
+                # Without a bias hls4ml emits zeros typed ap_uint<1> whatever is configured:
+                # 0 in any type, so the bias type is only required (and checked) with use_bias.
+                **({"bias": need(st.types["bias"], f"{st.name}.bias")} if st.use_bias else {}),
                 "accum": need(st.types["accumulator"], f"{st.name}.accumulator"),
                 "result": need(st.types["result"], f"{st.keras_name}.activation" if st.types["result"] is not st.types["accumulator"] else f"{st.name}.accumulator"),
             }
@@ -197,7 +199,10 @@ def _check_weights_read_back(hls_model, project_dir: Path, steps) -> None:
         if st.kind != "dense":
             continue
         layer = layers[st.name]
-        for key, values, t in (("weight", st.weight, st.types["weight"]), ("bias", st.bias, st.types["bias"])):
+        pairs = [("weight", st.weight, st.types["weight"])]
+        if st.use_bias:
+            pairs.append(("bias", st.bias, st.types["bias"]))
+        for key, values, t in pairs:
             var = layer.get_weights(key)
             path = project_dir / "firmware" / "weights" / f"{var.name}.txt"
             text = path.read_text().strip()
@@ -345,7 +350,7 @@ def convert(
         for wf in sorted((tmp / "firmware" / "weights").glob("*.txt")):
             files[f"firmware/weights/{wf.name}"] = sha256_file(wf)
         total_weight_bits = sum(
-            int(st.weight.size) * st.types["weight"].width + int(st.bias.size) * st.types["bias"].width
+            int(st.weight.size) * st.types["weight"].width + (int(st.bias.size) * st.types["bias"].width if st.use_bias else 0)
             for st in steps if st.kind == "dense"
         )
         manifest = {
@@ -387,7 +392,7 @@ def _quantized_copy(km, steps):
         if st is None:
             continue
         w = quantize(st.weight, st.types["weight"])
-        b = quantize(st.bias, st.types["bias"])
+        b = quantize(st.bias, st.types["bias"]) if st.use_bias else np.zeros(0)
         for arr, what in ((w, "weight"), (b, "bias")):
             if not np.array_equal(arr.astype(np.float32).astype(np.float64), arr):
                 raise ValueError(f"layer {layer.name!r}: {what} type {st.types[what]} needs more than float32's "

@@ -34,7 +34,7 @@ import numpy as np
 
 from .fixed_point import FixedPointType
 from .precision import INPUT_LAYER, PrecisionDict, ensure_precision_dict
-from .quantization import quantize
+from .quantization import quantize, requantize_codes, to_codes
 
 SUPPORTED_LAYERS = "InputLayer, Dense (activation linear or relu), Activation (linear, relu), ReLU"
 
@@ -57,6 +57,7 @@ class LayerStep:
     weight: np.ndarray | None = None
     bias: np.ndarray | None = None
     types: dict | None = None
+    use_bias: bool = True
 
 
 def _activation_name(layer) -> str:
@@ -110,7 +111,7 @@ def layer_steps(keras_model, precision: PrecisionDict | None) -> list[LayerStep]
                 "accumulator": acc_t,
                 "result": p.dtype(name, "activation") if act == "linear" else acc_t,
             }
-            steps.append(LayerStep(name, "dense", name, kernel, bias, dense_types))
+            steps.append(LayerStep(name, "dense", name, kernel, bias, dense_types, use_bias=bool(layer.use_bias)))
             if act == "relu":
                 steps.append(LayerStep(f"{name}_relu", "relu", name, types={"result": p.dtype(name, "activation")}))
         elif isinstance(layer, (keras.layers.Activation, keras.layers.ReLU)):
@@ -160,31 +161,51 @@ def dense_forward(x: np.ndarray, step: LayerStep, input_type: FixedPointType | N
         input_type: the type of ``x`` (checked for product exactness).
 
     Raises:
-        ValueError: ``Wx + Ww > 53`` (a product would not be exact in float64).
+        ValueError: ``Wx + Ww > 62`` (a product would not fit int64).
     """
     t = step.types
     w = _q(step.weight, t["weight"])
     b = _q(step.bias, t["bias"])
+    wt = t["weight"]
+    if wt is not None and wt.kind == "int" and wt.signed and wt.width == 2:
+        # hls4ml selects the 'weight_ternary' product for ap_int<2> weights
+        # (FPGABackend.product_type, nnet_mult.h): w == 0 -> 0, w == -1 -> -x, otherwise +x,
+        # so the weight -2 multiplies as +1.
+        w = np.where(w == -2.0, 1.0, w)
     acc_t = t["accumulator"]
     if acc_t is None:
         out = x @ w + b
         return _q(out, t["result"])
     n_in, n_out = w.shape
-    x_t = input_type
-    if t["weight"] is not None and x_t is not None and t["weight"].width + x_t.width > 53:
-        raise ValueError(
-            f"layer {step.name!r}: input {x_t} x weight {t['weight']} products need "
-            f"{x_t.width + t['weight'].width} bits; kappa's float64 emulation supports at most 53"
-        )
-    prods = quantize(x[:, :, None] * w[None, :, :], acc_t)  # (N, n_in, n_out), each product cast on its own
-    acc = np.broadcast_to(quantize(b, acc_t), (x.shape[0], n_out)).copy()
-    if acc_t.overflow == "WRAP":
-        # Modular arithmetic: the order of additions does not change the bits.
-        acc = quantize(acc + prods.sum(axis=1), acc_t)
-    else:  # saturating: every partial sum saturates, in input order (Latency strategy)
+    x_t, w_t, b_t = input_type, t["weight"], t["bias"]
+    if x_t is None or w_t is None or (b_t is None and step.use_bias):
+        # Floating-point operands (training without a full PrecisionDict): no exactness claim.
+        prods = quantize(x[:, :, None] * w[None, :, :], acc_t)
+        acc = quantize(np.broadcast_to(b, (x.shape[0], n_out)), acc_t)
         for i in range(n_in):
             acc = quantize(acc + prods[:, i, :], acc_t)
-    return _q(acc, t["result"])
+        return _q(acc, t["result"])
+    if x_t.width + w_t.width > 62:
+        raise ValueError(f"layer {step.name!r}: {x_t} x {w_t} products need {x_t.width + w_t.width} bits; "
+                         f"kappa's int64 emulation supports at most 62")
+    # Exact integer pipeline: codes are value / lsb (int64).
+    xc, wc = to_codes(x, x_t), to_codes(w, w_t)
+    prods = requantize_codes(xc[:, :, None] * wc[None, :, :], x_t.fractional + w_t.fractional, acc_t)
+    if step.use_bias:
+        acc0 = requantize_codes(to_codes(b, b_t), b_t.fractional, acc_t)
+    else:
+        acc0 = np.zeros(n_out, dtype=np.int64)
+    acc = np.broadcast_to(acc0, (x.shape[0], n_out)).copy()
+    if acc_t.overflow == "WRAP":
+        # Modular arithmetic (int64 overflow included): the order of additions does not matter.
+        acc = requantize_codes(acc + prods.sum(axis=1), acc_t.fractional, acc_t)
+    else:  # saturating: every partial sum saturates, in input order (Latency strategy)
+        for i in range(n_in):
+            acc = requantize_codes(acc + prods[:, i, :], acc_t.fractional, acc_t)
+    res_t = t["result"]
+    if res_t is None:
+        return acc * acc_t.lsb
+    return requantize_codes(acc, acc_t.fractional, res_t) * res_t.lsb
 
 
 def predict_quantized(keras_model, precision, X, *, strategy: str = "Latency") -> np.ndarray:

@@ -282,3 +282,88 @@ def rail_stats_tensor(x, dtype: "str | FixedPointType", margin: float = NEAR_RAI
         near_hi = near_hi | (x <= t.min + band)
     f = lambda m: tf.cast(tf.reduce_mean(tf.cast(m, tf.float64)), tf.float32)  # noqa: E731
     return f(hi), f(near_hi)
+
+
+def requantize_codes(codes: np.ndarray, frac_bits: int, dtype: "str | FixedPointType") -> np.ndarray:
+    """Convert exact integer codes at scale ``2**-frac_bits`` to codes of ``dtype``.
+
+    This is the ap_fixed -> ap_fixed conversion (round with the target's mode, then its
+    overflow) carried out in int64, for values whose significand exceeds float64's 53 bits
+    (e.g. a 32-bit activation times a 24-bit weight). Same semantics as :func:`quantize`.
+
+    Args:
+        codes: int64 array; the value is ``codes * 2**-frac_bits`` (|codes| < 2**62).
+        frac_bits: fractional bits of the source.
+        dtype: target type (``ap_fixed``/``ap_ufixed``; ``ap_int`` targets round toward 0).
+
+    Returns:
+        int64 array of target codes; the value is ``result * dtype.lsb``.
+    """
+    t = as_type(dtype)
+    P = np.asarray(codes, dtype=np.int64)
+    shift = frac_bits - t.fractional
+    W = t.width
+    if shift > 0:
+        neg = P < 0
+        a = np.abs(P)
+        if shift >= 63:
+            fa, fr = np.zeros_like(a), a
+            half = np.int64(1) << 62  # a < 2**62 <= half: never a tie, never above half
+            fr_gt_half = np.zeros(a.shape, bool)
+            fr_ge_half = np.zeros(a.shape, bool)
+        else:
+            fa = a >> shift
+            fr = a & ((np.int64(1) << shift) - 1)
+            half = np.int64(1) << (shift - 1)
+            fr_gt_half, fr_ge_half = fr > half, fr >= half
+        mode = "TRN_ZERO" if t.kind == "int" else t.rounding
+        nz = fr > 0
+        inc = {
+            "TRN": neg & nz,
+            "TRN_ZERO": np.zeros(a.shape, bool),
+            "RND": np.where(neg, fr_gt_half, fr_ge_half),
+            "RND_ZERO": fr_gt_half,
+            "RND_MIN_INF": np.where(neg, fr_ge_half, fr_gt_half),
+            "RND_INF": fr_ge_half,
+            "RND_CONV": fr_gt_half | ((fr == half) & ((fa & 1) == 1) & (shift < 63)),
+        }.get(mode)
+        if inc is None:
+            raise ValueError(f"{t}: rounding mode {mode} cannot be used for an exact conversion")
+        mag = fa + inc.astype(np.int64)
+        q = np.where(neg, -mag, mag)
+    else:
+        k = -shift
+        if t.overflow == "WRAP":
+            q = P << k if k < 64 else np.zeros_like(P)  # int64 shifts wrap modulo 2**64: low W bits exact
+        else:
+            # Clip far outside the range first so the shift cannot overflow int64.
+            if k >= 62:
+                q = np.sign(P) * (np.int64(1) << 62)
+            else:
+                lim = np.int64(1) << max(0, W + 1 - k)
+                q = np.clip(P, -lim, lim) << k
+    full_min = -(np.int64(1) << (W - 1)) if t.signed else np.int64(0)
+    full_max = np.int64(t.qmax)
+    if t.overflow == "WRAP":
+        m = q & ((np.int64(1) << W) - 1)
+        if t.signed:
+            m = np.where(m >= (np.int64(1) << (W - 1)), m - (np.int64(1) << W), m)
+        return m
+    if t.overflow == "SAT_ZERO":
+        return np.where((q < full_min) | (q > full_max), np.int64(0), q)
+    return np.clip(q, np.int64(t.qmin), full_max)
+
+
+def to_codes(x: np.ndarray, dtype: "str | FixedPointType") -> np.ndarray:
+    """Integer codes (int64) of values already on ``dtype``'s grid: ``x / lsb``.
+
+    Raises:
+        ValueError: a value not on the grid (names it).
+    """
+    t = as_type(dtype)
+    c = np.asarray(x, dtype=np.float64) * (2.0**t.fractional)
+    r = np.rint(c)
+    if np.any(r != c):
+        bad = np.asarray(x).ravel()[np.flatnonzero((r != c).ravel())[0]]
+        raise ValueError(f"value {bad!r} is not on the grid of {t}")
+    return r.astype(np.int64)
