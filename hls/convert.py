@@ -328,7 +328,14 @@ def convert(
             km_q, hls_config=config, output_dir=str(tmp), project_name=PROJECT_NAME, backend=backend,
             part=part, clock_period=clock_period, io_type=io_type,
         )
+        # Emit nnet::save_layer_output hooks (C simulation only, #ifndef __SYNTHESIS__).
+        # hls4ml reads TraceOutput from its top-level config, not from hls_config['Model'].
+        hls_model.config.trace_output = True
         hls_model.write()
+        # hls4ml records its output directory; point it at the final location so
+        # hls4ml's build()/link_existing_project work on the moved project.
+        cfg_yml = tmp / "hls4ml_config.yml"
+        cfg_yml.write_text(cfg_yml.read_text().replace(str(tmp), str(output_dir)))
         checked = _check_emitted_types(hls_model, tmp, layer_precisions)
         _check_weights_read_back(hls_model, tmp, steps)
         traced = [(layer.name, int(layer.get_output_variable().size())) for layer in hls_model.get_layers()

@@ -62,7 +62,17 @@ def find_vendor_tools(backend: str) -> dict[str, str | None]:
     return {tool: shutil.which(tool) for tool in (*_HLS_TOOLS[backend], _VSYNTH_TOOL)}
 
 
-def _require_tools(backend: str, vsynth: bool) -> dict[str, str | None]:
+def require_tools(backend: str, vsynth: bool = False) -> dict[str, str | None]:
+    """Check the vendor tools ``backend`` needs are on PATH, before any work is done.
+
+    Returns:
+        ``{tool: path or None}`` as :func:`find_vendor_tools`.
+
+    Raises:
+        VendorToolNotFoundError: names the tools looked for and how to put them on PATH.
+        ValueError: unknown backend.
+    """
+    backend = _canonical_backend(backend)
     tools = find_vendor_tools(backend)
     hls = _HLS_TOOLS[backend]
     missing = []
@@ -151,7 +161,7 @@ def run_synthesis(
     writing a new report; :class:`hls.reports.ReportError` if the report is malformed.
     """
     backend = _canonical_backend(backend)
-    tools = _require_tools(backend, vsynth)
+    tools = require_tools(backend, vsynth)
     project_dir = Path(project_dir).resolve()
     if not project_dir.is_dir():
         raise FileNotFoundError(f"{project_dir}: no such project directory")
