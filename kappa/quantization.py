@@ -9,7 +9,7 @@ of those headers on over a million conversions.
 Why not ``quantizers.get_fixed_quantizer_np``? kappa uses the ``quantizers`` package's
 conventions (k, i, f; mode names) but not its arithmetic, because two of its float64
 steps are inexact for values the firmware sees (measured against ap_types, see
-tests/test_ap_exact.py::test_quantizers_package_differs):
+tests/test_quantization.py::test_quantizers_package_differs_where_kappa_is_exact):
 
 * RND computes ``floor(x*2**f + 0.5)``: once ``|x*2**f| >= 2**52`` the ``+ 0.5`` is itself
   rounded (ties to even), so odd large integers move by one LSB, which WRAP then keeps.
@@ -57,8 +57,8 @@ class _TFOps:
 
     def where(self, c, a, b):
         tf = self.tf
-        a = tf.convert_to_tensor(a, tf.float64)
-        b = tf.convert_to_tensor(b, tf.float64)
+        a = a if tf.is_tensor(a) else tf.constant(a, tf.float64)
+        b = b if tf.is_tensor(b) else tf.constant(b, tf.float64)
         return tf.where(c, a, b)
 
     def floor(self, x):
@@ -68,7 +68,7 @@ class _TFOps:
         return self.tf.math.abs(x)
 
     def fmod(self, x, p):  # C fmod: exact, sign of x
-        return self.tf.math.truncatemod(x, self.tf.constant(p, self.tf.float64))
+        return self.tf.truncatemod(x, self.tf.constant(p, self.tf.float64))
 
     def clip(self, x, lo, hi):
         return self.tf.clip_by_value(x, lo, hi)
@@ -113,11 +113,11 @@ def _quantize_core(x, t: FixedPointType, ops, u=None):
     elif mode == "TRN_ZERO":
         inc = fr < 0  # all False
     elif mode == "RND":
-        inc = ops.where(neg, fr > half, fr >= half) > 0
+        inc = (neg & (fr > half)) | (~neg & (fr >= half))
     elif mode == "RND_ZERO":
         inc = fr > half
     elif mode == "RND_MIN_INF":
-        inc = ops.where(neg, fr >= half, fr > half) > 0
+        inc = (neg & (fr >= half)) | (~neg & (fr > half))
     elif mode == "RND_INF":
         inc = fr >= half
     elif mode == "RND_CONV":
