@@ -212,10 +212,16 @@ class FixedPointType:
 
     @property
     def qmin(self) -> int:
-        """Most negative reachable integer code (in LSBs); SAT_SYM excludes -2**(W-1)."""
+        """Most negative reachable integer code (in LSBs).
+
+        SAT_SYM excludes -2**(W-1), except for W = 1: ap_fixed's SAT_SYM underflow writes
+        the pattern ``1 << (W-1) | 1`` (ap_fixed_base.h, ``overflow_adjust``), which for
+        one bit is -1 LSB, so a 1-bit SAT_SYM type saturates like SAT (measured with the
+        g++ oracle in tests/test_ap_exact.py).
+        """
         if not self.signed:
             return 0
-        if self.overflow == "SAT_SYM":
+        if self.overflow == "SAT_SYM" and self.width > 1:
             return -(2 ** (self.width - 1)) + 1
         return -(2 ** (self.width - 1))
 
