@@ -18,7 +18,6 @@ everything succeeded, so a failure leaves nothing behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -32,6 +31,7 @@ from kappa.fixed_point import FixedPointType
 from kappa.forward import check_strategy, layer_steps, predict_quantized
 from kappa.precision import FIRMWARE_FIELDS, INPUT_LAYER, ensure_precision_dict
 from kappa.quantization import quantize
+from kappa.utils import sha256_file
 
 from .testbench import write_testbench
 
@@ -222,15 +222,6 @@ def _check_weights_read_back(hls_model, project_dir: Path, steps) -> None:
 
 def _fmt(a: np.ndarray) -> str:
     return "\n".join(" ".join(repr(float(v)) for v in row) for row in np.atleast_2d(a)) + "\n"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _versions() -> dict:

@@ -21,7 +21,6 @@ arrays is ambiguous.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import os
@@ -34,7 +33,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .utils import analytic_single_dense_hessian, hessian_metrics_np
+from .utils import analytic_single_dense_hessian, hessian_metrics_np, sha256_file
 
 __all__ = [
     "DataType",
@@ -98,14 +97,6 @@ def _positive_int(value, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _text_view(a: np.ndarray) -> np.ndarray:
@@ -187,7 +178,7 @@ def verify_manifest(directory_or_prefix: str) -> None:
         if not os.path.isfile(path):
             problems.append(f"{path} is missing")
             continue
-        actual = _sha256(path)
+        actual = sha256_file(path)
         if actual != entry["sha256"]:
             problems.append(
                 f"{path} is stale or corrupted (sha256 {actual} != manifest {entry['sha256']})"
@@ -351,7 +342,7 @@ class BaseDataset(ABC):
                     "text_shape": list(text.shape),
                     "dtype": str(arr.dtype),
                     "bytes": os.path.getsize(path),
-                    "sha256": _sha256(path),
+                    "sha256": sha256_file(path),
                 }
             )
         manifest = {

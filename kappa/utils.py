@@ -17,7 +17,9 @@ Formulas are those of ``shared/reference/fixed-point-training.md``
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 from typing import Any, Iterable, Optional
 
 import numpy as np
@@ -390,3 +392,16 @@ def uniform_input_lambda_max(d_in: int, use_bias: bool = False) -> float:
     if not use_bias:
         return a
     return 0.5 * (a + 1.0 + math.sqrt((a - 1.0) ** 2 + d_in))
+
+
+def sha256_file(path: "str | os.PathLike") -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB chunks).
+
+    Raises:
+        FileNotFoundError: no such file.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import hls
-from hls.convert import read_emitted_typedefs, sha256_file
+from hls.convert import read_emitted_typedefs
+from kappa.utils import sha256_file
 from hls.csim import CsimError
 from kappa import quantize
 from kappa.forward import predict_quantized
