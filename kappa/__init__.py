@@ -13,6 +13,7 @@ from . import datasets
 from .forward import predict_quantized
 from .history import FitHistory
 from .nn import BaseModel, KerasModel, LinearBlockModel
+from .training import train_instrumented
 
 __version__ = "0.1.0"
 
@@ -20,5 +21,5 @@ __all__ = [
     "FixedPointType", "ROUNDING_MODES", "OVERFLOW_MODES", "quantize", "quantize_tensor", "rail_stats",
     "FIELDS", "PrecisionDict", "ensure_precision_dict", "DataType", "BaseDataset", "AffineDataset",
     "DigitsDataset", "datasets", "predict_quantized", "FitHistory", "BaseModel", "LinearBlockModel",
-    "KerasModel",
+    "KerasModel", "train_instrumented",
 ]

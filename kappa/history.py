@@ -1,0 +1,339 @@
+"""FitHistory: the per-step record returned by ``train_instrumented``.
+
+Every metric is a numpy array of shape ``(n_steps,)`` (one entry per optimizer step,
+i.e. per minibatch). Metrics that do not apply to a run are NaN (e.g. the analytic
+Hessian of a multi-layer model, rail pressure without a PrecisionDict).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+METRIC_NAMES = (
+    "step", "epoch",
+    "loss", "rmse", "theta_norm", "grad_norm",
+    "raw_update_norm", "actual_update_norm", "update_cosine", "update_angle_rad", "update_radius_ratio",
+    "curvature_proxy", "curvature_ema", "curvature_skipped",
+    "alpha", "alpha_would", "eta_eff",
+    "forward_gain_spectral", "hessian_lambda_max", "hessian_lambda_max_batch",
+    "stability_margin_lambda_raw", "stability_margin_lambda_ctrl",
+    "spectral_radius_raw", "spectral_radius_ctrl",
+    "weight_error_fro", "finite", "divergence",
+    "weight_saturation_fraction_max", "weight_near_rail_fraction_max",
+    "gradient_saturation_fraction_max", "gradient_near_rail_fraction_max",
+    "update_saturation_fraction_max", "update_underflow_fraction_max",
+)
+"""Names of the per-step arrays, in order."""
+
+_EMPTY = lambda: np.zeros(0)  # noqa: E731
+_CONFIG_KEY = "__config_json__"
+
+
+@dataclass
+class FitHistory:
+    """Per-step training record (all arrays shape ``(n_steps,)``).
+
+    Arrays (units: the loss's units; norms are Euclidean over all trainable parameters
+    flattened into one vector θ):
+
+    * ``step`` (int), ``epoch`` (int); ``loss``: batch loss at θ_t before the update;
+      ``rmse``: sqrt(mean((ŷ − y)²)) on the batch; ``theta_norm`` ‖θ_t‖; ``grad_norm`` ‖g_t‖
+      (the gradient used, after gradient quantization).
+    * update geometry: ``raw_update_norm`` ‖u_t‖ of the intended update
+      ``u_t = −η_eff·d_t``; ``actual_update_norm`` ‖θ_{t+1} − θ_t‖ after update and storage
+      quantization; ``update_cosine`` cos(u_t, θ_{t+1} − θ_t) (NaN if either is 0);
+      ``update_angle_rad`` β_t = arccos(cosine); ``update_radius_ratio`` r_t = actual/raw.
+    * throttle: ``curvature_proxy`` C_t = ‖Δg‖/(‖Δθ‖ + eps) (NaN when skipped),
+      ``curvature_ema``, ``curvature_skipped`` (bool: no secant this step: first step or
+      Δθ = 0), ``alpha``, ``alpha_would``, ``eta_eff`` = α·η.
+    * ``forward_gain_spectral``: product over Dense kernels of their spectral norms (an
+      upper bound on the network's Lipschitz gain for linear/ReLU layers; BatchNorm is not
+      included). Exact SVD for kernels with min(shape) <= 16, else two warm-started power
+      iterations per step (converges as the weights change slowly).
+    * analytic quadratic (one-layer linear model only, else NaN): ``hessian_lambda_max``
+      (full training set), ``hessian_lambda_max_batch`` (this batch),
+      ``stability_margin_lambda_raw`` η·λ_max, ``stability_margin_lambda_ctrl`` η_eff·λ_max,
+      ``spectral_radius_raw``/``_ctrl``: spectral radius of the update map with η / η_eff
+      (SGD: max|1 − ηλ_i|; heavy-ball momentum: the 2×2 companion map; Adam: NaN).
+    * ``weight_error_fro``: ‖W − A‖_F against the teacher (one-layer model with
+      ``reference_A``, else NaN).
+    * ``finite`` (bool): loss and parameters finite; ``divergence`` (bool): True from the
+      step whose loss was NaN/inf (the last step of a diverged run).
+    * with a PrecisionDict (else NaN): ``weight_saturation_fraction_max``,
+      ``weight_near_rail_fraction_max`` (stored weights/biases vs their types, after the
+      update), ``gradient_saturation_fraction_max``, ``gradient_near_rail_fraction_max``
+      (raw gradient vs the gradient type), ``update_saturation_fraction_max`` (intended
+      update vs the update type), ``update_underflow_fraction_max`` (of the parameters
+      with a nonzero intended update, the fraction whose stored value did not change).
+      Each is the max over variables; see :func:`kappa.quantization.rail_stats`.
+
+    ``config``: JSON-serialisable run settings (learning rate, eta_max, precision, …).
+    """
+
+    step: np.ndarray = field(default_factory=_EMPTY)
+    epoch: np.ndarray = field(default_factory=_EMPTY)
+    loss: np.ndarray = field(default_factory=_EMPTY)
+    rmse: np.ndarray = field(default_factory=_EMPTY)
+    theta_norm: np.ndarray = field(default_factory=_EMPTY)
+    grad_norm: np.ndarray = field(default_factory=_EMPTY)
+    raw_update_norm: np.ndarray = field(default_factory=_EMPTY)
+    actual_update_norm: np.ndarray = field(default_factory=_EMPTY)
+    update_cosine: np.ndarray = field(default_factory=_EMPTY)
+    update_angle_rad: np.ndarray = field(default_factory=_EMPTY)
+    update_radius_ratio: np.ndarray = field(default_factory=_EMPTY)
+    curvature_proxy: np.ndarray = field(default_factory=_EMPTY)
+    curvature_ema: np.ndarray = field(default_factory=_EMPTY)
+    curvature_skipped: np.ndarray = field(default_factory=_EMPTY)
+    alpha: np.ndarray = field(default_factory=_EMPTY)
+    alpha_would: np.ndarray = field(default_factory=_EMPTY)
+    eta_eff: np.ndarray = field(default_factory=_EMPTY)
+    forward_gain_spectral: np.ndarray = field(default_factory=_EMPTY)
+    hessian_lambda_max: np.ndarray = field(default_factory=_EMPTY)
+    hessian_lambda_max_batch: np.ndarray = field(default_factory=_EMPTY)
+    stability_margin_lambda_raw: np.ndarray = field(default_factory=_EMPTY)
+    stability_margin_lambda_ctrl: np.ndarray = field(default_factory=_EMPTY)
+    spectral_radius_raw: np.ndarray = field(default_factory=_EMPTY)
+    spectral_radius_ctrl: np.ndarray = field(default_factory=_EMPTY)
+    weight_error_fro: np.ndarray = field(default_factory=_EMPTY)
+    finite: np.ndarray = field(default_factory=_EMPTY)
+    divergence: np.ndarray = field(default_factory=_EMPTY)
+    weight_saturation_fraction_max: np.ndarray = field(default_factory=_EMPTY)
+    weight_near_rail_fraction_max: np.ndarray = field(default_factory=_EMPTY)
+    gradient_saturation_fraction_max: np.ndarray = field(default_factory=_EMPTY)
+    gradient_near_rail_fraction_max: np.ndarray = field(default_factory=_EMPTY)
+    update_saturation_fraction_max: np.ndarray = field(default_factory=_EMPTY)
+    update_underflow_fraction_max: np.ndarray = field(default_factory=_EMPTY)
+    config: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name in METRIC_NAMES:
+            setattr(self, name, np.asarray(getattr(self, name)))
+        n = {name: getattr(self, name).shape for name in METRIC_NAMES}
+        lengths = {s[0] if s else None for s in n.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"FitHistory arrays must all have shape (n_steps,); got {n}")
+        self.config = dict(self.config or {})
+
+    # --------------------------------------------------------------- queries
+    @property
+    def n_steps(self) -> int:
+        """Number of logged steps."""
+        return int(self.loss.shape[0])
+
+    @property
+    def diverged(self) -> bool:
+        """True if a NaN/inf loss (or parameter) ended the run."""
+        return bool(self.divergence.size and np.any(self.divergence))
+
+    @property
+    def diverged_at_step(self) -> int | None:
+        """Index (into the arrays) of the first non-finite step, or None."""
+        if not self.diverged:
+            return None
+        return int(np.argmax(self.divergence))
+
+    @property
+    def quantized(self) -> bool:
+        """True if the run used a PrecisionDict."""
+        return bool(self.config.get("quantized", False))
+
+    def as_dict(self) -> dict:
+        """``{name: array}`` of the per-step metrics."""
+        return {name: getattr(self, name) for name in METRIC_NAMES}
+
+    # ----------------------------------------------------------------- summary
+    def stalled(self, window: int | None = None, update_ratio_tol: float = 0.1,
+                underflow_tol: float = 0.9, plateau_rtol: float = 1e-3) -> bool:
+        """Did learning stop because updates are not applied (not because it converged)?
+
+        Definition (over the last ``window`` steps, default ``max(5, n_steps // 10)``;
+        needs at least 2 steps and a finite run):
+
+        * *updates dead*: the mean ``update_underflow_fraction_max`` is ``>= underflow_tol``
+          (quantized runs), or the median ratio ``actual_update_norm / raw_update_norm`` is
+          ``< update_ratio_tol``, and
+        * *loss plateau*: ``|L_first − L_last| <= plateau_rtol · max(|L_first|, 1e-30)``
+          with L the window's first and last batch losses, and the loss is not ~0
+          (``L_last > 1e-12``: a solved problem is converged, not stalled).
+
+        Steps whose intended update is exactly zero do not count as dead. Returns False
+        for diverged runs (see ``diverged``).
+        """
+        n = self.n_steps
+        if n < 2 or self.diverged:
+            return False
+        w = max(2, min(n, window if window is not None else max(5, n // 10)))
+        loss = self.loss[-w:]
+        raw, act = self.raw_update_norm[-w:], self.actual_update_norm[-w:]
+        moving = raw > 0
+        dead = False
+        uf = self.update_underflow_fraction_max[-w:] if self.update_underflow_fraction_max.size else np.zeros(0)
+        if uf.size and np.all(np.isfinite(uf)) and float(np.mean(uf)) >= underflow_tol:
+            dead = True
+        if moving.any():
+            ratio = float(np.median(act[moving] / raw[moving]))
+            dead = dead or ratio < update_ratio_tol
+        l0, l1 = float(loss[0]), float(loss[-1])
+        plateau = abs(l0 - l1) <= plateau_rtol * max(abs(l0), 1e-30) and l1 > 1e-12
+        return bool(dead and plateau)
+
+    def summary(self) -> dict:
+        """Headline numbers of the run.
+
+        Returns:
+            dict with ``n_steps``, ``initial_loss``, ``final_loss``, ``min_loss``,
+            ``diverged`` (bool), ``diverged_at_step`` (int or None), ``stalled`` (bool, see
+            :meth:`stalled`), ``final_alpha``, ``min_alpha``, ``final_eta_eff``,
+            ``final_update_underflow_fraction`` (NaN if not quantized),
+            ``final_weight_error_fro``.
+        """
+        def last(a):
+            return float(a[-1]) if a.size else math.nan
+
+        finite_loss = self.loss[np.isfinite(self.loss)] if self.loss.size else self.loss
+        return {
+            "n_steps": self.n_steps,
+            "initial_loss": float(self.loss[0]) if self.loss.size else math.nan,
+            "final_loss": last(self.loss),
+            "min_loss": float(np.min(finite_loss)) if finite_loss.size else math.nan,
+            "diverged": self.diverged,
+            "diverged_at_step": self.diverged_at_step,
+            "stalled": self.stalled(),
+            "final_alpha": last(self.alpha),
+            "min_alpha": float(np.nanmin(self.alpha)) if self.alpha.size else math.nan,
+            "final_eta_eff": last(self.eta_eff),
+            "final_update_underflow_fraction": last(self.update_underflow_fraction_max),
+            "final_weight_error_fro": last(self.weight_error_fro),
+        }
+
+    # -------------------------------------------------------------- save/load
+    def save(self, path) -> Path:
+        """Write all arrays and the config to a ``.npz`` file (``np.savez_compressed``).
+
+        Returns:
+            The path written (``.npz`` appended by numpy if missing).
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        arrays = self.as_dict()
+        arrays[_CONFIG_KEY] = np.array(json.dumps(self.config, default=_json_default))
+        np.savez_compressed(path, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "FitHistory":
+        """Read a FitHistory written by :meth:`save`.
+
+        Raises:
+            FileNotFoundError: no such file. ValueError: not a FitHistory archive.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"FitHistory file {str(path)!r} does not exist")
+        with np.load(path, allow_pickle=False) as z:
+            if "loss" not in z.files:
+                raise ValueError(f"{str(path)!r} is not a FitHistory archive (no 'loss' array)")
+            kwargs = {name: z[name] for name in METRIC_NAMES if name in z.files}
+            n = kwargs["loss"].shape[0]
+            for name in METRIC_NAMES:
+                kwargs.setdefault(name, np.full(n, np.nan))
+            config = json.loads(str(z[_CONFIG_KEY])) if _CONFIG_KEY in z.files else {}
+        return cls(**kwargs, config=config)
+
+    # ------------------------------------------------------------------- plot
+    def plot_results(self, title: str | None = None):
+        """Five panels: loss; α, α_would and η_eff; stability margins and spectral radii;
+        update geometry; rail pressure.
+
+        Returns:
+            ``matplotlib.figure.Figure`` (not shown; call ``fig.show()`` or display it).
+        """
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(11, 13), layout="constrained")
+        axes = fig.subplots(5, 1, sharex=True)
+        x = self.step if self.step.size else np.arange(self.n_steps)
+
+        ax = axes[0]
+        ax.plot(x, self.loss, label="loss", color="C0")
+        if np.any(np.isfinite(self.rmse)):
+            ax.plot(x, self.rmse, label="rmse", color="C1", alpha=0.7)
+        if np.all(self.loss[np.isfinite(self.loss)] > 0) and np.any(np.isfinite(self.loss)):
+            ax.set_yscale("log")
+        if self.diverged:
+            ax.axvline(x[self.diverged_at_step], color="red", ls="--", label="diverged")
+        ax.set_ylabel("loss")
+        ax.legend(loc="upper right")
+        ax.set_title(title or "training")
+
+        ax = axes[1]
+        ax.plot(x, self.alpha, label="α (applied)", color="C0")
+        ax.plot(x, self.alpha_would, label="α would", color="C0", ls=":")
+        ax.set_ylabel("α")
+        ax.set_ylim(-0.05, 1.05)
+        ax2 = ax.twinx()
+        ax2.plot(x, self.eta_eff, label="η_eff", color="C3", alpha=0.7)
+        eta_max = self.config.get("eta_max")
+        if eta_max is not None and np.isfinite(eta_max):
+            ax2.axhline(eta_max, color="C3", ls="--", lw=0.8, label="η_max = 2/λ_max")
+        ax2.set_ylabel("η_eff")
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        ax.legend(h1 + h2, l1 + l2, loc="lower left")
+
+        ax = axes[2]
+        ax.plot(x, self.stability_margin_lambda_raw, label="η·λ_max", color="C0", ls=":")
+        ax.plot(x, self.stability_margin_lambda_ctrl, label="η_eff·λ_max", color="C0")
+        ax.plot(x, self.spectral_radius_raw, label="ρ raw", color="C2", ls=":")
+        ax.plot(x, self.spectral_radius_ctrl, label="ρ controlled", color="C2")
+        ax.axhline(2.0, color="red", lw=0.8, ls="--", label="η·λ = 2")
+        ax.axhline(1.0, color="gray", lw=0.8, ls="--", label="ρ = 1")
+        ax.set_ylabel("stability")
+        ax.legend(loc="upper right", ncol=3, fontsize="small")
+
+        ax = axes[3]
+        ax.plot(x, self.raw_update_norm, label="‖intended update‖", color="C0", ls=":")
+        ax.plot(x, self.actual_update_norm, label="‖applied update‖", color="C0")
+        pos = np.concatenate([self.raw_update_norm, self.actual_update_norm])
+        pos = pos[np.isfinite(pos) & (pos > 0)]
+        if pos.size:
+            ax.set_yscale("log")
+        ax.set_ylabel("update norm")
+        ax2 = ax.twinx()
+        ax2.plot(x, self.update_cosine, label="cos(applied, intended)", color="C1", alpha=0.7)
+        ax2.set_ylim(-1.05, 1.05)
+        ax2.set_ylabel("cosine")
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        ax.legend(h1 + h2, l1 + l2, loc="lower left", fontsize="small")
+
+        ax = axes[4]
+        for name, lab in (("weight_saturation_fraction_max", "weight saturated"),
+                          ("weight_near_rail_fraction_max", "weight near rail"),
+                          ("gradient_saturation_fraction_max", "gradient saturated"),
+                          ("update_saturation_fraction_max", "update saturated"),
+                          ("update_underflow_fraction_max", "update underflow")):
+            ax.plot(x, getattr(self, name), label=lab)
+        if not self.quantized:
+            ax.text(0.5, 0.5, "floating point (no rail pressure)", transform=ax.transAxes,
+                    ha="center", va="center", color="gray")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_ylabel("fraction")
+        ax.set_xlabel("step")
+        ax.legend(loc="upper right", ncol=2, fontsize="small")
+        return fig
+
+
+def _json_default(o: Any):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

@@ -1,0 +1,715 @@
+"""``train_instrumented``: the instrumented ablation loop (float or exact fixed point).
+
+Implements the "train_instrumented" section of the Models reference
+(``shared/seeds/001_…``) with the extensions of issue 3. One step, on a minibatch
+``(x, y)`` at parameters θ_t:
+
+1. forward + loss + gradient ``g_t`` (:class:`kappa.qforward.QuantizedForward`:
+   straight-through quantizers at input, weight, accumulator, bias and activation when a
+   PrecisionDict is given); ``g_t`` cast to the ``gradient`` type (no STE);
+2. curvature secant ``C_t = ‖Δg‖ / (‖Δθ‖ + eps)`` with ``Δθ = θ_t − θ_{t−1}`` and
+   ``Δg = g_t − g_{t−1}`` (``curvature_mode="cross_batch"``, the reference: the two
+   gradients come from different batches) or ``Δg = g_t − ∇L_batch_t(θ_{t−1})``
+   (``"same_batch"``: one more gradient, no batch noise). The secant is skipped (logged
+   in ``curvature_skipped``) on the first step and when the last applied update was
+   exactly zero (Δθ = 0 makes it undefined). ``fixed-point-training.md``, "The secant
+   curvature proxy and the throttle";
+3. EMA ``c ← (1−ρ)c + ρC`` (from 0, as the reference); control curvature ``max(C, c)``
+   (on a skipped step: ``max(C_last, c)`` with C_last the last measured secant, 0 before
+   the first one, so the first step has α = 1);
+   ``α_would = clip(χ / (η (C_ctrl + eps)), alpha_min, 1)``; ``α = α_would`` if
+   ``use_controller`` else 1; ``η_eff = α η``;
+4. direction ``d_t``: SGD ``g``; heavy-ball momentum ``v ← Q_momentum(βv + g)``;
+   Adam ``m ← Q_adam_m(β1 m + (1−β1) g)``, ``v ← Q_adam_v(β2 v + (1−β2) g²)``,
+   ``d = m̂ / (√v̂ + ε)``. Intended update ``u = −η_eff d``;
+5. float: ``θ ← θ + u`` (``assign_sub``); fixed point: ``u_q = Q_update(u)`` (no STE,
+   stochastic rounding S_RND seeded per step), ``θ ← Q_storage(θ + u_q)`` in float64,
+   stored in the float32 variable (exact: see *Storage*). With round-to-nearest every
+   ``|u| < LSB/2`` is lost and training can stall while looking stable; stochastic
+   rounding keeps the update unbiased (Gupta et al. 2015, "Deep Learning with Limited
+   Numerical Precision"; ``fixed-point-training.md``, "Rounding of updates").
+
+Sharpness context: with full-batch GD, non-quadratic networks drift to the edge of
+stability, λ_max ≈ 2/η (Cohen et al. 2021); ``hessian_lambda_max`` and the stability
+margins are the exact quadratic quantities for the one-layer model only.
+
+Storage: trainable variables stay float32 Keras variables. A storage type (Dense
+kernel: ``weight``, bias: ``bias``, others: ``value``) must therefore fit a float32
+exactly (signed W <= 25 / unsigned W <= 24, and a sane exponent range); a wider type
+raises ``ValueError`` at setup naming the layer and type. After every update (and once
+at setup) each stored value equals ``kappa.quantize`` of itself.
+
+Performance: steps run inside one ``tf.function`` (a ``tf.while_loop`` over up to
+``steps_per_call`` batches); all per-step metrics are written to ``tf.TensorArray``s
+and fetched once per call. A NaN/inf loss or gradient stops the loop after logging
+that step; the update of that step is not applied (the model keeps its last finite
+parameters); the history is marked diverged; no exception is raised.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from .fixed_point import FixedPointType
+from .history import METRIC_NAMES, FitHistory
+from .precision import ensure_precision_dict
+from .qforward import QuantizedForward, qtensor
+from .quantization import NEAR_RAIL_MARGIN, quantize
+from .utils import analytic_single_dense_hessian, half_mse_batch_loss, hessian_metrics_np
+
+F64 = tf.float64
+LOSS_MODES = ("half_mse", "keras_mse")
+CURVATURE_MODES = ("cross_batch", "same_batch")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+# metrics produced inside the compiled step (others are filled in numpy afterwards)
+_STEP_KEYS = (
+    "loss", "rmse", "theta_norm", "grad_norm", "raw_update_norm", "actual_update_norm",
+    "update_cosine", "update_radius_ratio", "curvature_proxy", "curvature_ema",
+    "curvature_skipped", "alpha", "alpha_would", "eta_eff", "forward_gain_spectral",
+    "hessian_lambda_max_batch", "weight_error_fro", "finite",
+    "weight_saturation_fraction_max", "weight_near_rail_fraction_max",
+    "gradient_saturation_fraction_max", "gradient_near_rail_fraction_max",
+    "update_saturation_fraction_max", "update_underflow_fraction_max",
+)
+_BOOL_KEYS = ("curvature_skipped", "finite")
+
+
+def fits_float32(t: FixedPointType) -> bool:
+    """True if every value of ``t`` is exactly representable in float32."""
+    return max(abs(t.qmin), t.qmax) <= 2**24 and t.fractional <= 149 and t.integer <= 127
+
+
+def _nan():
+    return tf.constant(math.nan, F64)
+
+
+def update_map_radius(eta, eigs, optimizer="sgd", beta=0.9):
+    """Spectral radius of the linear update map of GD on a quadratic with Hessian
+    eigenvalues ``eigs`` (``fixed-point-training.md``).
+
+    Args:
+        eta: array (n,) of step sizes. eigs: array (P,) of eigenvalues.
+        optimizer: ``"sgd"``: ``max_i |1 − η λ_i|``; ``"momentum"``: heavy ball, the
+            largest root modulus of ``z² − (1 + β − ηλ) z + β`` over λ_i (stable iff
+            ``ηλ < 2 + 2β``); ``"adam"``: NaN (no fixed linear map).
+
+    Returns:
+        float64 array (n,).
+    """
+    eta = np.asarray(eta, np.float64)[:, None]
+    lam = np.asarray(eigs, np.float64)[None, :]
+    if optimizer == "sgd":
+        return np.max(np.abs(1.0 - eta * lam), axis=1)
+    if optimizer == "momentum":
+        a = 1.0 + beta - eta * lam
+        disc = a * a - 4.0 * beta
+        sq = np.sqrt(np.abs(disc))
+        real = np.maximum(np.abs(a + sq), np.abs(a - sq)) / 2.0
+        return np.max(np.where(disc >= 0, real, math.sqrt(beta)), axis=1)
+    return np.full(eta.shape[0], np.nan)
+
+
+def _check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, optimizer,
+                curvature_ema_rho, chi, alpha_min, beta):
+    if int(epochs) != epochs or epochs < 0:
+        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate!r}")
+    for val, name, options in ((loss_mode, "loss_mode", LOSS_MODES),
+                               (curvature_mode, "curvature_mode", CURVATURE_MODES),
+                               (optimizer, "optimizer", OPTIMIZERS)):
+        if val not in options:
+            raise ValueError(f"unknown {name} {val!r}; valid: {', '.join(options)}")
+    if not 0.0 <= curvature_ema_rho <= 1.0:
+        raise ValueError(f"curvature_ema_rho must be in [0, 1], got {curvature_ema_rho!r}")
+    if not chi > 0:
+        raise ValueError(f"chi must be > 0, got {chi!r}")
+    if not 0.0 <= alpha_min <= 1.0:
+        raise ValueError(f"alpha_min must be in [0, 1], got {alpha_min!r}")
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"beta must be in [0, 1), got {beta!r}")
+
+
+class _Flat:
+    """Flat float64 view of a list of variables: flatten/unflatten, grouped quantizers
+    and vectorised per-variable rail statistics (one op chain for all variables instead
+    of one per variable: the compiled step is dominated by per-op overhead)."""
+
+    def __init__(self, variables):
+        self.shapes = [tuple(int(d) for d in v.shape) for v in variables]
+        self.sizes = [int(np.prod(s)) for s in self.shapes]
+        self.size = int(sum(self.sizes))
+        self.segment_ids = np.repeat(np.arange(len(self.sizes), dtype=np.int32), self.sizes)
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+
+    def flatten(self, ts):
+        return tf.concat([tf.reshape(tf.cast(t, F64), [-1]) for t in ts], axis=0)
+
+    def unflatten(self, v):
+        parts = tf.split(v, self.sizes) if len(self.sizes) > 1 else [v]
+        return [tf.reshape(p, s) for p, s in zip(parts, self.shapes)]
+
+    def _groups(self, types):
+        groups: dict = {}
+        for i, t in enumerate(types):
+            if t is not None:
+                groups.setdefault(t, []).append(i)
+        return groups
+
+    def _index(self, var_ids):
+        return np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in var_ids]).astype(np.int32)
+
+    def quantizer(self, types, purpose, seed_for):
+        """Return ``q(flat_or_list, step) -> flat`` quantizing each variable's slice to its
+        type (None: unchanged); variables sharing a type are quantized in one call."""
+        groups = self._groups(types)
+        if not groups:
+            return lambda v, step: self.flatten(v) if isinstance(v, (list, tuple)) else v
+        plan = []
+        for k, (t, ids) in enumerate(groups.items()):
+            plan.append((t, None if len(ids) == len(types) else tf.constant(self._index(ids)), 8 * k + purpose))
+        untouched = [i for i, t in enumerate(types) if t is None]
+        rest = tf.constant(self._index(untouched)) if untouched else None
+
+        def q(v, step):
+            v = self.flatten(v) if isinstance(v, (list, tuple)) else v
+            if plan[0][1] is None:  # one type for everything
+                t, _, slot = plan[0]
+                return qtensor(v, t, ste=False, seed=seed_for(step, slot) if t.stochastic else None)
+            idx, data = [], []
+            for t, ix, slot in plan:
+                idx.append(ix)
+                data.append(qtensor(tf.gather(v, ix), t, ste=False, seed=seed_for(step, slot) if t.stochastic else None))
+            if rest is not None:
+                idx.append(rest)
+                data.append(tf.gather(v, rest))
+            return tf.dynamic_stitch(idx, data)
+
+        return q
+
+    def rails(self, types, margin: float = NEAR_RAIL_MARGIN):
+        """Return ``r(flat) -> (sat_max, near_max)``: the max over typed variables of the
+        saturation and near-rail fractions, with :func:`kappa.quantization.rail_stats`'s
+        definitions (rails ``t.min``/``t.max``, band ``margin·(max − min)``, unsigned types:
+        upper rail only); (0, 0) when no variable has a type."""
+        typed = [i for i, t in enumerate(types) if t is not None]
+        if not typed:
+            zero = tf.constant(0.0, F64)
+            return lambda v: (zero, zero)
+        hi = np.full(self.size, np.inf)
+        lo = np.full(self.size, -np.inf)
+        nhi = np.full(self.size, np.inf)
+        nlo = np.full(self.size, -np.inf)
+        for i in typed:
+            t = types[i]
+            sl = slice(self.offsets[i], self.offsets[i + 1])
+            band = margin * (t.max - t.min)
+            hi[sl], nhi[sl] = t.max, t.max - band
+            if t.signed:
+                lo[sl], nlo[sl] = t.min, t.min + band
+        consts = [tf.constant(a, F64) for a in (hi, lo, nhi, nlo)]
+        mask = tf.constant(np.isin(np.arange(len(types)), typed))
+        seg = tf.constant(self.segment_ids)
+        n = len(types)
+
+        def r(v):
+            h, l_, nh, nl = consts
+            sat = tf.cast((v >= h) | (v <= l_), F64)
+            near = tf.cast((v >= nh) | (v <= nl), F64)
+            fs = tf.math.unsorted_segment_mean(sat, seg, n)
+            fn = tf.math.unsorted_segment_mean(near, seg, n)
+            z = tf.zeros_like(fs)
+            return tf.reduce_max(tf.where(mask, fs, z)), tf.reduce_max(tf.where(mask, fn, z))
+
+        return r
+
+
+class _Runner:
+    """The compiled training machinery for one model and one static configuration.
+
+    Built once and cached on the model (see :func:`_get_runner`): learning rate, χ, ρ,
+    eps, α floor, controller switch, optimizer constants, seed and teacher matrix are
+    ``tf.Variable`` hyper-parameters, so new values do not retrace. ``reset`` clears the
+    optimizer and secant state before a run.
+    """
+
+    def __init__(self, model, precision, *, loss_mode, curvature_mode, optimizer, batch_lambda,
+                 has_reference, n, batch_size, x_shape, y_shape, d_out):
+        kmodel = model.model
+        quantized = precision is not None
+        self.quantized = quantized
+        cdt = F64 if quantized else tf.float32
+        # Stored parameters lie on their weight/bias grids: the forward skips those quantizers.
+        fwd = QuantizedForward(kmodel, precision, strict=False, params_on_grid=quantized)
+        plan = fwd.plan
+        variables = list(kmodel.trainable_variables)
+        self.variables = variables
+        owners = [model._layer_and_field_for_variable(v) for v in variables]
+        nv = len(variables)
+
+        def ty(i, fld):
+            return precision.dtype(owners[i][0], fld) if quantized else None
+
+        store_t = [ty(i, owners[i][1]) for i in range(nv)]
+        grad_t = [ty(i, "gradient") for i in range(nv)]
+        upd_t = [ty(i, "update") for i in range(nv)]
+        self.store_t = store_t
+
+        flat = _Flat(variables)
+        P = flat.size
+        zeros = lambda: tf.Variable(tf.zeros([P], F64), trainable=False)  # noqa: E731
+        prev_theta, prev_grad = zeros(), zeros()
+        have_prev = tf.Variable(False, trainable=False)
+        scalar = lambda v=0.0: tf.Variable(tf.constant(v, F64), trainable=False)  # noqa: E731
+        ema, last_c, adam_t = scalar(), scalar(), scalar()
+        mom = zeros() if optimizer == "momentum" else None
+        adam_m = zeros() if optimizer == "adam" else None
+        adam_v = zeros() if optimizer == "adam" else None
+        kernels = [s_.var_index["kernel"] for s_ in plan if s_.kind == "dense"]
+        gain_rng = np.random.default_rng(12345)
+        gain_init = {k: gain_rng.normal(size=(int(variables[k].shape[1]), 1))
+                     for k in kernels if min(variables[k].shape) > 16}
+        gain_vec = {k: tf.Variable(v, dtype=F64, trainable=False) for k, v in gain_init.items()}
+        self._state = [prev_theta, prev_grad, ema, last_c, adam_t] + [v for v in (mom, adam_m, adam_v) if v is not None]
+        self._have_prev, self._gain = have_prev, (gain_vec, gain_init)
+
+        hp = {k: scalar() for k in ("eta", "chi", "rho", "eps", "alpha_min", "beta", "b1", "b2", "aeps")}
+        hp["use_controller"] = tf.Variable(False, trainable=False)
+        hp["seed"] = tf.Variable(tf.constant(0, tf.int64), trainable=False)
+        A_T = tf.Variable(tf.zeros(variables[kernels[0]].shape, F64), trainable=False) if has_reference else None
+        self.hp, self.A_T = hp, A_T
+
+        def seed_for(step, slot):
+            return tf.stack([hp["seed"], step * 1024 + slot])
+
+        # slot = 8 * type_group + purpose; purposes: 0 gradient, 1 gradient at θ_{t-1},
+        # 2 update, 3 storage, 4 momentum, 5 adam_m, 6 adam_v
+        q_grad = flat.quantizer(grad_t, 0, seed_for)
+        q_grad_prev = flat.quantizer(grad_t, 1, seed_for)
+        q_upd = flat.quantizer(upd_t, 2, seed_for)
+        q_store = flat.quantizer(store_t, 3, seed_for)
+        q_mom = flat.quantizer([ty(i, "momentum") for i in range(nv)], 4, seed_for)
+        q_am = flat.quantizer([ty(i, "adam_m") for i in range(nv)], 5, seed_for)
+        q_av = flat.quantizer([ty(i, "adam_v") for i in range(nv)], 6, seed_for)
+        rails_w = flat.rails([t if owners[i][1] in ("weight", "bias") else None for i, t in enumerate(store_t)])
+        rails_g = flat.rails(grad_t)
+        rails_u = flat.rails(upd_t)
+        seg_ids = tf.constant(flat.segment_ids)
+        lam_factor = 1.0 if loss_mode == "half_mse" else 2.0 / d_out
+        bias_column = bool(plan[0].layer.use_bias) if batch_lambda else False
+
+        def loss_fn(y, pred):
+            if loss_mode == "half_mse":
+                return half_mse_batch_loss(y, pred)
+            y = tf.cast(tf.reshape(y, tf.shape(pred)), pred.dtype)
+            return tf.reduce_mean(tf.square(pred - y))
+
+        def grads_at(params, x, y, update_stats):
+            with tf.GradientTape() as tape:
+                tape.watch(params)
+                pred = fwd(x, params=params, training=True, update_stats=update_stats)
+                loss = loss_fn(tf.cast(y, cdt), pred)
+            g = tape.gradient(loss, params)
+            g = [tf.zeros_like(p) if gi is None else gi for gi, p in zip(g, params)]
+            return loss, pred, flat.flatten(g)
+
+        def spectral_norm(k):
+            W = tf.cast(variables[k], F64)
+            if k not in gain_vec:
+                return tf.linalg.svd(W, compute_uv=False)[0]
+            v = gain_vec[k]  # warm-started power iteration on WᵀW (2 iterations per step)
+            for _ in range(2):
+                v_new = tf.transpose(W) @ (W @ v)
+                nrm = tf.norm(v_new)
+                v = tf.where(nrm > 0, v_new / tf.where(nrm > 0, nrm, 1.0), v)
+            gain_vec[k].assign(v)
+            return tf.norm(W @ v)
+
+        def step_fn(x, y, step):
+            eta, eps = hp["eta"], hp["eps"]
+            params = [tf.cast(v, cdt) for v in variables]
+            theta = flat.flatten(params)  # θ_t, float64 (P,)
+            loss, pred, g_raw = grads_at(params, x, y, True)
+            g = q_grad(g_raw, step)
+            loss64 = tf.cast(loss, F64)
+
+            # ---- curvature secant
+            dtheta = theta - prev_theta
+            if curvature_mode == "same_batch":
+                _, _, gp = grads_at(flat.unflatten(tf.cast(prev_theta, cdt)), x, y, False)
+                g_prev = q_grad_prev(gp, step)
+            else:
+                g_prev = prev_grad
+            ndg, ndth = tf.norm(g - g_prev), tf.norm(dtheta)
+            valid = have_prev & (ndth > 0) & tf.math.is_finite(ndg) & tf.math.is_finite(ndth)
+            c_raw = tf.where(valid, ndg / (ndth + eps), 0.0)
+            ema_new = tf.where(valid, (1.0 - hp["rho"]) * ema + hp["rho"] * c_raw, ema)
+            c_last = tf.where(valid, c_raw, last_c)  # skipped secant: the last measurement holds
+            c_ctrl = tf.maximum(c_last, ema_new)
+            alpha_would = tf.clip_by_value(hp["chi"] / (eta * (c_ctrl + eps)), hp["alpha_min"], 1.0)
+            alpha = tf.where(hp["use_controller"], alpha_would, 1.0)
+            eta_eff = alpha * eta
+            ok = tf.math.is_finite(loss64) & tf.reduce_all(tf.math.is_finite(g))
+
+            # ---- optimizer direction
+            if optimizer == "sgd":
+                direction = g
+            elif optimizer == "momentum":
+                direction = q_mom(hp["beta"] * mom + g, step)
+                mom.assign(tf.where(ok, direction, mom))
+            else:
+                b1, b2 = hp["b1"], hp["b2"]
+                t_new = adam_t + 1.0
+                nm = q_am(b1 * adam_m + (1.0 - b1) * g, step)
+                nvv = q_av(b2 * adam_v + (1.0 - b2) * tf.square(g), step)
+                adam_t.assign(tf.where(ok, t_new, adam_t))
+                adam_m.assign(tf.where(ok, nm, adam_m))
+                adam_v.assign(tf.where(ok, nvv, adam_v))
+                mhat = nm / (1.0 - tf.pow(b1, t_new))
+                vhat = nvv / (1.0 - tf.pow(b2, t_new))
+                direction = mhat / (tf.sqrt(tf.maximum(vhat, 0.0)) + hp["aeps"])
+            u = -eta_eff * direction  # intended update (P,)
+
+            # ---- apply
+            if quantized:
+                new = tf.where(ok, q_store(theta + q_upd(u, step), step), theta)
+                for var, part in zip(variables, flat.unflatten(new)):
+                    var.assign(tf.cast(part, var.dtype))
+            else:  # the reference: var.assign_sub(eta_eff * grad)
+                safe_u = tf.where(ok, u, tf.zeros_like(u))
+                for var, part in zip(variables, flat.unflatten(safe_u)):
+                    var.assign_add(tf.cast(part, var.dtype))
+            new_theta = flat.flatten([tf.cast(v, F64) for v in variables])
+            applied = new_theta - theta
+            finite = ok & tf.reduce_all(tf.math.is_finite(new_theta))
+
+            # ---- state for the next secant
+            prev_theta.assign(theta)
+            if curvature_mode == "cross_batch":
+                prev_grad.assign(g)
+            have_prev.assign(True)
+            ema.assign(ema_new)
+            last_c.assign(c_last)
+
+            # ---- metrics
+            n_raw, n_act = tf.norm(u), tf.norm(applied)
+            both = (n_raw > 0) & (n_act > 0) & tf.math.is_finite(n_raw) & tf.math.is_finite(n_act)
+            cos = tf.reduce_sum((applied / tf.where(both, n_act, 1.0)) * (u / tf.where(both, n_raw, 1.0)))
+            y64 = tf.cast(tf.reshape(y, tf.shape(pred)), F64)
+            gain = tf.constant(1.0, F64)
+            for k in kernels:
+                gain = gain * spectral_norm(k)
+            if batch_lambda:
+                xb = tf.reshape(tf.cast(x, F64), [tf.shape(x)[0], -1])
+                if bias_column:
+                    xb = tf.concat([xb, tf.ones([tf.shape(xb)[0], 1], F64)], axis=1)
+                gram_b = tf.matmul(xb, xb, transpose_a=True) / tf.cast(tf.shape(xb)[0], F64)
+                lam_b = tf.reduce_max(tf.linalg.eigvalsh(gram_b)) * lam_factor
+            else:
+                lam_b = _nan()
+            out = {
+                "loss": loss64,
+                "rmse": tf.sqrt(tf.reduce_mean(tf.square(tf.cast(pred, F64) - y64))),
+                "theta_norm": tf.norm(theta), "grad_norm": tf.norm(g),
+                "raw_update_norm": n_raw, "actual_update_norm": n_act,
+                "update_cosine": tf.where(both, tf.clip_by_value(cos, -1.0, 1.0), _nan()),
+                "update_radius_ratio": tf.where(n_raw > 0, n_act / tf.where(n_raw > 0, n_raw, 1.0), _nan()),
+                "curvature_proxy": tf.where(valid, c_raw, _nan()), "curvature_ema": ema_new,
+                "curvature_skipped": tf.logical_not(valid),
+                "alpha": alpha, "alpha_would": alpha_would, "eta_eff": eta_eff,
+                "forward_gain_spectral": gain, "hessian_lambda_max_batch": lam_b,
+                "weight_error_fro": (tf.norm(tf.cast(variables[kernels[0]], F64) - A_T)
+                                     if A_T is not None else _nan()),
+                "finite": finite,
+            }
+            if quantized:
+                w_sat, w_near = rails_w(new_theta)
+                g_sat, g_near = rails_g(g_raw)
+                u_sat, _ = rails_u(u)
+                nz = tf.cast(tf.not_equal(u, 0.0), F64)
+                frozen = nz * tf.cast(tf.equal(new_theta, theta), F64)
+                n_nz = tf.math.unsorted_segment_sum(nz, seg_ids, nv)
+                n_fz = tf.math.unsorted_segment_sum(frozen, seg_ids, nv)
+                out.update({
+                    "weight_saturation_fraction_max": w_sat, "weight_near_rail_fraction_max": w_near,
+                    "gradient_saturation_fraction_max": g_sat, "gradient_near_rail_fraction_max": g_near,
+                    "update_saturation_fraction_max": u_sat,
+                    "update_underflow_fraction_max": tf.reduce_max(tf.where(n_nz > 0, n_fz / tf.maximum(n_nz, 1.0), 0.0)),
+                })
+            else:
+                out.update({k: _nan() for k in _QUANT_KEYS})
+            return out
+
+        bs = int(batch_size)
+        spe = int(math.ceil(n / bs))
+        self.steps_per_epoch = spe
+
+        @tf.function(input_signature=[tf.TensorSpec([None] + list(x_shape), tf.float32),
+                                      tf.TensorSpec([None] + list(y_shape), tf.float32),
+                                      tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32),
+                                      tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int64)])
+        def run_chunk(Xa, Ya, perms, first_batch, n_steps, step0):
+            tas = [tf.TensorArray(tf.bool if k in _BOOL_KEYS else F64, size=n_steps) for k in _STEP_KEYS]
+
+            def cond(i, stop, tas):
+                return (i < n_steps) & tf.logical_not(stop)
+
+            def body(i, stop, tas):
+                b = first_batch + i
+                e, j = b // spe, b % spe
+                start = j * bs
+                idx = perms[e, start:tf.minimum(start + bs, n)]
+                m = step_fn(tf.gather(Xa, idx), tf.gather(Ya, idx), step0 + tf.cast(i, tf.int64))
+                tas = [ta.write(i, tf.cast(m[k], ta.dtype)) for ta, k in zip(tas, _STEP_KEYS)]
+                return i + 1, tf.logical_not(m["finite"]), tas
+
+            i, _, tas = tf.while_loop(cond, body, [tf.constant(0), tf.constant(False), tas], parallel_iterations=1)
+            return i, [ta.stack() for ta in tas]
+
+        # Each runner traces once (fixed input signature); runners built for other models or
+        # configurations share run_chunk's code object, which TF's frequent-retracing detector
+        # would misreport as retracing.
+        run_chunk._omit_frequent_tracing_warning = True
+        self.run_chunk = run_chunk
+
+    def reset(self, **hparams):
+        """Zero the secant/optimizer state and set the hyper-parameters for a new run."""
+        for v in self._state:
+            v.assign(tf.zeros_like(v))
+        self._have_prev.assign(False)
+        gain_vec, gain_init = self._gain
+        for k, v in gain_vec.items():
+            v.assign(gain_init[k])
+        for k, val in hparams.items():
+            if k == "A":
+                if self.A_T is not None:
+                    self.A_T.assign(np.asarray(val, np.float64).T)
+            else:
+                self.hp[k].assign(val)
+
+
+_QUANT_KEYS = ("weight_saturation_fraction_max", "weight_near_rail_fraction_max",
+               "gradient_saturation_fraction_max", "gradient_near_rail_fraction_max",
+               "update_saturation_fraction_max", "update_underflow_fraction_max")
+_CACHE_ATTR = "_kappa_runner_cache"
+_CACHE_SIZE = 4
+
+
+def _get_runner(model, precision, **static) -> _Runner:
+    """The cached :class:`_Runner` of ``model`` for this static configuration (built and
+    traced once; hyper-parameters change without retracing)."""
+    kmodel = model.model
+    key = (id(kmodel), tuple(id(v) for v in kmodel.trainable_variables),
+           json.dumps(precision.to_dict(), sort_keys=True) if precision is not None else None,
+           tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in static.items())))
+    cache = model.__dict__.setdefault(_CACHE_ATTR, {})
+    if key not in cache:
+        while len(cache) >= _CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[key] = _Runner(model, precision, **static)
+    return cache[key]
+
+
+def train_instrumented(
+    model,
+    X,
+    Y,
+    epochs=10,
+    batch_size=32,
+    learning_rate=0.05,
+    shuffle=True,
+    loss_mode="half_mse",
+    curvature_ema_rho=0.05,
+    chi=1.5,
+    eps=1e-12,
+    use_controller=False,
+    compute_analytic_hessian=True,
+    reference_A=None,
+    precision_dict=None,
+    *,
+    curvature_mode: str = "cross_batch",
+    alpha_min: float = 0.0,
+    optimizer: str = "sgd",
+    beta: float = 0.9,
+    adam_beta1: float = 0.9,
+    adam_beta2: float = 0.999,
+    adam_eps: float = 1e-8,
+    seed: Optional[int] = None,
+    progress: bool = False,
+    steps_per_call: int = 256,
+) -> FitHistory:
+    """Train ``model`` (a :class:`kappa.nn.BaseModel`) with full control over each update.
+
+    Args:
+        model: BaseModel (its Keras model is trained in place).
+        X, Y: arrays (N, d_in) and (N, d_out) (cast to float32, as the reference).
+        epochs, batch_size: passes over the data and samples per step (the last batch of
+            an epoch may be smaller; ``batch_size >= N`` is full-batch GD).
+        learning_rate: base step size η.
+        shuffle: new permutation each epoch (seeded by ``seed``).
+        loss_mode: ``"half_mse"`` ``‖Ŷ−Y‖²_F/(2B)`` (Hessian ``I ⊗ XᵀX/N`` for one layer) or
+            ``"keras_mse"`` (mean over all entries = ``2/d_out`` × half_mse).
+        curvature_ema_rho: ρ of the curvature EMA. chi: target margin χ (stable iff χ < 2
+            for a quadratic once C → λ_max). eps: regulariser of the secant and of α.
+        use_controller: apply α (else only log ``alpha_would``).
+        compute_analytic_hessian: log λ_max, stability margins and spectral radii for the
+            one-layer linear model (Hessian from X, [FPT]); NaN for other models.
+        reference_A: teacher matrix (d_out, d_in) for ``weight_error_fro`` (one-layer model).
+        precision_dict: PrecisionDict / dict / path; None keeps floating point.
+        curvature_mode: ``"cross_batch"`` (reference) or ``"same_batch"`` (see module doc).
+        alpha_min: floor on α (0.0 = reference behaviour).
+        optimizer: ``"sgd"``, ``"momentum"`` (heavy ball, ``beta``) or ``"adam"``
+            (``adam_beta1``, ``adam_beta2``, ``adam_eps``); state quantized through the
+            ``momentum`` / ``adam_m`` / ``adam_v`` fields.
+        seed: seeds shuffling and stochastic rounding (default: ``model.seed`` or 0).
+        progress: show a tqdm progress bar (steps).
+        steps_per_call: steps per compiled call (metrics fetched once per call).
+
+    Returns:
+        :class:`kappa.history.FitHistory` with every metric of ``METRIC_NAMES`` per step;
+        ``history.config`` records the settings, λ_max and η_max.
+
+    Raises:
+        ValueError: bad arguments, shapes that do not match the model, a PrecisionDict
+            naming unknown layers, S_RND in a firmware field, a storage type wider than
+            float32 can hold, or ``reference_A`` for a model that is not one Dense layer.
+    """
+    _check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, optimizer,
+                curvature_ema_rho, chi, alpha_min, beta)
+    kmodel = model.model
+    precision = ensure_precision_dict(precision_dict)
+    quantized = precision is not None
+    plan = QuantizedForward(kmodel, precision, strict=False).plan  # validates precision & S_RND
+
+    X = np.asarray(X, np.float32)
+    Y = np.asarray(Y, np.float32)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    n = X.shape[0]
+    if n < 1 or Y.shape[0] != n:
+        raise ValueError(f"X and Y need the same number >= 1 of samples, got {X.shape} and {Y.shape}")
+    in_shape = tuple(int(d) for d in kmodel.inputs[0].shape[1:])
+    if tuple(X.shape[1:]) != in_shape:
+        raise ValueError(f"X has per-sample shape {X.shape[1:]}, the model expects {in_shape}")
+    d_out = int(np.prod(kmodel.outputs[0].shape[1:]))
+    if int(np.prod(Y.shape[1:])) != d_out:
+        raise ValueError(f"Y has per-sample shape {Y.shape[1:]}, the model outputs {d_out} values")
+
+    # ------------------------------------------------------------- storage types
+    variables = list(kmodel.trainable_variables)
+    for v in variables:
+        layer, fld = model._layer_and_field_for_variable(v)
+        t = precision.dtype(layer, fld) if quantized else None
+        if t is None:
+            continue
+        if not fits_float32(t):
+            raise ValueError(
+                f"{layer}.{fld} = {t}: kappa stores trained parameters in float32 variables, which hold "
+                f"at most 24 significant bits; use a type with W <= 25 (signed) / W <= 24 (unsigned)"
+            )
+        if t.stochastic:
+            raise ValueError(f"{layer}.{fld} = {t}: storage types cannot use S_RND (use it in 'update')")
+
+    # ------------------------------------------------------------- analytic Hessian
+    one_layer = len(plan) == 1 and plan[0].kind == "dense" and plan[0].fused == "linear"
+    eigs = None
+    if one_layer and compute_analytic_hessian:
+        loss_factor = 1.0 if loss_mode == "half_mse" else 2.0 / d_out
+        gram = analytic_single_dense_hessian(X.reshape(n, -1).astype(np.float64), 1,
+                                             use_bias=bool(plan[0].layer.use_bias))
+        eigs = hessian_metrics_np(gram)["eigenvalues"] * loss_factor
+    if reference_A is not None:
+        if not one_layer:
+            raise ValueError("reference_A (weight_error_fro) needs a one-layer linear model (a single Dense)")
+        A = np.asarray(reference_A, np.float64)
+        kshape = tuple(int(d) for d in plan[0].layer.kernel.shape)
+        if A.shape != (kshape[1], kshape[0]):
+            raise ValueError(f"reference_A must have shape (d_out, d_in) = {(kshape[1], kshape[0])}, got {A.shape}")
+
+    runner = _get_runner(
+        model, precision, loss_mode=loss_mode, curvature_mode=curvature_mode, optimizer=optimizer,
+        batch_lambda=eigs is not None, has_reference=reference_A is not None, n=n,
+        batch_size=int(batch_size), x_shape=tuple(X.shape[1:]), y_shape=tuple(Y.shape[1:]), d_out=d_out,
+    )
+    base_seed = int(seed if seed is not None else (model.seed if model.seed is not None else 0))
+    hparams = dict(eta=float(learning_rate), chi=float(chi), rho=float(curvature_ema_rho), eps=float(eps),
+                   alpha_min=float(alpha_min), beta=float(beta), b1=float(adam_beta1), b2=float(adam_beta2),
+                   aeps=float(adam_eps), use_controller=bool(use_controller), seed=base_seed)
+    if reference_A is not None:
+        hparams["A"] = reference_A
+    runner.reset(**hparams)
+    # Initial storage quantization: parameters lie on their grids from step 0.
+    for v, t in zip(runner.variables, runner.store_t):
+        if t is not None:
+            v.assign(quantize(np.asarray(v), t).astype(np.float32))
+
+    # ------------------------------------------------------------------- run
+    from tqdm import tqdm  # plain text bar (tqdm.auto needs ipywidgets in notebooks)
+
+    spe = runner.steps_per_epoch
+    total = int(epochs) * spe
+    Xt, Yt = tf.constant(X), tf.constant(Y)
+
+    def perm(e):
+        order = np.random.default_rng([base_seed, e]).permutation(n) if shuffle else np.arange(n)
+        return order.astype(np.int32)
+
+    chunks: list = []
+    done = 0
+    per_call = max(1, int(steps_per_call))
+    with tqdm(total=total, disable=not progress, desc="train_instrumented", unit="step") as bar:
+        while done < total:
+            k = min(per_call, total - done)
+            e0, e1 = done // spe, (done + k - 1) // spe
+            perms = np.stack([perm(e) for e in range(e0, e1 + 1)])
+            n_done, out = runner.run_chunk(Xt, Yt, perms, tf.constant(done - e0 * spe, tf.int32),
+                                           tf.constant(k, tf.int32), tf.constant(done, tf.int64))
+            n_done = int(n_done)
+            chunks.append([o.numpy()[:n_done] for o in out])
+            done += n_done
+            bar.update(n_done)
+            if n_done < k or (n_done and not bool(chunks[-1][_STEP_KEYS.index("finite")][-1])):
+                break
+
+    # --------------------------------------------------------------- assemble
+    cols = {k: (np.concatenate([c[j] for c in chunks]) if chunks else np.zeros(0))
+            for j, k in enumerate(_STEP_KEYS)}
+    steps = len(cols["loss"])
+    for k in _BOOL_KEYS:
+        cols[k] = cols[k].astype(bool)
+    cols["step"] = np.arange(steps, dtype=np.int64)
+    cols["epoch"] = cols["step"] // spe
+    cols["update_angle_rad"] = np.arccos(np.clip(cols["update_cosine"], -1.0, 1.0))
+    eta_eff = cols["eta_eff"]
+    lam_max = float(np.max(eigs)) if eigs is not None else None
+    if eigs is not None:
+        cols["hessian_lambda_max"] = np.full(steps, lam_max)
+        cols["stability_margin_lambda_raw"] = np.full(steps, float(learning_rate) * lam_max)
+        cols["stability_margin_lambda_ctrl"] = eta_eff * lam_max
+        cols["spectral_radius_raw"] = update_map_radius(np.full(steps, float(learning_rate)), eigs, optimizer, beta)
+        cols["spectral_radius_ctrl"] = update_map_radius(eta_eff, eigs, optimizer, beta)
+    else:
+        for k in ("hessian_lambda_max", "stability_margin_lambda_raw", "stability_margin_lambda_ctrl",
+                  "spectral_radius_raw", "spectral_radius_ctrl"):
+            cols[k] = np.full(steps, np.nan)
+    cols["divergence"] = np.logical_or.accumulate(~cols["finite"]) if steps else np.zeros(0, bool)
+    config = {
+        "model": model.name, "epochs": int(epochs), "batch_size": int(batch_size), "n_samples": int(n),
+        "steps_per_epoch": spe, "learning_rate": float(learning_rate), "shuffle": bool(shuffle),
+        "loss_mode": loss_mode, "curvature_ema_rho": float(curvature_ema_rho), "chi": float(chi),
+        "eps": float(eps), "use_controller": bool(use_controller), "curvature_mode": curvature_mode,
+        "alpha_min": float(alpha_min), "optimizer": optimizer, "beta": float(beta),
+        "adam_beta1": float(adam_beta1), "adam_beta2": float(adam_beta2), "adam_eps": float(adam_eps),
+        "seed": base_seed, "quantized": quantized,
+        "precision": precision.to_dict() if quantized else None,
+        "lambda_max": lam_max, "eta_max": (2.0 / lam_max) if lam_max else None,
+    }
+    return FitHistory(**{k: np.asarray(cols[k]) for k in METRIC_NAMES}, config=config)
