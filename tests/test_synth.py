@@ -18,6 +18,9 @@ from hls.reports import SynthesisReport
 from hls.synth import SynthesisError, VendorToolNotFoundError, find_vendor_tools, run_synthesis
 
 import hls4ml
+from test_reports import project_tcl, vitis_xml  # the fixture layout, shared
+
+CP, MKDIR = shutil.which("cp"), shutil.which("mkdir")  # resolved before PATH is replaced
 
 FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "reports" / "vivado-2020.1-hls4ml-test"
 TEMPLATES = Path(hls4ml.__file__).parent / "templates"
@@ -28,25 +31,6 @@ VITIS_APP = """<project xmlns="com.autoesl.autopilot.project" name="myproject_pr
     </solutions>
 </project>
 """
-
-
-def project_tcl(backend: str) -> str:
-    """project.tcl as hls4ml 1.3.0's writer produces it."""
-    return (
-        'variable project_name\nset project_name "myproject"\n'
-        f'variable backend\nset backend "{backend}"\n'
-        'variable part\nset part "xc7z020clg400-1"\n'
-        "variable clock_period\nset clock_period 5\n"
-    )
-
-
-def vitis_xml() -> bytes:
-    """The fixture's csynth XML as Vitis HLS 2023.2 names things (DSP, not DSP48E)."""
-    xml = (FIXTURE / "myproject_csynth.xml").read_bytes()
-    xml = xml.replace(b"<DSP48E>", b"<DSP>").replace(b"</DSP48E>", b"</DSP>")
-    return xml.replace(b"<Version>2020.1</Version>", b"<Version>2023.2</Version>")
-
-CP, MKDIR = shutil.which("cp"), shutil.which("mkdir")  # resolved before PATH is replaced
 
 
 def hls4ml_project(root: Path, backend: str) -> Path:
