@@ -11,9 +11,21 @@ from .precision import FIELDS, PrecisionDict, ensure_precision_dict
 from .dataset import AffineDataset, BaseDataset, DataType, DigitsDataset
 from . import datasets
 from .forward import predict_quantized
-from .history import FitHistory
-from .nn import BaseModel, KerasModel, LinearBlockModel
-from .training import train_instrumented
+
+# Models, training and history import TensorFlow: load them on first use, so that tools
+# which only read reports or quantize with numpy (hls.reports, kappa.quantize) stay light.
+_LAZY = {"BaseModel": "nn", "KerasModel": "nn", "LinearBlockModel": "nn", "FitHistory": "history",
+         "train_instrumented": "training"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'kappa' has no attribute {name!r}")
 
 __version__ = "0.1.0"
 
