@@ -161,9 +161,8 @@ def locate_divergence(project_dir, sample: int) -> LayerDivergence | None:
     """
     import keras
 
-    from kappa.forward import dense_forward, layer_steps
-    from kappa.precision import INPUT_LAYER, PrecisionDict
-    from kappa.quantization import quantize
+    from kappa.forward import layer_outputs
+    from kappa.precision import PrecisionDict
 
     project_dir = Path(project_dir)
     with tempfile.TemporaryDirectory() as td:
@@ -176,22 +175,9 @@ def locate_divergence(project_dir, sample: int) -> LayerDivergence | None:
     km = keras.models.load_model(project_dir / "keras_model.keras", compile=False)
     precision = PrecisionDict.load(project_dir / "precision.yaml")
     x = np.loadtxt(project_dir / "tb_data" / "tb_input_features.dat", ndmin=2)[sample : sample + 1]
-    in_t = precision.dtype(INPUT_LAYER, "value")
-    x = quantize(x, in_t) if in_t else x
-    cur_t = in_t
-    for st in layer_steps(km, precision):
-        if st.kind == "dense":
-            x = dense_forward(x, st, cur_t)
-        elif st.kind == "relu":
-            x = np.maximum(x, 0.0)
-            x = quantize(x, st.types["result"]) if st.types["result"] else x
-        else:
-            x = quantize(x, st.types["result"]) if st.types["result"] else x
-        cur_t = st.types["result"]
-        if st.name in fw:
-            f = fw[st.name]
-            p = x.ravel()
-            if f.shape == p.shape and np.any(f != p):
-                k = int(np.flatnonzero(f != p)[0])
-                return LayerDivergence(sample, st.name, k, float(f[k]), float(p[k]))
+    for name, out in layer_outputs(km, precision, x):
+        f, p = fw.get(name), out.ravel()
+        if f is not None and f.shape == p.shape and np.any(f != p):
+            k = int(np.flatnonzero(f != p)[0])
+            return LayerDivergence(sample, name, k, float(f[k]), float(p[k]))
     return None

@@ -51,7 +51,7 @@ class FirmwareType:
     key: str  # result / weight / bias / accum
     cpp_name: str
     expected: FixedPointType
-    source: str  # "<keras layer>.<PrecisionDict field>"
+    emitted: str  # the C++ type hls4ml wrote for the typedef
 
 
 def _keras_model(model):
@@ -333,8 +333,8 @@ def convert(
                   if layer.get_attr("trace", False) and layer.class_name != "Input"]
         inp = hls_model.get_input_variables()[0]
         outv = hls_model.get_output_variables()[0]
-        write_testbench(tmp / f"{PROJECT_NAME}_test.cpp", PROJECT_NAME, inp.name, int(inp.size()),
-                        outv.name, int(outv.size()), traced, inp.type.name, outv.type.name)
+        write_testbench(tmp / f"{PROJECT_NAME}_test.cpp", PROJECT_NAME, int(inp.size()), int(outv.size()),
+                        traced, inp.type.name, outv.type.name)
         tb = tmp / "tb_data"
         tb.mkdir(exist_ok=True)
         files = {}

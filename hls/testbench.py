@@ -155,13 +155,12 @@ int main(int argc, char **argv) {
 """
 
 
-def write_testbench(path: Path, project: str, input_name: str, n_in: int, output_name: str, n_out: int,
-                    traced: list[tuple[str, int]], input_type: str = "input_t", output_type: str = "result_t") -> Path:
+def write_testbench(path: Path, project: str, n_in: int, n_out: int, traced: list[tuple[str, int]],
+                    input_type: str = "input_t", output_type: str = "result_t") -> Path:
     """Write kappa's testbench to ``path``.
 
     Args:
         project: top function name (hls4ml's project name).
-        input_name, output_name: hls4ml variable names (kept for the docstring/trace).
         n_in, n_out: flattened input/output sizes (elements).
         traced: ``[(hls4ml layer name, output size)]`` of layers with trace hooks.
         input_type, output_type: C++ type names of the top function's arguments.

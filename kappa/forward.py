@@ -208,6 +208,40 @@ def dense_forward(x: np.ndarray, step: LayerStep, input_type: FixedPointType | N
     return requantize_codes(acc, acc_t.fractional, res_t) * res_t.lsb
 
 
+def layer_outputs(keras_model, precision, X, *, strategy: str = "Latency") -> list[tuple[str, np.ndarray]]:
+    """Every firmware step's output on ``X``, in network order (hls4ml layer names).
+
+    Returns:
+        ``[(name, array (N, units))]``; the last entry is :func:`predict_quantized`'s result.
+        Used to locate the first layer where firmware and Python part.
+
+    Raises:
+        ValueError: as :func:`predict_quantized`.
+    """
+    precision = ensure_precision_dict(precision)
+    x = np.asarray(X, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[None, :]
+    if not np.all(np.isfinite(x)):
+        raise ValueError("X contains NaN or infinite values")
+    steps = layer_steps(keras_model, precision)
+    check_strategy(steps, strategy)
+    in_t = precision.dtype(INPUT_LAYER, "value") if precision else None
+    x = _q(x, in_t)
+    cur_t = in_t
+    outs = []
+    for step in steps:
+        if step.kind == "dense":
+            x = dense_forward(x, step, cur_t)
+        elif step.kind == "relu":
+            x = _q(np.maximum(x, 0.0), step.types["result"])
+        else:
+            x = _q(x, step.types["result"])
+        cur_t = step.types["result"]
+        outs.append((step.name, x))
+    return outs
+
+
 def predict_quantized(keras_model, precision, X, *, strategy: str = "Latency") -> np.ndarray:
     """The inference-mode Python quantized forward path that firmware is compared against.
 
@@ -224,23 +258,4 @@ def predict_quantized(keras_model, precision, X, *, strategy: str = "Latency") -
     Raises:
         ValueError: unsupported layer, bad PrecisionDict, non-finite X, unknown strategy.
     """
-    precision = ensure_precision_dict(precision)
-    x = np.asarray(X, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[None, :]
-    if not np.all(np.isfinite(x)):
-        raise ValueError("X contains NaN or infinite values")
-    steps = layer_steps(keras_model, precision)
-    check_strategy(steps, strategy)
-    in_t = precision.dtype(INPUT_LAYER, "value") if precision else None
-    x = _q(x, in_t)
-    cur_t = in_t
-    for step in steps:
-        if step.kind == "dense":
-            x = dense_forward(x, step, cur_t)
-        elif step.kind == "relu":
-            x = _q(np.maximum(x, 0.0), step.types["result"])
-        else:
-            x = _q(x, step.types["result"])
-        cur_t = step.types["result"]
-    return x
+    return layer_outputs(keras_model, precision, X, strategy=strategy)[-1][1]
