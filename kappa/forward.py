@@ -33,10 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fixed_point import FixedPointType
+from .layers import build_plan
 from .precision import INPUT_LAYER, PrecisionDict, ensure_precision_dict
 from .quantization import quantize, requantize_codes, to_codes
 
-SUPPORTED_LAYERS = "InputLayer, Dense (activation linear or relu), Activation (linear, relu), ReLU"
 
 
 @dataclass
@@ -60,48 +60,25 @@ class LayerStep:
     use_bias: bool = True
 
 
-def _activation_name(layer) -> str:
-    import keras
-
-    if isinstance(layer, keras.layers.ReLU):
-        cfg = layer.get_config()
-        if cfg.get("max_value") is not None or cfg.get("negative_slope", 0) or cfg.get("threshold", 0):
-            raise ValueError(
-                f"layer {layer.name!r}: ReLU with max_value/negative_slope/threshold is not supported "
-                f"(only plain ReLU); supported layers: {SUPPORTED_LAYERS}"
-            )
-        return "relu"
-    act = layer.get_config().get("activation", "linear")
-    if not isinstance(act, str):
-        act = getattr(act, "__name__", str(act))
-    return act
-
-
 def layer_steps(keras_model, precision: PrecisionDict | None) -> list[LayerStep]:
     """The firmware steps of ``keras_model`` with their types from ``precision``.
+
+    The model is parsed by :func:`kappa.layers.build_plan` (strict), the same parser the
+    training forward uses.
 
     Args:
         keras_model: a Keras 3 model whose layers form a single chain of supported layers.
         precision: PrecisionDict (or None: every type floating point).
 
     Raises:
-        ValueError: an unsupported layer or activation (names the layer and the supported set).
+        ValueError: an unsupported layer or activation, several inputs/outputs, or a
+            branching graph (names the layer and the supported set).
     """
-    import keras
-
     p = precision or PrecisionDict({})
     steps: list[LayerStep] = []
-    for layer in keras_model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        name = layer.name
-        if isinstance(layer, keras.layers.Dense):
-            act = _activation_name(layer)
-            if act not in ("linear", "relu"):
-                raise ValueError(
-                    f"layer {name!r}: Dense activation {act!r} cannot be emulated bit for bit; "
-                    f"use activation linear or relu (supported layers: {SUPPORTED_LAYERS})"
-                )
+    for ps in build_plan(keras_model, strict=True):
+        name, layer = ps.name, ps.layer
+        if ps.kind == "dense":
             kernel = np.asarray(layer.kernel.numpy(), dtype=np.float64)
             bias = np.asarray(layer.bias.numpy(), dtype=np.float64) if layer.use_bias else np.zeros(kernel.shape[1])
             acc_t = p.dtype(name, "accumulator")
@@ -109,24 +86,13 @@ def layer_steps(keras_model, precision: PrecisionDict | None) -> list[LayerStep]
                 "weight": p.dtype(name, "weight"),
                 "bias": p.dtype(name, "bias"),
                 "accumulator": acc_t,
-                "result": p.dtype(name, "activation") if act == "linear" else acc_t,
+                "result": p.dtype(name, "activation") if ps.fused == "linear" else acc_t,
             }
             steps.append(LayerStep(name, "dense", name, kernel, bias, dense_types, use_bias=bool(layer.use_bias)))
-            if act == "relu":
+            if ps.fused == "relu":
                 steps.append(LayerStep(f"{name}_relu", "relu", name, types={"result": p.dtype(name, "activation")}))
-        elif isinstance(layer, (keras.layers.Activation, keras.layers.ReLU)):
-            act = _activation_name(layer)
-            if act not in ("linear", "relu"):
-                raise ValueError(
-                    f"layer {name!r}: activation {act!r} is table-based in hls4ml and cannot be emulated "
-                    f"bit for bit by kappa; supported layers: {SUPPORTED_LAYERS}"
-                )
-            steps.append(LayerStep(name, act, name, types={"result": p.dtype(name, "activation")}))
-        else:
-            raise ValueError(
-                f"layer {name!r} ({type(layer).__name__}) cannot be emulated bit for bit by kappa; "
-                f"supported layers: {SUPPORTED_LAYERS}"
-            )
+        else:  # "relu" or "linear" (strict plans hold nothing else)
+            steps.append(LayerStep(name, ps.kind, name, types={"result": p.dtype(name, "activation")}))
     return steps
 
 
@@ -246,7 +212,7 @@ def predict_quantized(keras_model, precision, X, *, strategy: str = "Latency") -
     """The inference-mode Python quantized forward path that firmware is compared against.
 
     Args:
-        keras_model: a Keras 3 model of supported layers (see ``SUPPORTED_LAYERS``).
+        keras_model: a Keras 3 model of supported layers (see ``kappa.layers.SUPPORTED_LAYERS_STRICT``).
         precision: PrecisionDict, nested dict, YAML/JSON path, or None (float).
         X: inputs, shape (N, n_in) (a single sample of shape (n_in,) is accepted).
         strategy: ``"Latency"`` or ``"Resource"``; Resource with a saturating

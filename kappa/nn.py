@@ -20,8 +20,8 @@ import tensorflow as tf
 
 from .dataset import BaseDataset
 from .precision import ensure_precision_dict
-from .qforward import QuantizedForward, build_plan, qtensor, same_variable
-from .quantization import rail_stats
+from .qforward import QuantizedForward, build_plan, same_variable
+from .quantization import quantize_tensor, rail_stats
 
 RESERVED_LAYER_NAMES = ("input", "loss", "default")
 """Layer names a model may not use: ``input`` and ``default`` are PrecisionDict keys,
@@ -249,7 +249,7 @@ class BaseModel(ABC):
                 out.append(g)
             else:
                 s = None if seed is None else tf.cast(seed, tf.int64) + tf.constant([0, 1], tf.int64) * k
-                out.append(qtensor(g, t, ste=False, seed=s))
+                out.append(quantize_tensor(g, t, ste=False, seed=s))
         return out
 
     def _quantize_variable_storage(self, var, precision, seed=None) -> None:
@@ -261,7 +261,7 @@ class BaseModel(ABC):
         layer, fld = self._layer_and_field_for_variable(var)
         t = precision.dtype(layer, fld)
         if t is not None:
-            q = qtensor(tf.cast(var, tf.float64), t, ste=False, seed=seed)
+            q = quantize_tensor(tf.cast(var, tf.float64), t, ste=False, seed=seed)
             var.assign(tf.cast(q, var.dtype))
 
     def _rail_max_for_variables(self, vars_, precision, *, fields=("weight", "bias")) -> dict:

@@ -32,7 +32,7 @@ replaced by a provably identical faster computation when possible (details in
 
 1. products need no rounding (``F_acc >= F_x + F_w``): they are summed by an exact
    float64 matmul; otherwise each product is rounded to the accumulator grid in LSB units
-   (:func:`round_scaled`) and the integers are summed exactly;
+   (:func:`kappa.quantization.round_units_tensor`) and the integers are summed exactly;
 2. WRAP accumulators: wrapping every product and partial sum equals wrapping the total
    once (modular arithmetic);
 3. SAT/SAT_SYM/SAT_ZERO accumulators: if ``|bias_acc| + sum_i |p_i|`` stays inside the
@@ -48,167 +48,17 @@ values; ReLU's gradient uses the exact accumulator.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from .fixed_point import FixedPointType
 from .precision import FIRMWARE_FIELDS, INPUT_LAYER, PrecisionDict, ensure_precision_dict
-from .quantization import quantize_tensor
-
-SUPPORTED_LAYERS_STRICT = (
-    "InputLayer",
-    "Dense (activation None/'linear' or 'relu')",
-    "Activation('linear')",
-    "Activation('relu')",
-    "ReLU() (default arguments)",
-)
-"""Layers :class:`QuantizedForward` can run bit-exactly (``strict=True``)."""
+from .layers import SUPPORTED_LAYERS_STRICT, PlanStep, build_plan, same_variable  # noqa: F401 (re-exported)
+from .quantization import quantize_tensor, round_units_tensor
 
 F64 = tf.float64
-
-
-@dataclass
-class PlanStep:
-    """One layer of the forward plan.
-
-    Attributes:
-        kind: ``"dense"``, ``"relu"``, ``"linear"``, ``"batchnorm"`` or ``"generic"``.
-        name: Keras layer name (the PrecisionDict key).
-        layer: the Keras layer.
-        fused: for ``"dense"``: ``"linear"``, ``"relu"`` or ``"other"`` (fused activation).
-        var_index: name -> index into ``model.trainable_variables`` (``kernel``, ``bias``,
-            ``gamma``, ``beta``).
-    """
-
-    kind: str
-    name: str
-    layer: Any
-    fused: str = "linear"
-    var_index: dict = field(default_factory=dict)
-
-
-def _activation_name(fn) -> str:
-    return getattr(fn, "__name__", type(fn).__name__)
-
-
-def same_variable(a, b) -> bool:
-    """Identity, then ``path``, then ``name`` comparison of two Keras/TF variables."""
-    if a is b:
-        return True
-    pa, pb = getattr(a, "path", None), getattr(b, "path", None)
-    if pa is not None and pb is not None:
-        return pa == pb
-    return getattr(a, "name", object()) == getattr(b, "name", object())
-
-
-def _index_of(var, variables) -> int:
-    for i, v in enumerate(variables):
-        if v is var:
-            return i
-    for i, v in enumerate(variables):
-        if same_variable(v, var):
-            return i
-    return -1
-
-
-def _unsupported(layer, why: str = "") -> ValueError:
-    extra = f" ({why})" if why else ""
-    return ValueError(
-        f"layer {layer.name!r} of type {type(layer).__name__} is not supported{extra}; "
-        f"supported layers: {', '.join(SUPPORTED_LAYERS_STRICT)}"
-    )
-
-
-def build_plan(keras_model, *, strict: bool = True) -> list[PlanStep]:
-    """Translate a single-input, single-output chain of Keras layers into a plan.
-
-    Args:
-        keras_model: a built Keras 3 model (functional or Sequential) whose layers form
-            one chain (each layer consumes the previous layer's output).
-        strict: True -> only the firmware-exact layers of ``SUPPORTED_LAYERS_STRICT``
-            are accepted; False -> BatchNormalization and other parameter-free layers
-            are also accepted (run in float, output cast to their activation type).
-
-    Returns:
-        List of :class:`PlanStep`, in execution order (the input layer excluded).
-
-    Raises:
-        ValueError: a layer outside the supported set (names the layer, its type and
-            the supported set), a model with several inputs/outputs, or a branching graph.
-    """
-    import keras
-
-    inputs = getattr(keras_model, "inputs", None) or []
-    outputs = getattr(keras_model, "outputs", None) or []
-    if len(inputs) > 1 or len(outputs) > 1:
-        raise ValueError(
-            f"model {keras_model.name!r} has {len(inputs)} inputs and {len(outputs)} outputs; "
-            "kappa supports single-input, single-output chains of layers"
-        )
-    variables = list(keras_model.trainable_variables)
-    plan: list[PlanStep] = []
-    prev_out = inputs[0] if inputs else None
-    for layer in keras_model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        # Chain check (functional models): the layer must consume the previous output.
-        try:
-            nodes = layer._inbound_nodes
-        except AttributeError:  # pragma: no cover - Keras internals
-            nodes = []
-        if len(nodes) > 1:
-            raise ValueError(f"layer {layer.name!r} is used {len(nodes)} times; kappa supports each layer once")
-        if nodes and prev_out is not None:
-            ins = list(nodes[0].input_tensors)
-            if len(ins) != 1 or ins[0] is not prev_out:
-                raise ValueError(
-                    f"layer {layer.name!r} does not consume the previous layer's output: kappa supports "
-                    "single-input, single-output chains of layers (no branches or skip connections)"
-                )
-        if nodes:
-            outs = list(nodes[0].output_tensors)
-            prev_out = outs[0] if outs else None
-
-        idx = {}
-        for attr in ("kernel", "bias", "gamma", "beta"):
-            v = getattr(layer, attr, None)
-            if v is not None and getattr(v, "trainable", False):
-                i = _index_of(v, variables)
-                if i >= 0:
-                    idx[attr] = i
-        if isinstance(layer, keras.layers.Dense):
-            act = _activation_name(layer.activation)
-            fused = act if act in ("linear", "relu") else "other"
-            if fused == "other" and strict:
-                raise _unsupported(layer, f"fused activation {act!r}; use 'linear' or 'relu'")
-            plan.append(PlanStep("dense", layer.name, layer, fused, idx))
-        elif isinstance(layer, keras.layers.Activation):
-            act = _activation_name(layer.activation)
-            if act in ("linear", "relu"):
-                plan.append(PlanStep(act, layer.name, layer))
-            elif strict:
-                raise _unsupported(layer, f"activation {act!r}")
-            else:
-                plan.append(PlanStep("generic", layer.name, layer))
-        elif isinstance(layer, keras.layers.ReLU):
-            default = (layer.max_value is None and float(layer.negative_slope) == 0.0
-                       and float(layer.threshold) == 0.0)
-            if default:
-                plan.append(PlanStep("relu", layer.name, layer))
-            elif strict:
-                raise _unsupported(layer, "ReLU with max_value/negative_slope/threshold")
-            else:
-                plan.append(PlanStep("generic", layer.name, layer))
-        elif isinstance(layer, keras.layers.BatchNormalization) and not strict:
-            plan.append(PlanStep("batchnorm", layer.name, layer, var_index=idx))
-        elif not strict and not layer.trainable_weights:
-            plan.append(PlanStep("generic", layer.name, layer))
-        else:
-            raise _unsupported(layer)
-    return plan
 
 
 def check_forward_types(precision: Optional[PrecisionDict], layer_names: Sequence[str]) -> None:
@@ -231,22 +81,16 @@ def check_forward_types(precision: Optional[PrecisionDict], layer_names: Sequenc
 
 
 # ----------------------------------------------------------------- primitives
-def qtensor(x, t: FixedPointType, *, ste: bool = True, seed=None):
-    """``kappa.quantize_tensor``: exact ap_fixed conversion in float64 (STE or no gradient;
-    S_RND with a shape-[2] ``seed``)."""
-    return quantize_tensor(x, t, ste=ste, seed=seed)
-
-
 def _q(x, t: Optional[FixedPointType], ste: bool = True):
     """Straight-through quantizer in float64 (identity when ``t`` is None)."""
     if t is None:
         return x
-    return qtensor(x, t, ste=ste)
+    return quantize_tensor(x, t, ste=ste)
 
 
 def _qv(x, t: FixedPointType):
     """Value-only quantization (no gradient), float64."""
-    return qtensor(x, t, ste=False)
+    return quantize_tensor(x, t, ste=False)
 
 
 def _with_value(differentiable, value):
@@ -267,32 +111,6 @@ def _with_value(differentiable, value):
     return f(differentiable)
 
 
-def round_scaled(s, mode: str):
-    """Round exactly representable float64 values ``s`` (in accumulator LSB units) to
-    integers with ap_fixed rounding ``mode`` (the rounding step of ``ap_fixed_base(double)``,
-    as :func:`kappa.quantization.quantize` does it, without overflow handling).
-
-    Exact when ``|s| + 0.5`` fits 53 significant bits (callers check it statically).
-    TRN: toward -inf; TRN_ZERO: toward 0; RND: ties toward +inf; RND_ZERO: ties toward 0;
-    RND_MIN_INF: ties toward -inf; RND_INF: ties away from 0; RND_CONV: ties to even.
-    """
-    if mode == "TRN":
-        return tf.math.floor(s)
-    if mode == "TRN_ZERO":
-        return tf.where(s < 0, tf.math.ceil(s), tf.math.floor(s))
-    if mode == "RND":
-        return tf.math.floor(s + 0.5)
-    if mode == "RND_MIN_INF":
-        return tf.math.ceil(s - 0.5)
-    if mode == "RND_CONV":
-        return tf.math.round(s)  # half to even
-    a = tf.abs(s)
-    mag = tf.math.ceil(a - 0.5) if mode == "RND_ZERO" else tf.math.floor(a + 0.5)  # RND_INF
-    if mode not in ("RND_ZERO", "RND_INF"):
-        raise ValueError(f"round_scaled: unsupported rounding mode {mode!r}")
-    return tf.where(s < 0, -mag, mag)
-
-
 def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: Optional[FixedPointType],
                      w_t: Optional[FixedPointType]):
     """Accumulator values of a Dense layer, bit-exact to ``nnet_dense_latency.h``.
@@ -311,7 +129,7 @@ def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: Optional[FixedPointTyp
 
     Fast paths (all provably identical to the loop above): with known operand types the
     products are exact; if ``F_x + F_w <= F_acc`` they are summed by a matmul, otherwise
-    each is rounded in LSB units (:func:`round_scaled`) and summed. With WRAP the
+    each is rounded in LSB units (:func:`kappa.quantization.round_units_tensor`) and summed. With WRAP the
     per-product and per-partial-sum wrapping is modular, so one final wrap is identical.
     With a saturating accumulator the sum is used only if
     ``|bias_acc| + sum_i |p_i|`` (a bound on every partial sum) lies inside the range, so
@@ -352,7 +170,7 @@ def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: Optional[FixedPointTyp
             ok = exact_products and Ip + F + log_d + 2 <= 53
             if ok:
                 scaled = x[:, :, None] * (w * (2.0 ** F))[None, :, :]  # exact: power-of-two scaling
-                units = round_scaled(scaled, acc_t.rounding)  # each product rounded to the accumulator grid
+                units = round_units_tensor(scaled, acc_t.rounding, bounded=True)  # on the accumulator grid; |scaled| <= 2**(Ip+F) <= 2**51
                 s = tf.reduce_sum(units, axis=1) * (2.0 ** -F)
                 # |round(p)| < |p| + 1 LSB, and the float64 |x|@|w| is within d_in/4 LSB of exact
                 # (Ip + F + log_d + 2 <= 53): 2 d_in LSB of slack bound every partial sum.

@@ -39,6 +39,8 @@ NEAR_RAIL_MARGIN = 0.05
 class _NumpyOps:
     where = staticmethod(np.where)
     floor = staticmethod(np.floor)
+    ceil = staticmethod(np.ceil)
+    rint = staticmethod(np.rint)  # half to even
     abs = staticmethod(np.abs)
     fmod = staticmethod(np.fmod)
     clip = staticmethod(np.clip)
@@ -64,6 +66,12 @@ class _TFOps:
     def floor(self, x):
         return self.tf.math.floor(x)
 
+    def ceil(self, x):
+        return self.tf.math.ceil(x)
+
+    def rint(self, x):  # half to even
+        return self.tf.math.round(x)
+
     def abs(self, x):
         return self.tf.math.abs(x)
 
@@ -78,6 +86,73 @@ class _TFOps:
 
     def const(self, v, like):
         return self.tf.constant(v, self.tf.float64)
+
+
+def _round_units(s, mode: str, ops, u=None, *, bounded: bool = False):
+    """Round float64 ``s`` (in LSB units) to integer-valued floats with ap_fixed ``mode``.
+
+    TRN: toward -inf; TRN_ZERO: toward 0; RND: ties toward +inf; RND_ZERO: ties toward 0;
+    RND_MIN_INF: ties toward -inf; RND_INF: ties away from 0; RND_CONV: ties to even;
+    S_RND: up with probability equal to the remainder (``u``).
+
+    The general path is exact for every float64 ``s``: it decides on the magnitude's exact
+    fractional part (``a - floor(a)`` is exact for ``a >= 0``), so no ``+ 0.5`` is itself
+    rounded. ``bounded=True`` is a faster path for callers that guarantee ``|s| < 2**52``,
+    where ``s +- 0.5`` is exact and each mode is one or two float ops (about 35% of a
+    fixed-point training step otherwise); both paths are compared in tests.
+    """
+    if bounded and mode != "S_RND":
+        if mode == "TRN":
+            return ops.floor(s)
+        if mode == "TRN_ZERO":
+            return ops.where(s < 0, ops.ceil(s), ops.floor(s))
+        if mode == "RND":
+            return ops.floor(s + 0.5)
+        if mode == "RND_MIN_INF":
+            return ops.ceil(s - 0.5)
+        if mode == "RND_CONV":
+            return ops.rint(s)
+        if mode in ("RND_ZERO", "RND_INF"):
+            a = ops.abs(s)
+            mag = ops.ceil(a - 0.5) if mode == "RND_ZERO" else ops.floor(a + 0.5)
+            return ops.where(s < 0, -mag, mag)
+    neg = s < 0
+    a = ops.abs(s)
+    fa = ops.floor(a)
+    fr = a - fa  # exact for a >= 0
+    half = 0.5
+    if mode == "TRN":
+        inc = neg & (fr > 0)
+    elif mode == "TRN_ZERO":
+        inc = fr < 0  # all False
+    elif mode == "RND":
+        inc = (neg & (fr > half)) | (~neg & (fr >= half))
+    elif mode == "RND_ZERO":
+        inc = fr > half
+    elif mode == "RND_MIN_INF":
+        inc = (neg & (fr >= half)) | (~neg & (fr > half))
+    elif mode == "RND_INF":
+        inc = fr >= half
+    elif mode == "RND_CONV":
+        odd = (fa - 2.0 * ops.floor(fa * 0.5)) > 0
+        inc = (fr > half) | ((fr == half) & odd)
+    elif mode == "S_RND":
+        inc = u < fr
+    else:
+        raise ValueError(f"unknown rounding mode {mode!r}; valid: TRN, TRN_ZERO, RND, RND_ZERO, RND_MIN_INF, "
+                         f"RND_INF, RND_CONV, S_RND")
+    mag = fa + ops.where(inc, 1.0, 0.0)
+    return ops.where(neg, -mag, mag)
+
+
+def round_units_tensor(s, mode: str, *, bounded: bool = False):
+    """TensorFlow :func:`_round_units`: round float64 ``s`` (LSB units) with ap_fixed ``mode``.
+
+    The rounding step of ``ap_fixed_base(double)`` without overflow handling; used by the
+    training forward to round exact products on the accumulator grid. ``bounded=True``
+    promises ``|s| < 2**52`` (faster; see :func:`_round_units`).
+    """
+    return _round_units(s, mode, _TFOps(), bounded=bounded)
 
 
 def _quantize_core(x, t: FixedPointType, ops, u=None):
@@ -101,34 +176,7 @@ def _quantize_core(x, t: FixedPointType, ops, u=None):
 
     s = xr * (2.0**F)  # exact: power-of-two scaling
     neg = s < 0
-    a = ops.abs(s)
-    fa = ops.floor(a)
-    fr = a - fa  # exact for a >= 0
-    half = 0.5
-    mode = t.rounding
-    if t.kind == "int":
-        mode = "TRN_ZERO"
-    if mode == "TRN":
-        inc = neg & (fr > 0)
-    elif mode == "TRN_ZERO":
-        inc = fr < 0  # all False
-    elif mode == "RND":
-        inc = (neg & (fr > half)) | (~neg & (fr >= half))
-    elif mode == "RND_ZERO":
-        inc = fr > half
-    elif mode == "RND_MIN_INF":
-        inc = (neg & (fr >= half)) | (~neg & (fr > half))
-    elif mode == "RND_INF":
-        inc = fr >= half
-    elif mode == "RND_CONV":
-        odd = (fa - 2.0 * ops.floor(fa * 0.5)) > 0
-        inc = (fr > half) | ((fr == half) & odd)
-    elif mode == "S_RND":
-        inc = u < fr
-    else:  # pragma: no cover - FixedPointType validates modes
-        raise ValueError(f"unknown rounding mode {mode!r}")
-    mag = fa + ops.where(inc, 1.0, 0.0)
-    q = ops.where(neg, -mag, mag)
+    q = _round_units(s, "TRN_ZERO" if t.kind == "int" else t.rounding, ops, u)
     if t.kind == "int":
         # ap_int_base(double) (ap_int_base.h): for |x| < 0.5 it sets V = is_neg ? -1 : 0 and
         # then negates negative inputs, so every negative |x| < 0.5 becomes +1 (before wrap).

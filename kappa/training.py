@@ -58,8 +58,8 @@ import tensorflow as tf
 from .fixed_point import FixedPointType
 from .history import METRIC_NAMES, FitHistory
 from .precision import ensure_precision_dict
-from .qforward import QuantizedForward, qtensor
-from .quantization import NEAR_RAIL_MARGIN, quantize
+from .qforward import QuantizedForward
+from .quantization import NEAR_RAIL_MARGIN, quantize, quantize_tensor
 from .utils import analytic_single_dense_hessian, half_mse_batch_loss, hessian_metrics_np
 
 F64 = tf.float64
@@ -183,11 +183,11 @@ class _Flat:
             v = self.flatten(v) if isinstance(v, (list, tuple)) else v
             if plan[0][1] is None:  # one type for everything
                 t, _, slot = plan[0]
-                return qtensor(v, t, ste=False, seed=seed_for(step, slot) if t.stochastic else None)
+                return quantize_tensor(v, t, ste=False, seed=seed_for(step, slot) if t.stochastic else None)
             idx, data = [], []
             for t, ix, slot in plan:
                 idx.append(ix)
-                data.append(qtensor(tf.gather(v, ix), t, ste=False, seed=seed_for(step, slot) if t.stochastic else None))
+                data.append(quantize_tensor(tf.gather(v, ix), t, ste=False, seed=seed_for(step, slot) if t.stochastic else None))
             if rest is not None:
                 idx.append(rest)
                 data.append(tf.gather(v, rest))

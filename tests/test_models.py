@@ -25,7 +25,8 @@ import kappa  # noqa: E402
 from kappa.dataset import AffineDataset  # noqa: E402
 from kappa.fixed_point import FixedPointType  # noqa: E402
 from kappa.nn import RESERVED_LAYER_NAMES, BaseModel, KerasModel, LinearBlockModel  # noqa: E402
-from kappa.qforward import QuantizedForward, build_plan, predict_tf, round_scaled  # noqa: E402
+from kappa.qforward import QuantizedForward, build_plan, predict_tf  # noqa: E402
+from kappa.quantization import round_units_tensor  # noqa: E402
 from kappa.utils import half_mse_batch_loss  # noqa: E402
 
 
@@ -328,12 +329,17 @@ def test_predict_quantized_delegates_to_forward_module(ds):
 
 
 @pytest.mark.parametrize("mode", ["TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV"])
-def test_round_scaled_matches_quantize(mode):
+def test_round_units_tensor_matches_quantize(mode):
     rng = np.random.default_rng(1)
     v = np.concatenate([rng.integers(-4096, 4096, 500) / 8.0, np.arange(-20, 21) / 2.0])  # many ties
     t = FixedPointType(40, 30, rounding=mode, overflow="SAT")  # F = 10, huge range: rounding only
-    got = round_scaled(tf.constant(v / 1024.0 * 1024.0, tf.float64), mode).numpy()
-    np.testing.assert_array_equal(got, kappa.quantize(v / 1024.0, t) * 1024.0)
+    want = kappa.quantize(v / 1024.0, t) * 1024.0
+    for bounded in (False, True):  # the general path and the |s| < 2**52 fast path
+        got = round_units_tensor(tf.constant(v / 1024.0 * 1024.0, tf.float64), mode, bounded=bounded).numpy()
+        np.testing.assert_array_equal(got, want)
+    near = np.array([2.0**51 + 0.5, -(2.0**51) - 0.5, 2.0**51 - 0.5, 2.0**52 - 1.0, -(2.0**52) + 1.5])
+    np.testing.assert_array_equal(round_units_tensor(tf.constant(near, tf.float64), mode, bounded=True).numpy(),
+                                  round_units_tensor(tf.constant(near, tf.float64), mode).numpy())
 
 
 def test_forward_refuses_stochastic_rounding_in_firmware_fields(ds):
