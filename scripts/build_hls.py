@@ -7,6 +7,7 @@ classifier 64 -> 32 ReLU -> 10) and ends with the mismatch count over all output
 Examples:
     python scripts/build_hls.py
     python scripts/build_hls.py --config configs/affine.yaml --output /tmp/affine --force
+    python scripts/build_hls.py --config configs/digits_cnn.yaml     # Conv2D + pooling, io_stream
     python scripts/build_hls.py --weights trained.keras --strategy Resource --reuse-factor 4
     python scripts/build_hls.py --synth          # needs Vitis HLS on PATH
 """
@@ -33,7 +34,7 @@ def main(argv=None) -> int:
     ap.add_argument("--clock-period", type=float, help="target clock period in ns")
     ap.add_argument("--strategy", choices=["Latency", "Resource"])
     ap.add_argument("--reuse-factor", type=int)
-    ap.add_argument("--io-type", choices=["io_parallel"])
+    ap.add_argument("--io-type", choices=["io_parallel", "io_stream"])
     ap.add_argument("--force", action="store_true", help="replace an existing project directory")
     ap.add_argument("--weights", help="a .keras model to convert instead of training")
     ap.add_argument("--synth", action="store_true", help="run HLS synthesis (needs Vitis/Vivado HLS on PATH)")
