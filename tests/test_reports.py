@@ -236,6 +236,7 @@ def test_undef_latency_is_none(prj):
     xml.write_bytes(xml.read_bytes().replace(b"<Worst-caseLatency>10<", b"<Worst-caseLatency>undef<"))
     r = read_report(prj)
     assert (r.latency_best_cycles, r.latency_worst_cycles, r.latency_worst_ns) == (10, None, None)
+    assert r.disagreements == ["latency_worst_cycles: myproject_csynth.xml says None, myproject_csynth.rpt says 10"]
     assert "undef" in format_table(r)
 
 
