@@ -914,14 +914,22 @@ def _fmt_ns(x) -> str:
     return "-" if x is None else f"{x:.3f} ns"
 
 
+def _fmt_range(lo, avg, hi) -> str:
+    if lo is None and hi is None:
+        return "NA"
+    if lo == hi:
+        return f"{lo} cycles"
+    return f"{lo} - {hi} cycles" + ("" if avg is None else f" (avg {avg})")
+
+
 def _rows(r: SynthesisReport) -> list[tuple[str, str]]:
     rows = []
     if r.solution is not None:
         rows.append(("Solution", r.solution))
     top = r.top + {True: " (synthesised top)", False: " (not the synthesised top)", None: ""}[r.synthesised_top]
     rows.append(("Top", top))
-    if r.tool or r.tool_version:
-        rows.append(("Tool", " ".join(x for x in (r.tool, r.tool_version) if x)))
+    if r.tool_version:  # only when a C-synthesis report was read
+        rows.append(("Tool", f"{r.tool} {r.tool_version}"))
     rows.append(("Part", r.part or "-"))
     if r.resources is not None:
         ii = "undef" if r.interval_min_cycles is None else f"{r.interval_min_cycles}"
@@ -946,10 +954,8 @@ def _rows(r: SynthesisReport) -> list[tuple[str, str]]:
     if r.cosim is not None:
         c = r.cosim
         rows.append(("Co-sim", f"{c.status} ({c.rtl})"))
-        rows.append(("Co-sim latency", "NA" if c.latency_max_cycles is None else
-                     f"{c.latency_min_cycles} - {c.latency_max_cycles} cycles"))
-        rows.append(("Co-sim II", "NA" if c.interval_max_cycles is None else
-                     f"{c.interval_min_cycles} - {c.interval_max_cycles} cycles"))
+        rows.append(("Co-sim latency", _fmt_range(c.latency_min_cycles, c.latency_avg_cycles, c.latency_max_cycles)))
+        rows.append(("Co-sim II", _fmt_range(c.interval_min_cycles, c.interval_avg_cycles, c.interval_max_cycles)))
     return rows
 
 

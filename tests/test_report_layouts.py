@@ -279,13 +279,19 @@ def test_hls4ml_parser_raises_on_old_project_tcl():
         _hls4ml(FIX / "vivado-hls-old-project-tcl-axi")
 
 
-def test_hls4ml_parser_on_synth_only_and_on_vivado_synth_rpt(tmp_path):
-    with pytest.raises(IndexError):  # solutions[0] of a project whose solution folder is gone
-        _hls4ml(FIX / "vivado-2022.2-synth-only-ultrascale")
-    # Where it does read vivado_synth.rpt, it keeps the "Used" column only, the Block RAM Tile
-    # count under 'BRAM_18K' and the DSPs under 'DSP48E'; no availability, no percentages.
-    rep = _hls4ml(FIX / "vitis-hls-2024.1-hls4ml")
-    assert rep["VivadoSynthReport"] == {"LUT": "8565", "FF": "4864", "BRAM_18K": "12", "URAM": "0", "DSP48E": "467"}
+def test_hls4ml_parser_on_synth_only_and_without_solution_folder(tmp_path):
+    # It reads no C synthesis (right), and from vivado_synth.rpt only the "Used" column, with
+    # the Block RAM Tile count under 'BRAM_18K' and the DSPs under 'DSP48E': no availability.
+    rep = _hls4ml(FIX / "vivado-2022.2-synth-only-ultrascale")
+    assert rep == {"VivadoSynthReport": {"LUT": "179437", "FF": "227971", "BRAM_18K": "251", "URAM": "0", "DSP48E": "2058"}}
+    # Without the solution folder it raises IndexError (solutions[0] of an empty list).
+    d = copy("vivado-2022.2-synth-only-ultrascale", tmp_path)
+    shutil.rmtree(d / "myproject_prj" / "solution1")
+    with pytest.raises(IndexError):
+        _hls4ml(d)
+    [r] = read_reports(d)
+    assert r.post_synth["DSP"].used == 2058
+    assert "hls.app lists solution 'solution1', which has no folder" in r.notes
 
 
 def test_our_xml_reading_equals_hls4ml_where_it_reads():
