@@ -25,7 +25,7 @@ EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 _EXAMPLES = """\
 examples:
   kappa build                                      # the digits default: train, convert, C-simulate, compare
-  kappa build --config configs/affine.yaml --output /tmp/affine --force
+  kappa build --config configs/affine.yaml --output out/affine --force
   kappa report vivado_projects/digits              # synthesis results as a table
   kappa report tests/fixtures/reports/vitis-hls-2024.1-hls4ml --json
   kappa report prj_a prj_b --plot cmp.png          # side by side, plus a plot
@@ -260,15 +260,17 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``kappa`` argument parser (subcommands ``report``, ``csim``, ``compare``,
     ``precision``; ``build`` and ``sweep`` forward their arguments unparsed)."""
     fmt = argparse.RawDescriptionHelpFormatter
-    ap = _Parser(prog="kappa", description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
+    ap = _Parser(prog="kappa", description="kappa: train in exact fixed point, generate the hls4ml firmware, "
+                                           "prove they agree bit for bit, read the synthesis reports.",
                  epilog=_EXAMPLES, formatter_class=fmt)
-    sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, title="commands")
 
-    sub.add_parser("build", help="the main job: train -> hls4ml project -> C simulation -> comparison "
-                                 "(options: kappa build --help)", add_help=False)
+    sub.add_parser("build", help="the main job: train in fixed point -> hls4ml project -> C simulation "
+                                 "-> bit-exact comparison", add_help=False)
 
     rp = sub.add_parser(
-        "report", help="read synthesis reports", formatter_class=fmt,
+        "report", help="synthesis reports: Vivado/Vitis HLS, Vitis Unified, vivado_synth.rpt, co-simulation",
+        formatter_class=fmt,
         description="Read synthesis reports from hls4ml projects, Vivado/Vitis HLS projects (with or "
                     "without project.tcl), Vitis Unified components, or folders of loose report files "
                     "(<top>_csynth.rpt/.xml, vivado_synth.rpt, <top>_cosim.rpt). Every solution and top "
@@ -302,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--no-trace", action="store_true", help="on a mismatch, do not look for the first divergent layer")
             p.add_argument("--markdown", action="store_true", help="print the Markdown report")
 
-    pp = sub.add_parser("precision", help="show, validate or convert a PrecisionDict", formatter_class=fmt,
+    pp = sub.add_parser("precision", help="show, validate or convert a PrecisionDict (YAML <-> JSON)", formatter_class=fmt,
                         description="Show, validate or convert a PrecisionDict (layer -> field -> ap_fixed type) "
                                     "stored as YAML or JSON.",
                         epilog="examples:\n  kappa precision show precision.yaml\n"
@@ -322,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("output", metavar="OUTPUT", help="output path (.json, .yaml or .yml)")
     conv.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
 
-    sub.add_parser("sweep", help="a precision sweep on Dask (options: kappa sweep --help)", add_help=False)
+    sub.add_parser("sweep", help="a precision sweep on Dask (when hls/sweep.py is installed)", add_help=False)
     return ap
 
 

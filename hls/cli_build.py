@@ -5,7 +5,7 @@ classifier 64 -> 32 ReLU -> 10) and ends with the mismatch count over all output
 
 Examples:
     kappa build
-    kappa build --config configs/affine.yaml --output /tmp/affine --force
+    kappa build --config configs/affine.yaml --output out/affine --force
     kappa build --weights trained.keras --strategy Resource --reuse-factor 4
     kappa build --synth          # needs Vitis HLS on PATH
 
