@@ -689,15 +689,16 @@ def _targets(root: Path, solution: str | None) -> list[_Target]:
                             expected_part=(cfg_part, str(cfg)) if cfg_part else None)
                 found.append(t)
 
-    # loose report files: root holds <top>_csynth.rpt/.xml, or root is a solution / report folder
+    # loose report files: root holds <top>_csynth.rpt/.xml, or root is a solution, its report
+    # folder, or a Vitis Unified work directory (<work_dir>/hls/syn/report)
     if not found:
-        for rdir in (root, root / "syn" / "report", root / "report"):
+        for rdir in (root, root / "syn" / "report", root / "report", root / "hls" / "syn" / "report"):
             if rdir.is_dir() and _tops_in(rdir):
                 synth_top = _top_of_csynth_xml(rdir)
                 tops = [synth_top] if synth_top else _tops_in(rdir)
                 for top in tops:
                     sol_dir = rdir.parent.parent if rdir.name == "report" and rdir.parent.name == "syn" else None
-                    found.append(_Target(top, sol_dir.name if sol_dir else None, rdir,
+                    found.append(_Target(top, sol_dir.name if sol_dir and sol_dir.name != "hls" else None, rdir,
                                          sol_dir / "sim" / "report" if sol_dir else None,
                                          synthesised=True if synth_top else None,
                                          notes=notes + ["report files without an HLS project file (.app)"],

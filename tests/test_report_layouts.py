@@ -157,6 +157,17 @@ def test_vitis_unified_component():
         assert "Vitis Unified component 'hls_component', work directory 'test'" in r.notes
 
 
+@pytest.mark.parametrize("sub", ["myproject_prj", "myproject_prj/solution1", "myproject_prj/solution1/syn/report"])
+def test_pointing_inside_a_project(sub):
+    [r] = read_reports(FIX / "vivado-hls-2019.2-no-project-tcl" / sub)
+    assert (r.top, r.solution, r.latency_worst_cycles, r.cosim.status) == ("myproject", "solution1", 12323, "Pass")
+
+
+def test_pointing_at_a_vitis_unified_work_directory():
+    [r] = read_reports(FIX / "vitis-unified-2024.2-component" / "hls_component" / "test")
+    assert (r.top, r.solution, r.estimated_clock_ns, r.resources["FF"].used) == ("test", None, 5.893, 21)
+
+
 def test_vitis_unified_component_with_only_csynth_xml(tmp_path):
     d = copy("vitis-unified-2024.2-component", tmp_path)
     rep = d / "hls_component" / "test" / "hls" / "syn" / "report"
@@ -345,6 +356,28 @@ def test_malformed_vitis_component_json(tmp_path):
     comp.write_text(comp.read_text()[:40])
     with pytest.raises(ReportError, match=r"vitis-comp\.json: malformed JSON"):
         read_reports(d)
+
+
+def test_damaged_files_never_escape_as_anything_but_report_error(tmp_path):
+    """Every fixture file cut or garbled at several points: a ReportError or a report, never
+    a traceback of another kind."""
+    n = 0
+    for fx in sorted(p for p in FIX.iterdir() if p.is_dir()):
+        for f in sorted(p for p in fx.rglob("*") if p.is_file() and p.name != "SOURCE.md"):
+            data = f.read_bytes()
+            for frac in (0.1, 0.4, 0.7, 0.95):
+                cut = int(len(data) * frac)
+                for damaged in (data[:cut], data[:cut] + b"|x|?|" + data[cut + 7:]):
+                    d = tmp_path / f"{n}"
+                    shutil.copytree(fx, d)
+                    (d / f.relative_to(fx)).write_bytes(damaged)
+                    n += 1
+                    try:
+                        read_reports(d)
+                    except ReportError as e:
+                        assert "\n" not in str(e) and str(d) in str(e)
+                    shutil.rmtree(d)
+    assert n == 248
 
 
 def test_json_names_the_files():
