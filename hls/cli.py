@@ -64,6 +64,8 @@ def _print_json(obj) -> None:
 def _cmd_report(args) -> int:
     from hls.reports import ReportError, format_table, plot_reports, read_reports
 
+    if args.plot and not Path(args.plot).parent.is_dir():  # before any output
+        return _fail(f"{Path(args.plot).parent}: no such directory for the plot")
     try:
         reports = [r for p in args.paths for r in read_reports(p, solution=args.solution)]
     except ReportError as e:
@@ -73,10 +75,7 @@ def _cmd_report(args) -> int:
     else:
         print(format_table(reports))
     if args.plot:
-        out = Path(args.plot)
-        if not out.parent.is_dir():
-            return _fail(f"{out.parent}: no such directory for the plot")
-        print(f"wrote {plot_reports(reports, x=args.x, path=out)}", file=sys.stderr)
+        print(f"wrote {plot_reports(reports, x=args.x, path=Path(args.plot))}", file=sys.stderr)
     disagree = [f"{r.name}: {d}" for r in reports for d in r.disagreements]
     if disagree and args.strict:
         for d in disagree:
