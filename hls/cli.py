@@ -328,8 +328,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run ``kappa`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Run ``kappa`` with ``argv`` (default ``sys.argv[1:]``); return the exit status
+    (argparse's own exits for ``--help`` and usage errors are returned too, not raised)."""
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2, already printed)
+        return e.code if isinstance(e.code, int) else (EXIT_OK if e.code is None else EXIT_BAD_INPUT)
+
+
+def _main(argv: list[str]) -> int:
     ap = build_parser()
     if argv and argv[0] == "build":  # the main job keeps its own parser (hls/cli_build.py)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

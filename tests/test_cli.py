@@ -53,9 +53,7 @@ def test_help_lists_commands_examples_and_exit_codes():
 
 @pytest.mark.parametrize("cmd", ["report", "csim", "compare", "precision"])
 def test_each_command_has_help_with_examples_and_exit_status(cmd, capsys):
-    with pytest.raises(SystemExit) as e:
-        main([cmd, "--help"])
-    assert e.value.code == 0
+    assert main([cmd, "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: kappa {cmd}") and "exit status" in out and "example" in out
 
@@ -271,3 +269,20 @@ def test_sweep_not_available_then_forwarded(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "hls.sweep", types.SimpleNamespace(main=lambda argv: seen.append(argv) or 1))
     assert main(["sweep", "s.yaml", "--output", "o"]) == 1
     assert seen == [["s.yaml", "--output", "o"]]
+
+
+def test_sweep_forwards_to_run_when_the_module_has_no_main(monkeypatch, capsys):
+    calls = []
+
+    def run(sweep, output, **kw):
+        calls.append((sweep, output, kw))
+        return types.SimpleNamespace(rows=[{"status": "ok"}, {"status": "mismatch"}], failed=1,
+                                     files={"csv": f"{output}/results.csv"})
+
+    monkeypatch.setitem(sys.modules, "hls.sweep", types.SimpleNamespace(run=run))
+    assert main(["sweep", "s.yaml", "--output", "out", "--workers", "2", "--quiet"]) == 1
+    assert calls == [("s.yaml", "out", {"workers": 2, "scheduler": None, "force": False, "progress": False})]
+    assert capsys.readouterr().out == "2 points, 1 failed; results: out/results.csv\n"
+    assert main(["sweep", "s.yaml"]) == 2  # --output is required
+    assert "error: the following arguments are required: --output" in capsys.readouterr().err
+
