@@ -286,3 +286,17 @@ def test_sweep_forwards_to_run_when_the_module_has_no_main(monkeypatch, capsys):
     assert main(["sweep", "s.yaml"]) == 2  # --output is required
     assert "error: the following arguments are required: --output" in capsys.readouterr().err
 
+
+
+def test_readme_shows_what_kappa_report_prints(capsys):
+    readme = (REPO / "README.md").read_text()
+    cmd = "$ kappa report tests/fixtures/reports/vivado-hls-2019.2-no-project-tcl\n"
+    shown = readme[readme.index(cmd) + len(cmd):].split("```")[0]
+    cwd = os.getcwd()
+    try:
+        os.chdir(REPO)
+        assert main(["report", "tests/fixtures/reports/vivado-hls-2019.2-no-project-tcl"]) == 0
+    finally:
+        os.chdir(cwd)
+    assert capsys.readouterr().out == shown
+    assert "| Latency (worst)   | 12323 cycles (61615.0 ns)        |" in shown
