@@ -143,7 +143,7 @@ def read_emitted_typedefs(project_dir: Path) -> dict[str, str]:
     return {name: ctype for ctype, name in _TYPEDEF.findall(text)}
 
 
-def _check_emitted_types(hls_model, project_dir: Path, layer_precisions) -> list[FirmwareType]:
+def _check_emitted_types(hls_model, project_dir: Path, layer_precisions, optional=()) -> list[FirmwareType]:
     """Compare every C++ typedef hls4ml wrote with the PrecisionDict's type.
 
     Raises:
@@ -154,6 +154,8 @@ def _check_emitted_types(hls_model, project_dir: Path, layer_precisions) -> list
     checked, problems = [], []
     for lname, keys in layer_precisions.items():
         layer = layers.get(lname)
+        if layer is None and lname in optional:
+            continue  # a Flatten/Reshape hls4ml dropped (at the model's end): its output is its input
         if layer is None:
             problems.append(f"layer {lname!r} is not in the hls4ml model (its layers: {list(layers)})")
             continue
@@ -321,7 +323,8 @@ def convert(
         # hls4ml's build()/link_existing_project work on the moved project.
         cfg_yml = tmp / "hls4ml_config.yml"
         cfg_yml.write_text(cfg_yml.read_text().replace(str(tmp), str(output_dir)))
-        checked = _check_emitted_types(hls_model, tmp, layer_precisions)
+        checked = _check_emitted_types(hls_model, tmp, layer_precisions,
+                                       optional={st.name for st in steps if st.family.passthrough})
         _check_weights_read_back(hls_model, tmp, steps)
         traced = [(layer.name, int(layer.get_output_variable().size())) for layer in hls_model.get_layers()
                   if layer.get_attr("trace", False) and layer.class_name != "Input"]

@@ -92,7 +92,7 @@ FAMILY_CASES = {
     "conv2d_same_pool": lambda: _chain((6, 6, 1), keras.layers.Conv2D(3, 3, padding="same", name="c0"),
                                        keras.layers.Activation("relu", name="a0"),
                                        keras.layers.MaxPooling2D(2, name="p0"),
-                                       keras.layers.AveragePooling2D(3, strides=1, name="p1"),
+                                       keras.layers.AveragePooling2D(3, name="p1"),
                                        keras.layers.Flatten(name="f")),
     "pool1d_global": lambda: _chain((10, 2), keras.layers.AveragePooling1D(2, name="p0"),
                                     keras.layers.MaxPooling1D(2, strides=1, name="p1"),
