@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fixed_point import FixedPointType
+from .inputs import check_inference_precision, check_inputs, model_input_shape
 from .layers import build_plan
 from .precision import INPUT_LAYER, PrecisionDict, ensure_precision_dict
 from .quantization import quantize, requantize_codes, to_codes
@@ -185,11 +186,8 @@ def layer_outputs(keras_model, precision, X, *, strategy: str = "Latency") -> li
         ValueError: as :func:`predict_quantized`.
     """
     precision = ensure_precision_dict(precision)
-    x = np.asarray(X, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[None, :]
-    if not np.all(np.isfinite(x)):
-        raise ValueError("X contains NaN or infinite values")
+    check_inference_precision(keras_model, precision)  # layers the model has, no S_RND in firmware
+    x = check_inputs(X, model_input_shape(keras_model), what="X")
     steps = layer_steps(keras_model, precision)
     check_strategy(steps, strategy)
     in_t = precision.dtype(INPUT_LAYER, "value") if precision else None
@@ -214,7 +212,7 @@ def predict_quantized(keras_model, precision, X, *, strategy: str = "Latency") -
     Args:
         keras_model: a Keras 3 model of supported layers (see ``kappa.layers.SUPPORTED_LAYERS_STRICT``).
         precision: PrecisionDict, nested dict, YAML/JSON path, or None (float).
-        X: inputs, shape (N, n_in) (a single sample of shape (n_in,) is accepted).
+        X: inputs, shape (N, n_in), finite (a single sample as shape (1, n_in); never broadcast).
         strategy: ``"Latency"`` or ``"Resource"``; Resource with a saturating
             accumulator is refused (see :func:`check_strategy`).
 
@@ -222,6 +220,8 @@ def predict_quantized(keras_model, precision, X, *, strategy: str = "Latency") -
         float64 array, shape (N, d_out).
 
     Raises:
-        ValueError: unsupported layer, bad PrecisionDict, non-finite X, unknown strategy.
+        ValueError: unsupported layer, bad PrecisionDict (a layer the model lacks, S_RND in
+            a firmware field), X of another shape (says which was expected), non-finite X
+            (names the index), unknown strategy.
     """
     return layer_outputs(keras_model, precision, X, strategy=strategy)[-1][1]
