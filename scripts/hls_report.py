@@ -32,8 +32,10 @@ def main(argv=None) -> int:
                     help="x axis of the plot (default: weight_bits, falls back to name)")
     args = ap.parse_args(argv)
     try:
+        if args.plot:
+            check_plot_path(args.plot)  # before any output: a bad path is not found after the table
         reports = [read_report(p) for p in args.projects]
-    except ReportError as e:
+    except (ReportError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:
@@ -41,9 +43,36 @@ def main(argv=None) -> int:
     else:
         print(format_table(reports))
     if args.plot:
-        path = plot_reports(reports, x=args.x, path=args.plot)
+        try:
+            path = plot_reports(reports, x=args.x, path=args.plot)
+        except (OSError, ValueError) as e:
+            print(f"error: cannot write the plot {args.plot!r}: {e}", file=sys.stderr)
+            return 2
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def check_plot_path(path: str) -> None:
+    """Refuse a plot path that cannot be written: a missing or non-writable folder, a
+    directory, or a suffix matplotlib cannot write (names the path and the valid suffixes).
+
+    Raises:
+        ValueError.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    p = Path(path)
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    suffix = p.suffix.lower().lstrip(".")
+    if p.is_dir():
+        raise ValueError(f"--plot {path!r} is a directory; give a file name such as {str(p / 'reports.png')!r}")
+    if suffix not in formats:
+        raise ValueError(f"--plot {path!r}: unknown image suffix {p.suffix!r}; valid: {', '.join('.' + f for f in formats)}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"--plot {path!r}: folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"--plot {path!r}: folder {str(parent)!r} is not writable")
 
 
 if __name__ == "__main__":
