@@ -393,6 +393,12 @@ def _load_weights(path: Path, ds, probs):
     if not path.is_file():
         probs.add("--weights", f"{str(path)!r} does not exist" if not path.exists() else f"{str(path)!r} is not a file")
         return None
+    import zipfile
+
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        probs.add("--weights", f"{str(path)!r} is not a Keras model archive (a .keras file is a zip archive; this "
+                               "one is corrupt or of another format); pass a .keras file saved with model.save()")
+        return None
     try:
         km = keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for corrupt archives
@@ -408,6 +414,8 @@ def _load_weights(path: Path, ds, probs):
 
 
 def _check_against_model(km, precision, hls_opts, probs) -> None:
+    from kappa.layers import build_plan
+
     from .convert import firmware_types
 
     for layer in km.layers:
@@ -415,6 +423,11 @@ def _check_against_model(km, precision, hls_opts, probs) -> None:
             check_layer_name(layer.name)
         except ValueError as exc:
             probs.add("model", str(exc))
+    try:
+        build_plan(km, strict=True)  # layers the firmware supports
+    except ValueError as exc:
+        probs.add("model", str(exc))
+        return
     if precision is None:
         return
     strategy = hls_opts.get("strategy")
