@@ -176,17 +176,20 @@ class FixedPointType:
             parsed = FPGABackend.convert_precision_string(canonical)
         except Exception as exc:  # hls4ml raises KeyError/AttributeError/IndexError on bad input
             raise ValueError(f"hls4ml cannot parse fixed-point type {s!r} ({exc!r}); valid forms: {_VALID_FORMS}") from None
-        if isinstance(parsed, FixedPrecisionType):
-            return cls(
-                width=int(parsed.width),
-                integer=int(parsed.integer),
-                signed=bool(parsed.signed),
-                rounding=STOCHASTIC_ROUNDING if stochastic else str(parsed.rounding_mode),
-                overflow=str(parsed.saturation_mode),
-                saturation_bits=int(parsed.saturation_bits),
-            )
-        return cls(width=int(parsed.width), integer=int(parsed.width), signed=bool(parsed.signed),
-                   rounding="TRN_ZERO", overflow="WRAP", kind="int")
+        try:
+            if isinstance(parsed, FixedPrecisionType):
+                return cls(
+                    width=int(parsed.width),
+                    integer=int(parsed.integer),
+                    signed=bool(parsed.signed),
+                    rounding=STOCHASTIC_ROUNDING if stochastic else str(parsed.rounding_mode),
+                    overflow=str(parsed.saturation_mode),
+                    saturation_bits=int(parsed.saturation_bits),
+                )
+            return cls(width=int(parsed.width), integer=int(parsed.width), signed=bool(parsed.signed),
+                       rounding="TRN_ZERO", overflow="WRAP", kind="int")
+        except ValueError as exc:  # name the string, not only the field that is wrong
+            raise ValueError(f"invalid fixed-point type {s!r}: {exc}") from None
 
     def __str__(self) -> str:
         """The type as a string hls4ml accepts, e.g. ``ap_fixed<8,3,AP_RND,AP_SAT>``."""
