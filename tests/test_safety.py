@@ -177,3 +177,18 @@ def test_is_kappa_project(project, tmp_path):
     assert safety.is_kappa_project(project)
     assert not safety.is_kappa_project(_user_folder(tmp_path / "u"))
     assert sha256_file(project / "manifest.json")  # untouched by the checks
+
+
+def test_sigterm_during_library_convert_leaves_nothing(tmp_path):
+    """hls.convert used as a library: SIGTERM mid-way removes the staging directory."""
+    import signal
+
+    def terminate(staging):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM was not turned into an interruption")
+
+    old = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        hls.convert(_model(), P, tmp_path / "p", tb_inputs=X, before_publish=terminate)
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is old  # the previous handler is restored
