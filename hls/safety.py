@@ -232,12 +232,21 @@ def _umask() -> int:
     return mask
 
 
+_CREATED_PARENTS: dict = {}
+
+
 def staging_dir(final: Path) -> Path:
     """A new hidden sibling ``.<name>.tmp-XXXX`` of ``final`` with the mode a plain
-    ``mkdir`` would give (0777 minus the umask; ``tempfile.mkdtemp`` makes it 0700)."""
+    ``mkdir`` would give (0777 minus the umask; ``tempfile.mkdtemp`` makes it 0700).
+    Missing parent folders are created (and removed again by :func:`remove_staging`)."""
+    missing, p = [], final.parent
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     os.chmod(tmp, 0o777 & ~_umask())
+    _CREATED_PARENTS[tmp] = missing
     return tmp
 
 
@@ -280,9 +289,13 @@ def interruptible():
 
 
 def remove_staging(tmp: Path) -> None:
-    """Delete a staging directory (signals deferred so that it is removed completely)."""
+    """Delete a staging directory and the parent folders :func:`staging_dir` created
+    (signals deferred so that everything is removed)."""
     with signals_blocked():
         shutil.rmtree(tmp, ignore_errors=True)
+        for parent in _CREATED_PARENTS.pop(tmp, []):  # deepest first
+            with contextlib.suppress(OSError):
+                parent.rmdir()  # only if still empty
 
 
 def publish(tmp: Path, final: Path) -> None:
@@ -302,6 +315,7 @@ def publish(tmp: Path, final: Path) -> None:
             old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
             old.rmdir()
             final.rename(old)
+        _CREATED_PARENTS.pop(tmp, None)
         try:
             tmp.rename(final)
         except BaseException:

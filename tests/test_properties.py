@@ -170,9 +170,30 @@ def test_precision_specs_refused_by_name_or_exact(small_model, case):
         firmware_types(small_model, pd)
     except ValueError:
         return  # not exportable (a missing firmware type): no bit-exactness claim
+    if any((pd.dtype(n, "accumulator") or FixedPointType(8, 3)).kind == "int" for n in ("dense0", "dense1")):
+        CASES["precision_specs_int_accumulator_skipped"] += 1
+        return  # the TF forward is wrong there: see test_int_accumulator_training_forward_matches_firmware
+    try:
+        y_tf = predict_tf(small_model, pd, X4)
+    except ValueError as exc:
+        # Known difference: the TF forward also refuses S_RND in a Dense layer's unused
+        # 'value' field (inherited from 'default'); the firmware path ignores that field.
+        assert ".value = " in str(exc) and "S_RND" in str(exc), str(exc)
+        return
     CASES["precision_specs_exact"] += 1
     # two independent implementations of the firmware arithmetic agree bit for bit
-    np.testing.assert_array_equal(predict_tf(small_model, pd, X4), y)
+    np.testing.assert_array_equal(y_tf, y)
+
+
+@pytest.mark.xfail(strict=True, reason="found by the property test above: kappa.qforward.exact_accumulate converts "
+                   "products to an ap_int accumulator as from double (ap_int_base(double)), the firmware converts "
+                   "the ap_fixed product (C simulation agrees with kappa.forward); left to the forward redesign")
+def test_int_accumulator_training_forward_matches_firmware(small_model):
+    from kappa.forward import predict_quantized
+    from kappa.qforward import predict_tf
+
+    spec = {"default": {**BASE["default"], "accumulator": "ap_int<4>"}, "input": BASE["input"]}
+    np.testing.assert_array_equal(predict_tf(small_model, spec, X4), predict_quantized(small_model, spec, X4))
 
 
 # ====================================================================== input arrays

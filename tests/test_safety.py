@@ -192,3 +192,12 @@ def test_sigterm_during_library_convert_leaves_nothing(tmp_path):
         hls.convert(_model(), P, tmp_path / "p", tb_inputs=X, before_publish=terminate)
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is old  # the previous handler is restored
+
+
+def test_failed_convert_removes_the_folders_it_created(tmp_path):
+    def fail(staging):
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        hls.convert(_model(), P, tmp_path / "a" / "b" / "prj", tb_inputs=X, before_publish=fail)
+    assert list(tmp_path.iterdir()) == []
