@@ -124,7 +124,7 @@ def _coerce_like(default, v, key, probs):
     return v
 
 
-def _section(cfg, name, probs, required=False) -> dict:
+def _section(cfg, name, probs) -> dict:
     sec = cfg.get(name)
     if sec is None:
         return {}

@@ -71,16 +71,22 @@ def main(argv=None) -> int:
             signal.signal(signal.SIGTERM, old_term)
 
 
+def _user_errors() -> tuple:
+    """Exception types a user can cause (bad input, missing tools, failed training)."""
+    from hls.csim import CsimError
+    from hls.job import TrainingFailedError
+    from hls.synth import SynthesisError, VendorToolNotFoundError
+
+    return (ValueError, OSError, VendorToolNotFoundError, CsimError, SynthesisError, TrainingFailedError)
+
+
 def _run(args) -> int:
     import traceback
 
-    try:
-        from hls.csim import CsimError
-        from hls.job import TrainingFailedError, load_config, run_job
-        from hls.synth import SynthesisError, VendorToolNotFoundError
+    from hls.job import load_config, run_job
 
-        user_errors = (ValueError, FileExistsError, FileNotFoundError, PermissionError, VendorToolNotFoundError,
-                       CsimError, SynthesisError, TrainingFailedError, OSError)
+    user_errors = _user_errors()
+    try:
         cfg = load_config(args.config)
         result = run_job(
             cfg, args.output, force=args.force, weights=args.weights,
@@ -91,16 +97,17 @@ def _run(args) -> int:
     except KeyboardInterrupt as exc:
         if args.debug:
             traceback.print_exc()
-        sigterm = "SIGTERM" in str(exc)
-        print(f"error: interrupted ({'SIGTERM' if sigterm else 'SIGINT'}); nothing new was left on disk",
-              file=sys.stderr)
-        return 143 if sigterm else 130
-    except Exception as exc:  # noqa: BLE001 - every error ends as one line (traceback with --debug)
+        sig = "SIGTERM" if "SIGTERM" in str(exc) else "SIGINT"
+        print(f"error: interrupted ({sig}); nothing new was left on disk", file=sys.stderr)
+        return 143 if sig == "SIGTERM" else 130
+    except user_errors as exc:
         if args.debug:
             traceback.print_exc()
-        if isinstance(exc, user_errors if "user_errors" in locals() else (ValueError, OSError)):
-            print(f"error: {_one_line(exc)}", file=sys.stderr)
-            return 2
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a bug in kappa: still one line (traceback with --debug)
+        if args.debug:
+            traceback.print_exc()
         print(f"error: internal error {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for the traceback)",
               file=sys.stderr)
         return 3
