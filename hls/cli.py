@@ -59,13 +59,39 @@ def _print_json(obj) -> None:
 
 
 # --------------------------------------------------------------------------- report
+def check_plot_path(path: str) -> None:
+    """Refuse a plot path that cannot be written: a missing or non-writable folder, a
+    directory, or a suffix matplotlib cannot write (names the path and the valid suffixes).
+
+    Raises:
+        ValueError.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    p = Path(path)
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    suffix = p.suffix.lower().lstrip(".")
+    if p.is_dir():
+        raise ValueError(f"--plot {path!r} is a directory; give a file name such as {str(p / 'reports.png')!r}")
+    if suffix not in formats:
+        raise ValueError(f"--plot {path!r}: unknown image suffix {p.suffix!r}; valid: {', '.join('.' + f for f in formats)}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"--plot {path!r}: folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"--plot {path!r}: folder {str(parent)!r} is not writable")
+
+
 
 
 def _cmd_report(args) -> int:
     from hls.reports import ReportError, format_table, plot_reports, read_reports
 
-    if args.plot and not Path(args.plot).parent.is_dir():  # before any output
-        return _fail(f"{Path(args.plot).parent}: no such directory for the plot")
+    if args.plot:  # before any output: a bad path is not found after the table
+        try:
+            check_plot_path(args.plot)
+        except ValueError as e:
+            return _fail(str(e))
     try:
         reports = [r for p in args.paths for r in read_reports(p, solution=args.solution)]
     except ReportError as e:

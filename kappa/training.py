@@ -57,6 +57,7 @@ import tensorflow as tf
 
 from .fixed_point import FixedPointType
 from .history import METRIC_NAMES, FitHistory
+from .inputs import check_training_arrays, model_input_shape
 from .precision import ensure_precision_dict
 from .training_forward import TrainingForward
 from .quantization import NEAR_RAIL_MARGIN, quantize, quantize_tensor
@@ -590,7 +591,7 @@ def train_instrumented(
     quantized = precision is not None
     plan = TrainingForward(kmodel, precision, strict=False).plan  # validates precision & S_RND
 
-    X = np.asarray(X, np.float32)
+    X = check_training_arrays(X, Y, model_input_shape(kmodel))  # (N, *input) finite, also as float32
     Y = np.asarray(Y, np.float32)
     if Y.ndim == 1:
         Y = Y[:, None]

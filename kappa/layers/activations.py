@@ -68,7 +68,7 @@ class ReLUFamily(LayerFamily):
     def forward(self, step, x, in_t, opts):
         t = step.types.get("result")
         y = np.maximum(x, 0.0)
-        return y if t is None else quantize(y, t)
+        return y if t is None else quantize(y, t.value_cast_type)
 
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf
@@ -91,7 +91,7 @@ class LinearFamily(LayerFamily):
 
     def forward(self, step, x, in_t, opts):
         t = step.types.get("result")
-        return x if t is None else quantize(x, t)
+        return x if t is None else quantize(x, t.value_cast_type)
 
     def forward_tf(self, step, x, in_t, fwd):
         from ..training_forward import q_ste

@@ -129,12 +129,13 @@ class PoolingFamily(LayerFamily):
         counts = counts[None, :, :, None]
         if acc_t is None or in_t is None:
             y = win.max(axis=3) if a["op"] == "max" else win.sum(axis=3) / counts
-            y = y if acc_t is None else quantize(y, acc_t)
+            y = y if acc_t is None else quantize(y, acc_t.value_cast_type)
         elif a["op"] == "max":
-            y = quantize(win, acc_t).max(axis=3) if stream else quantize(win.max(axis=3), acc_t)
+            cast = acc_t.value_cast_type
+            y = quantize(win, cast).max(axis=3) if stream else quantize(win.max(axis=3), cast)
         else:
             y = self._average_codes(win, counts, in_t, acc_t, stream, a["global"]) * acc_t.lsb
-        y = y if res_t is None else quantize(y, res_t)
+        y = y if res_t is None else quantize(y, res_t.value_cast_type)
         return y.reshape((x.shape[0], *step.out_shape))
 
     @staticmethod
@@ -200,7 +201,7 @@ class PoolingFamily(LayerFamily):
             return tf.reshape(q_ste(q_ste(smooth, acc_t), res_t), [-1, *step.out_shape])
 
         def qa(v):
-            return quantize_tensor(v, acc_t, ste=False)
+            return quantize_tensor(v, acc_t.value_cast_type, ste=False)
 
         stream = fwd.opts.io_type == "io_stream"
         if a["op"] == "max":
