@@ -46,11 +46,23 @@ def load_config(path: str | Path) -> dict:
 
 @dataclass
 class JobResult:
-    """What a job produced: project directory, comparison report, training history (or None)."""
+    """What a job produced: project directory, comparison report, training history (or None),
+    the trained model (``kappa.nn.BaseModel``, float weights) and the test split
+    ``(X_test, Y_test)`` the testbench was written from."""
 
     project_dir: Path
     report: object
     history: object | None
+    model: object | None = None
+    test_data: tuple | None = None
+
+
+class TrainingDiverged(RuntimeError):
+    """Training diverged; ``history`` is the :class:`kappa.history.FitHistory` up to that point."""
+
+    def __init__(self, message: str, history):
+        super().__init__(message)
+        self.history = history
 
 
 def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False, weights: str | Path | None = None,
@@ -74,6 +86,7 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
     Raises:
         FileExistsError: the project exists and ``force`` is False (checked before training).
         hls.synth.VendorToolNotFoundError: ``synth`` without the vendor tools.
+        TrainingDiverged: training diverged (a RuntimeError carrying the history).
         ValueError / RuntimeError / hls.csim.CsimError: as the steps they come from.
     """
     import keras
@@ -118,7 +131,8 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
         s = history.summary()
         say(f"training done: {s}")
         if s.get("diverged_at_step") is not None:
-            raise RuntimeError(f"training diverged at step {s['diverged_at_step']}; lower the learning rate in the config")
+            raise TrainingDiverged(f"training diverged at step {s['diverged_at_step']}; lower the learning rate in the config",
+                                   history)
     km = model.model
 
     say(f"converting to an hls4ml project in {out}")
@@ -151,7 +165,7 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
         from .synth import run_synthesis
 
         run_synthesis(prj, backend=hls_opts.get("backend", "Vitis"), csynth=True, vsynth=vsynth)
-    return JobResult(prj, report, history)
+    return JobResult(prj, report, history, model, (X_te, Y_te))
 
 
 def _json_default(o):
