@@ -260,13 +260,17 @@ class _Cluster:
                 p.wait(timeout=10)
 
 
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    """One scheduler + two workers for the tests below (the fault test, last, kills one)."""
+    cluster = _Cluster(tmp_path_factory.mktemp("cluster"), 2)
+    yield cluster
+    cluster.stop()
+
+
 @pytest.mark.slow
-def test_scheduler_address_and_bit_identical_rerun(sweep_file, tmp_path, local_run):
-    cluster = _Cluster(tmp_path, 2)
-    try:
-        res = run(sweep_file, tmp_path / "out", scheduler=cluster.address, progress=False)
-    finally:
-        cluster.stop()
+def test_scheduler_address_and_bit_identical_rerun(sweep_file, tmp_path, local_run, dask_cluster):
+    res = run(sweep_file, tmp_path / "out", scheduler=dask_cluster.address, progress=False)
     assert res.ran == 2 and res.workers == 2
     _check_rows(res.rows)
     # a fresh computation on other processes reproduces the LocalCluster run bit for bit
@@ -278,8 +282,8 @@ def test_scheduler_address_and_bit_identical_rerun(sweep_file, tmp_path, local_r
 
 
 @pytest.mark.slow
-def test_worker_killed_mid_point(sweep_file, tmp_path):
-    cluster = _Cluster(tmp_path, 2)
+def test_worker_killed_mid_point(sweep_file, tmp_path, dask_cluster):
+    cluster = dask_cluster
     victim = cluster.workers[0]
     out = tmp_path / "out"
     box = {}
@@ -293,13 +297,12 @@ def test_worker_killed_mid_point(sweep_file, tmp_path):
                 if any(json.loads(line)["pid"] == victim.pid for line in f.read_text().splitlines()):
                     hit = f.parent
             time.sleep(0.2)
-        time.sleep(2.0)  # mid-point: the job is importing/training
+        time.sleep(1.0)  # mid-point: the job is training
         assert not (hit / "result.json").exists()
         cluster.kill(victim)
-        th.join(timeout=400)
-        assert not th.is_alive()
     finally:
-        cluster.stop()
+        th.join(timeout=400)
+    assert not th.is_alive()
     res = box["res"]
     _check_rows(res.rows)  # every row, once, bit-exact
     assert res.ran == 2
