@@ -109,6 +109,7 @@ def plot_pareto(path: Path, rows: list, keys: list) -> Path | None:
     xs += [(c, f"{c.upper()} (HLS estimate)") for c in ("lut", "dsp", "ff") if any(_num(r.get(c)) for r in rows)]
     fig, axes = plt.subplots(1, len(xs), figsize=(6.2 * len(xs), 4.6), squeeze=False)
     missing = [r for r in rows if not _num(r.get(y))]
+    label_keys = _label_keys(rows, keys)
     for ax, (x, label) in zip(axes[0], xs):
         ok = [r for r in rows if r["status"] == "ok" and _num(r.get(x)) and _num(r.get(y))]
         bad = [r for r in rows if r["status"] != "ok" and _num(r.get(x)) and _num(r.get(y))]
@@ -121,14 +122,14 @@ def plot_pareto(path: Path, rows: list, keys: list) -> Path | None:
         if fr:
             ax.plot([r[x] for r in fr], [r[y] for r in fr], "-", color="C1", label="Pareto front", zorder=2)
         for r in fr:
-            ax.annotate(_short(r, keys), (r[x], r[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            ax.annotate(_short(r, label_keys), (r[x], r[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
         if len({r[x] for r in ok + bad}) > 1 and min(r[x] for r in ok + bad) > 0:
             ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel(y.replace("_", " ") + ("" if maximize else " (lower is better)"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    title = f"{len(rows)} points"
+    title = f"{len(rows)} points; front labelled by {', '.join(label_keys)}"
     if missing:
         title += f"; without a firmware figure (diverged/failed): {len(missing)}"
     fig.suptitle(title, fontsize=10)
@@ -198,15 +199,26 @@ def _fmt(v) -> str:
     return str(v).replace("|", "\\|")
 
 
-def _short(r: dict, keys: list) -> str:
+def _short_value(v) -> str:
     import re
 
-    parts = []
+    m = re.match(r"ap_u?fixed<(\d+),(-?\d+)", str(v))
+    return f"<{m.group(1)},{m.group(2)}>" if m else str(v)
+
+
+def _label_keys(rows: list, keys: list) -> list:
+    """Swept keys worth a point label: a key whose short values repeat an earlier key's on
+    every row (zipped weight/bias/update types) is left out."""
+    out = []
     for k in keys:
-        v = str(r.get(k))
-        m = re.match(r"ap_u?fixed<(\d+),(-?\d+)", v)
-        parts.append(f"<{m.group(1)},{m.group(2)}>" if m else v)
-    return " ".join(parts)
+        col = [_short_value(r.get(k)) for r in rows]
+        if not any(col == [_short_value(r.get(o)) for r in rows] for o in out):
+            out.append(k)
+    return out
+
+
+def _short(r: dict, keys: list) -> str:
+    return " ".join(_short_value(r.get(k)) for k in keys)
 
 
 def _write_atomic(path: Path, text: str) -> None:

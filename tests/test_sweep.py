@@ -99,6 +99,49 @@ def test_pareto_front():
     assert pareto_front(rows, "bops_proxy", "firmware_accuracy") == ["a", "c"]
 
 
+def test_synthesis_figures_from_real_reports(tmp_path):
+    pytest.importorskip("hls4ml")
+    from test_reports import FIXTURE, lay_out  # the fixture layout, shared
+
+    from hls.sweep_point import synthesis_figures
+
+    if not FIXTURE.exists():
+        pytest.skip("report fixture not available")
+    assert synthesis_figures(tmp_path / "nothing") == {}
+    prj = lay_out(tmp_path / "prj")
+    # Vivado HLS 2020.1 report of hls4ml's Dense(16->5) test model (see docs/synthesis.md)
+    assert synthesis_figures(prj) == {"latency_cycles": 10, "ii_cycles": 8, "dsp": 73, "lut": 2532,
+                                      "ff": 7969, "bram_18k": 0}
+
+
+def test_report_marks_points_that_are_not_bit_exact(tmp_path):
+    from types import SimpleNamespace
+
+    from hls.sweep_report import row, write_all
+
+    def result(i, status, acc, bops, **kw):
+        return {"id": f"p{i}", "values": {"hls.reuse_factor": i}, "status": status, "error": kw.pop("error", ""),
+                "firmware_accuracy": acc, "float_accuracy": acc, "bops_proxy": bops, **kw}
+
+    results = [result(1, "ok", 0.9, 100, mismatches=0, outputs=10, lut=500),
+               result(2, "ok", 0.8, 200, mismatches=0, outputs=10, lut=900),
+               result(3, "mismatch", 0.95, 50, mismatches=3, outputs=10, lut=300, error="3 mismatches over 10 outputs"),
+               result(4, "diverged", None, None, diverged=True, error="training diverged at step 7\nmore"),
+               result(5, "failed", None, None, error="CsimError: compile failed")]
+    rows = [row(r, ["hls.reuse_factor"]) for r in results]
+    sweep = SimpleNamespace(path=tmp_path / "s.yaml", base=tmp_path / "b.yaml", keys=["hls.reuse_factor"])
+    files = write_all(tmp_path, rows, sweep)
+    md = files["report"].read_text()
+    assert "1 mismatch" in md and "2 ok" in md and "1 diverged" in md and "1 failed" in md
+    table = {line.split(" | ")[0].strip("| "): line for line in md.splitlines() if line.startswith("| p")}
+    assert table["p1"].endswith("| ★ |") and not table["p2"].endswith("| ★ |")
+    assert not table["p3"].endswith("| ★ |")  # cheaper and better, but not bit-exact: never on the front
+    assert "training diverged at step 7 |" in table["p4"]  # first line of the error only
+    header = files["csv"].read_text().splitlines()[0].split(",")
+    assert "lut" in header and "dsp" not in header and "firmware_rmse" not in header
+    assert files["plot"].stat().st_size > 10_000
+
+
 def test_points_ids_and_canonical_types(sweep_file, tmp_path):
     sw = load_sweep(sweep_file)
     assert sw.keys == ["precision.dense0.weight"] and len(sw.points) == 2
