@@ -213,6 +213,21 @@ def test_output_holding_another_sweep_is_refused(sweep_file, tmp_path, capsys):
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
 
 
+def test_unreachable_scheduler_touches_nothing(sweep_file, tmp_path, capsys):
+    import socket
+
+    with socket.socket() as sock:  # a port on 127.0.0.1 that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "out"
+    with pytest.raises(SweepError, match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}"):
+        run(sweep_file, out, scheduler=f"tcp://127.0.0.1:{port}", connect_timeout=2, progress=False)
+    assert not out.exists()
+    assert _script().main([str(sweep_file), "--output", str(out), "--scheduler", "127.0.0.1:8786"]) == 2
+    assert "is not an address such as tcp://host:8786" in capsys.readouterr().err
+    assert not out.exists()
+
+
 # ----------------------------------------------------------------------------- on Dask
 
 
