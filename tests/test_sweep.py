@@ -269,23 +269,6 @@ def test_resume_does_no_work_and_gives_identical_rows(local_run, sweep_file):
         assert len((out / "points" / r["id"] / "attempts.jsonl").read_text().splitlines()) == 1
 
 
-@pytest.mark.slow
-def test_failed_point_is_rerun_and_reproduced(local_run, sweep_file, tmp_path):
-    import shutil
-
-    out = tmp_path / "out"
-    shutil.copytree(local_run.output, out)
-    second = out / "points" / local_run.rows[1]["id"] / "result.json"
-    second.write_text(json.dumps({"id": local_run.rows[1]["id"], "status": "failed", "error": "OSError: disk full"}))
-    first_stamp = (out / "points" / local_run.rows[0]["id"] / "result.json").stat().st_mtime_ns
-    again = run(sweep_file, out, workers=1, progress=False)
-    assert again.ran == 1 and again.skipped == 1  # only the failed point ran
-    assert (out / "points" / local_run.rows[0]["id"] / "result.json").stat().st_mtime_ns == first_stamp
-    # recomputed in another process, bit for bit the same figures
-    strip = [{k: v for k, v in r.items() if k != "wall_seconds"} for r in again.rows]
-    assert strip == [{k: v for k, v in r.items() if k != "wall_seconds"} for r in local_run.rows]
-
-
 class _Cluster:
     """``dask scheduler`` + ``dask worker`` processes on 127.0.0.1 with ephemeral ports."""
 
@@ -324,15 +307,15 @@ class _Cluster:
         proc.wait(timeout=30)
 
     def stop(self):
+        """Workers first, then the scheduler: SIGTERM, and SIGKILL after 5 s."""
         for p in reversed(self.procs):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=10)
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -354,6 +337,23 @@ def test_scheduler_address_and_bit_identical_rerun(sweep_file, tmp_path, local_r
     sha = [json.loads((o / "points" / r["id"] / "result.json").read_text())["firmware_sha256"]
            for o, rows in ((res.output, res.rows), (local_run.output, local_run.rows)) for r in rows]
     assert sha[:2] == sha[2:]
+
+
+@pytest.mark.slow
+def test_failed_point_is_rerun_and_reproduced(local_run, sweep_file, tmp_path, dask_cluster):
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(local_run.output, out)
+    second = out / "points" / local_run.rows[1]["id"] / "result.json"
+    second.write_text(json.dumps({"id": local_run.rows[1]["id"], "status": "failed", "error": "OSError: disk full"}))
+    first_stamp = (out / "points" / local_run.rows[0]["id"] / "result.json").stat().st_mtime_ns
+    again = run(sweep_file, out, scheduler=dask_cluster.address, progress=False)
+    assert again.ran == 1 and again.skipped == 1  # only the failed point ran
+    assert (out / "points" / local_run.rows[0]["id"] / "result.json").stat().st_mtime_ns == first_stamp
+    # recomputed in another process, bit for bit the same figures
+    strip = [{k: v for k, v in r.items() if k != "wall_seconds"} for r in again.rows]
+    assert strip == [{k: v for k, v in r.items() if k != "wall_seconds"} for r in local_run.rows]
 
 
 @pytest.mark.slow
