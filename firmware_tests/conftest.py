@@ -36,6 +36,26 @@ def dense_chain(n_in, layers, name="model_input", seed=0, weight_scale=1.0):
     return model
 
 
+def chain(input_shape, layers, name="model_input", seed=0, weight_scale=1.0):
+    """A Keras model: the ``layers`` applied in order to an input of ``input_shape``;
+    biases drawn from U(-0.5, 0.5) (seeded), kernels scaled by ``weight_scale``."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(tuple(input_shape), name=name)
+    h = inp
+    for layer in layers:
+        h = layer(h)
+    model = keras.Model(inp, h)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if getattr(layer, "kernel", None) is not None:
+            layer.kernel.assign(layer.kernel.numpy() * weight_scale)
+        if getattr(layer, "bias", None) is not None:
+            layer.bias.assign(rng.uniform(-0.5, 0.5, layer.bias.shape).astype(np.float32))
+    return model
+
+
 @pytest.fixture
 def check_bit_exact(tmp_path):
     """Convert, C-simulate and compare; assert 0 mismatches and record the counts."""
@@ -46,7 +66,7 @@ def check_bit_exact(tmp_path):
         report = hls.compare(prj)
         RESULTS.append((case, report.samples, report.outputs, report.mismatches))
         print(f"[firmware] {case}: {report.summary_line()}", file=sys.stderr)
-        assert report.outputs == X.shape[0] * model.outputs[0].shape[-1]
+        assert report.outputs == X.shape[0] * int(np.prod(model.outputs[0].shape[1:]))
         assert report.mismatches == 0, (report.first_mismatches, report.divergence)
         return prj, report
 

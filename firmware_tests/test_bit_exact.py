@@ -1,5 +1,5 @@
 """The firmware matrix: every case is converted with hls4ml, C-simulated with g++ and must
-reproduce ``kappa.forward.predict_quantized`` with 0 mismatching bits.
+reproduce ``kappa.predict_quantized`` with 0 mismatching bits.
 
 Each case also asserts that it exercises what it claims (overflow happens, rounding
 acts, products are truncated), so a case cannot pass by being trivial.
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kappa import quantize
-from kappa.forward import predict_quantized
+from kappa import predict_quantized
 
 from .conftest import dense_chain, uniform
 
@@ -22,15 +22,16 @@ ROUNDING = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND
 
 def _naive(model, P, X):
     """Quantize only after the whole dot product (what a careless emulation would do)."""
-    from kappa.forward import layer_steps
+    from kappa.firmware_forward import firmware_steps
     from kappa.precision import ensure_precision_dict
 
     p = ensure_precision_dict(P)
     x = quantize(X, p.dtype("input", "value"))
-    for st in layer_steps(model, p):
+    for st in firmware_steps(model, p):
         if st.kind == "dense":
-            w = quantize(st.weight, st.types["weight"])
-            b = quantize(st.bias, st.types["bias"])
+            arrays = {k: v for k, _, v, _ in st.family.weights(st)}
+            w = quantize(arrays["weight"], st.types["weight"])
+            b = quantize(arrays["bias"], st.types["bias"])
             x = quantize(x @ w + b, st.types["result"])
         else:
             x = quantize(np.maximum(x, 0), st.types["result"])

@@ -2,7 +2,7 @@
 
 ``compare(project_dir)`` runs the C simulation, compares every output with
 ``tb_output_predictions.dat`` (written by ``hls.convert`` from
-``kappa.forward.predict_quantized``) and, on a mismatch, re-runs the first mismatching
+``kappa.predict_quantized``) and, on a mismatch, re-runs the first mismatching
 sample with layer tracing to name the first layer where firmware and Python part.
 """
 
@@ -154,14 +154,14 @@ def locate_divergence(project_dir, sample: int) -> LayerDivergence | None:
     """Trace every layer's firmware output for ``sample`` and compare with Python's.
 
     Python's per-layer values come from the Keras model and PrecisionDict saved in the
-    project (``keras_model.keras``, ``precision.yaml``) through ``kappa.forward``.
+    project (``keras_model.keras``, ``precision.yaml``) through ``kappa.firmware_forward``.
 
     Returns:
         The first layer (in network order) with a differing element, or None.
     """
     import keras
 
-    from kappa.forward import layer_outputs
+    from kappa.firmware_forward import layer_outputs
     from kappa.precision import PrecisionDict
 
     project_dir = Path(project_dir)
@@ -174,8 +174,11 @@ def locate_divergence(project_dir, sample: int) -> LayerDivergence | None:
             fw[parts[1]] = np.array([float(v) for v in parts[2:]])
     km = keras.models.load_model(project_dir / "keras_model.keras", compile=False)
     precision = PrecisionDict.load(project_dir / "precision.yaml")
+    manifest = json.loads((project_dir / "manifest.json").read_text())
     x = np.loadtxt(project_dir / "tb_data" / "tb_input_features.dat", ndmin=2)[sample : sample + 1]
-    for name, out in layer_outputs(km, precision, x):
+    x = x.reshape((1, *(int(d) for d in km.inputs[0].shape[1:])))
+    opts = {k: manifest[k] for k in ("io_type", "strategy", "reuse_factor", "layer_options") if k in manifest}
+    for name, out in layer_outputs(km, precision, x, **opts):
         f, p = fw.get(name), out.ravel()
         if f is not None and f.shape == p.shape and np.any(f != p):
             k = int(np.flatnonzero(f != p)[0])

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from kappa.fixed_point import FixedPointType
-from kappa.forward import check_strategy, layer_steps, predict_quantized
+from kappa.firmware_forward import firmware_steps, predict_quantized
+from kappa.layers import FirmwareOptions, fields_by_layer
 from kappa.precision import FIRMWARE_FIELDS, INPUT_LAYER, ensure_precision_dict
 from kappa.quantization import quantize
 from kappa.utils import sha256_file
@@ -36,8 +37,6 @@ from kappa.utils import sha256_file
 from .testbench import write_testbench
 
 BACKENDS = ("Vitis", "Vivado")
-IO_TYPES = ("io_parallel",)
-STRATEGIES = ("Latency", "Resource")
 DEFAULT_PART = "xcu250-figd2104-2L-e"
 DEFAULT_CLOCK_NS = 5.0
 PROJECT_NAME = "myproject"
@@ -67,19 +66,22 @@ def _input_layer_name(km) -> str:
     return km.inputs[0]._keras_history[0].name
 
 
-def firmware_types(km, precision, strategy: str = "Latency") -> tuple[dict, list]:
+def firmware_types(km, precision, opts: FirmwareOptions | None = None) -> tuple[dict, list]:
     """Map the PrecisionDict onto hls4ml's per-layer precision keys.
 
+    Args:
+        km: the Keras model. precision: PrecisionDict. opts: firmware options.
+
     Returns:
-        ``(layer_precisions, steps)``: ``{hls4ml_layer: {key: FixedPointType}}`` and the
-        kappa forward steps.
+        ``(layer_precisions, steps)``: ``{hls4ml layer: {key: FixedPointType}}`` (layers
+        hls4ml inserts included, for the read-back) and the firmware steps.
 
     Raises:
         ValueError: one error listing every firmware type that is missing (hls4ml would
             infer it with ``auto``), stochastic, or otherwise not exportable.
     """
-    steps = layer_steps(km, precision)
-    check_strategy(steps, strategy)
+    opts = opts or FirmwareOptions()
+    steps = firmware_steps(km, precision, opts)
     problems = []
     out: dict[str, dict[str, FixedPointType]] = {}
 
@@ -99,53 +101,40 @@ def firmware_types(km, precision, strategy: str = "Latency") -> tuple[dict, list
     out[_input_layer_name(km)] = {"result": in_t}
     prev = in_t
     for st in steps:
-        if st.kind == "dense":
-            ts = {
-                "weight": need(st.types["weight"], f"{st.name}.weight"),
-                # Without a bias hls4ml emits zeros typed ap_uint<1> whatever is configured:
-                # 0 in any type, so the bias type is only required (and checked) with use_bias.
-                **({"bias": need(st.types["bias"], f"{st.name}.bias")} if st.use_bias else {}),
-                "accum": need(st.types["accumulator"], f"{st.name}.accumulator"),
-                "result": need(st.types["result"], f"{st.keras_name}.activation" if st.types["result"] is not st.types["accumulator"] else f"{st.name}.accumulator"),
-            }
-            out[st.name] = ts
-        elif st.kind == "relu":
-            out[st.name] = {"result": need(st.types["result"], f"{st.keras_name}.activation")}
-        else:  # linear Activation: hls4ml's optimizer removes it, so its cast must be the identity
-            t = st.types["result"]
-            if t is not None and t != prev:
-                problems.append(
-                    f"{st.name}.activation: hls4ml removes linear Activation layers, so its type {t} would be "
-                    f"ignored in firmware; give it the preceding layer's type ({prev}) or remove the layer"
-                )
-            out[st.name] = None
-            continue
-        prev = out[st.name]["result"]
+        problems.extend(st.family.export_problems(st, prev))
+        keys = {key: need(t, where) for key, (t, where) in st.family.hls_precision(st).items()}
+        if keys:
+            out[st.name] = keys
+            prev = keys.get("result", prev)
     if problems:
         raise ValueError("the PrecisionDict cannot be exported to firmware:\n  " + "\n  ".join(problems))
-    return {k: v for k, v in out.items() if v is not None}, steps
+    return out, steps
 
 
-def _hls_config(km, layer_precisions, backend, strategy, reuse_factor):
+def _hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend):
     import hls4ml
 
     config = hls4ml.utils.config_from_keras_model(km, granularity="name", backend=backend)
-    config["Model"]["Strategy"] = strategy
-    config["Model"]["ReuseFactor"] = reuse_factor
+    config["Model"]["Strategy"] = opts.strategy
+    config["Model"]["ReuseFactor"] = opts.reuse_factor
+    inserted = {st.name for st in steps if st.family.inserted}
     for name, keys in layer_precisions.items():
+        if name in inserted:
+            continue  # created by hls4ml's optimizer; its type is read back after conversion
         if name not in config["LayerName"]:
             raise RuntimeError(f"hls4ml produced no configuration entry for layer {name!r}: "
                                f"its layers are {list(config['LayerName'])}")
         entry = config["LayerName"][name]
         entry["Trace"] = True  # trace hooks are compiled out in synthesis (#ifndef __SYNTHESIS__)
-        entry["Strategy"] = strategy
-        entry["ReuseFactor"] = reuse_factor
+        entry["Strategy"] = opts.strategy
+        entry["ReuseFactor"] = opts.reuse_factor
         for key, t in keys.items():
-            entry["Precision"][key] = str(t)
+            entry.setdefault("Precision", {})[key] = str(t)
     return config
 
 
 _TYPEDEF = re.compile(r"typedef\s+(.+?)\s+(\w+)\s*;")
+_PACKED = re.compile(r"nnet::array<\s*(.+?)\s*,\s*[^,<>]+>$")
 
 
 def read_emitted_typedefs(project_dir: Path) -> dict[str, str]:
@@ -154,7 +143,7 @@ def read_emitted_typedefs(project_dir: Path) -> dict[str, str]:
     return {name: ctype for ctype, name in _TYPEDEF.findall(text)}
 
 
-def _check_emitted_types(hls_model, project_dir: Path, layer_precisions) -> list[FirmwareType]:
+def _check_emitted_types(hls_model, project_dir: Path, layer_precisions, optional=()) -> list[FirmwareType]:
     """Compare every C++ typedef hls4ml wrote with the PrecisionDict's type.
 
     Raises:
@@ -165,6 +154,8 @@ def _check_emitted_types(hls_model, project_dir: Path, layer_precisions) -> list
     checked, problems = [], []
     for lname, keys in layer_precisions.items():
         layer = layers.get(lname)
+        if layer is None and lname in optional:
+            continue  # a Flatten/Reshape hls4ml dropped (at the model's end): its output is its input
         if layer is None:
             problems.append(f"layer {lname!r} is not in the hls4ml model (its layers: {list(layers)})")
             continue
@@ -175,6 +166,9 @@ def _check_emitted_types(hls_model, project_dir: Path, layer_precisions) -> list
                 attr = layer.get_attr(f"{key}_t") if key == "accum" else layer.get_weights(key).type
                 tname = attr.name
             ctype = typedefs.get(tname)
+            packed = ctype and _PACKED.match(ctype)
+            if packed:  # io_stream: nnet::array<element type, n> per stream word
+                ctype = packed.group(1)
             if ctype is None:
                 problems.append(f"{lname}.{key}: typedef {tname!r} not found in firmware/defines.h")
                 continue
@@ -196,25 +190,21 @@ def _check_weights_read_back(hls_model, project_dir: Path, steps) -> None:
     layers = {layer.name: layer for layer in hls_model.get_layers()}
     problems = []
     for st in steps:
-        if st.kind != "dense":
-            continue
-        layer = layers[st.name]
-        pairs = [("weight", st.weight, st.types["weight"])]
-        if st.use_bias:
-            pairs.append(("bias", st.bias, st.types["bias"]))
-        for key, values, t in pairs:
-            var = layer.get_weights(key)
+        for key, _, values, t in st.family.weights(st):
+            var = layers[st.name].get_weights(key)
             path = project_dir / "firmware" / "weights" / f"{var.name}.txt"
             text = path.read_text().strip()
             parsed = np.array([float(tok) for tok in text.split(",")], dtype=np.float64)
             got = quantize(parsed, t)
-            # hls4ml writes Dense kernels (n_in, n_out) row-major for Latency; the Resource
-            # strategy stores them transposed. Either layout must match element for element.
+            # hls4ml writes kernels in Keras order, row-major ((n_in, n_out) for Dense,
+            # (kh, kw, C, F) for convolutions); the Resource strategy stores the (n_in, n_out)
+            # matrix transposed. Either layout must match element for element.
             wq = quantize(values, t)
             want = wq.ravel()
+            transposed = wq.reshape(-1, wq.shape[-1]).T.ravel() if wq.ndim >= 2 else want
             if got.size != want.size:
                 problems.append(f"{path.name}: {got.size} values, expected {want.size}")
-            elif not np.array_equal(got, want) and not (wq.ndim == 2 and np.array_equal(got, wq.T.ravel())):
+            elif not np.array_equal(got, want) and not np.array_equal(got, transposed):
                 k = int(np.flatnonzero(got != want)[0])
                 problems.append(f"{path.name}[{k}] reads back as {got[k]!r}, Python has {want[k]!r}")
     if problems:
@@ -248,21 +238,26 @@ def convert(
     io_type: str = "io_parallel",
     strategy: str = "Latency",
     reuse_factor: int = 1,
+    layer_options=None,
     force: bool = False,
 ) -> Path:
     """Write an hls4ml HLS project for ``model`` with every type from ``precision_dict``.
 
     Args:
-        model: a ``keras.Model`` or a kappa model (its ``.model``) of Dense/ReLU layers.
+        model: a ``keras.Model`` or a kappa model (its ``.model``) of supported layers
+            (``kappa.layers.SUPPORTED_LAYERS_STRICT``).
         precision_dict: PrecisionDict, dict or YAML/JSON path; every firmware type
             (input value, Dense weight/bias/accumulator/activation, ReLU activation)
             must be given, directly or through ``default``.
         output_dir: project directory to create.
-        tb_inputs: testbench inputs, shape (N, n_in); they are quantized to the input type.
+        tb_inputs: testbench inputs, shape (N, *input_shape) (channels_last); they are
+            quantized to the input type and written flattened in that order.
             None writes no testbench data.
         backend: "Vitis" (default) or "Vivado".
         part: FPGA part number. clock_period: target clock in ns.
-        io_type: "io_parallel". strategy: "Latency" or "Resource". reuse_factor: >= 1.
+        io_type: "io_parallel" or "io_stream". strategy: "Latency" or "Resource".
+        reuse_factor: >= 1. layer_options: per-layer options ``{layer: {option: value}}``
+            (the same as ``predict_quantized``'s).
         force: replace an existing ``output_dir``. Without it an existing directory is an error.
 
     Returns:
@@ -278,12 +273,7 @@ def convert(
 
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
-    if io_type not in IO_TYPES:
-        raise ValueError(f"io_type {io_type!r} is not supported; valid: {', '.join(IO_TYPES)}")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
-    if not isinstance(reuse_factor, int) or reuse_factor < 1:
-        raise ValueError(f"reuse_factor must be an integer >= 1, got {reuse_factor!r}")
+    opts = FirmwareOptions(io_type, strategy, reuse_factor, layer_options or {})
     if not clock_period > 0:
         raise ValueError(f"clock_period must be > 0 ns, got {clock_period!r}")
     output_dir = Path(output_dir).resolve()
@@ -294,13 +284,18 @@ def convert(
     precision = ensure_precision_dict(precision_dict)
     if precision is None:
         raise ValueError("convert needs a PrecisionDict: firmware types cannot be left to hls4ml's 'auto'")
-    precision.validate([layer.name for layer in km.layers])
-    layer_precisions, steps = firmware_types(km, precision, strategy)
+    precision.validate(fields_by_layer(km, strict=True))
+    layer_precisions, steps = firmware_types(km, precision, opts)
     in_t = layer_precisions[_input_layer_name(km)]["result"]
 
     X = None
     if tb_inputs is not None:
-        X = quantize(np.asarray(tb_inputs, dtype=np.float64).reshape(len(tb_inputs), -1), in_t)
+        in_shape = tuple(int(d) for d in km.inputs[0].shape[1:])
+        X = np.asarray(tb_inputs, dtype=np.float64)
+        if X.ndim != len(in_shape) + 1 or tuple(X.shape[1:]) != in_shape:
+            raise ValueError(f"tb_inputs has shape {X.shape}; the model expects (N, {', '.join(map(str, in_shape))}) "
+                             f"(N samples of shape {in_shape}; one sample is shape (1, {', '.join(map(str, in_shape))}))")
+        X = quantize(X, in_t)
         bad = X.astype(np.float32).astype(np.float64) != X
         if bad.any():
             k = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -311,7 +306,7 @@ def convert(
 
     # Keras copy with weights on their grids (hls4ml prints them with F decimals: exact).
     km_q = _quantized_copy(km, steps)
-    config = _hls_config(km_q, layer_precisions, backend, strategy, reuse_factor)
+    config = _hls_config(km_q, layer_precisions, steps, opts, backend)
 
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=output_dir.parent))
@@ -328,19 +323,22 @@ def convert(
         # hls4ml's build()/link_existing_project work on the moved project.
         cfg_yml = tmp / "hls4ml_config.yml"
         cfg_yml.write_text(cfg_yml.read_text().replace(str(tmp), str(output_dir)))
-        checked = _check_emitted_types(hls_model, tmp, layer_precisions)
+        checked = _check_emitted_types(hls_model, tmp, layer_precisions,
+                                       optional={st.name for st in steps if st.family.passthrough})
         _check_weights_read_back(hls_model, tmp, steps)
         traced = [(layer.name, int(layer.get_output_variable().size())) for layer in hls_model.get_layers()
                   if layer.get_attr("trace", False) and layer.class_name != "Input"]
         inp = hls_model.get_input_variables()[0]
         outv = hls_model.get_output_variables()[0]
         write_testbench(tmp / f"{PROJECT_NAME}_test.cpp", PROJECT_NAME, int(inp.size()), int(outv.size()),
-                        traced, inp.type.name, outv.type.name)
+                        traced, inp.type.name, outv.type.name, io_type=io_type)
         tb = tmp / "tb_data"
         tb.mkdir(exist_ok=True)
         files = {}
         if X is not None:
-            Y = predict_quantized(km, precision, X, strategy=strategy)
+            Y = predict_quantized(km, precision, X, io_type=io_type, strategy=strategy, reuse_factor=reuse_factor,
+                                  layer_options=layer_options)
+            X, Y = X.reshape(len(X), -1), Y.reshape(len(Y), -1)  # channels_last order, as hls4ml streams it
             (tb / "tb_input_features.dat").write_text(_fmt(X))
             (tb / "tb_output_predictions.dat").write_text(_fmt(Y))
             files = {f"tb_data/{n}": sha256_file(tb / n) for n in ("tb_input_features.dat", "tb_output_predictions.dat")}
@@ -348,14 +346,13 @@ def convert(
         files["precision.yaml"] = sha256_file(tmp / "precision.yaml")
         for wf in sorted((tmp / "firmware" / "weights").glob("*.txt")):
             files[f"firmware/weights/{wf.name}"] = sha256_file(wf)
-        total_weight_bits = sum(
-            int(st.weight.size) * st.types["weight"].width + (int(st.bias.size) * st.types["bias"].width if st.use_bias else 0)
-            for st in steps if st.kind == "dense"
-        )
+        total_weight_bits = sum(int(v.size) * t.width for st in steps for _, _, v, t in st.family.weights(st))
         manifest = {
             "project_name": PROJECT_NAME,
             "backend": backend, "part": part, "clock_period_ns": clock_period, "io_type": io_type,
             "strategy": strategy, "reuse_factor": reuse_factor,
+            "layer_options": dict(opts.layer_options),
+            "input_shape": list(int(d) for d in km.inputs[0].shape[1:]),
             "input_type": str(in_t),
             "output_type": str(checked[-1].expected) if checked else None,
             "layers": [{"layer": c.layer, "key": c.key, "typedef": c.cpp_name, "type": str(c.expected)} for c in checked],
@@ -376,7 +373,7 @@ def convert(
 
 
 def _quantized_copy(km, steps):
-    """Clone of ``km`` whose Dense kernels/biases are quantized to their types.
+    """Clone of ``km`` whose kernels/biases are quantized to their types.
 
     Raises:
         ValueError: a quantized weight that float32 (Keras storage) cannot hold exactly.
@@ -385,18 +382,12 @@ def _quantized_copy(km, steps):
 
     clone = keras.models.clone_model(km)
     clone.set_weights(km.get_weights())
-    by_name = {st.name: st for st in steps if st.kind == "dense"}
-    for layer in clone.layers:
-        st = by_name.get(layer.name)
-        if st is None:
-            continue
-        w = quantize(st.weight, st.types["weight"])
-        b = quantize(st.bias, st.types["bias"]) if st.use_bias else np.zeros(0)
-        for arr, what in ((w, "weight"), (b, "bias")):
-            if not np.array_equal(arr.astype(np.float32).astype(np.float64), arr):
-                raise ValueError(f"layer {layer.name!r}: {what} type {st.types[what]} needs more than float32's "
-                                 f"24-bit significand; Keras cannot hold these weights exactly")
-        layer.kernel.assign(w.astype(np.float32))
-        if layer.use_bias:
-            layer.bias.assign(b.astype(np.float32))
+    layers = {layer.name: layer for layer in clone.layers}
+    for st in steps:
+        for key, attr, values, t in st.family.weights(st):
+            q = quantize(values, t)
+            if not np.array_equal(q.astype(np.float32).astype(np.float64), q):
+                raise ValueError(f"layer {st.name!r}: {key} type {t} needs more than float32's 24-bit significand; "
+                                 "Keras cannot hold these weights exactly")
+            getattr(layers[st.keras_name], attr).assign(q.astype(np.float32))
     return clone

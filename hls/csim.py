@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,17 +77,20 @@ def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
     cxx = _compiler()
     cmd = [cxx, *CXX_FLAGS, "-Ifirmware/ap_types", "-Ifirmware", '-DWEIGHTS_DIR="firmware/weights"',
            "firmware/myproject.cpp", "myproject_test.cpp"]
-    h = hashlib.sha256(" ".join(cmd).encode())
-    for f in _sources(project_dir):
-        h.update(str(f.relative_to(project_dir)).encode())
-        h.update(f.read_bytes())
+    key = compile_key(project_dir, cmd)
     build_dir = project_dir / ".kappa_build"
-    binary = build_dir / f"csim-{h.hexdigest()[:16]}"
+    binary = build_dir / f"csim-{key[:16]}"
     if binary.exists():
         return binary, False, 0.0
     build_dir.mkdir(exist_ok=True)
     for old in build_dir.glob("csim-*"):
         old.unlink()
+    shared = _shared_cache() / f"csim-{key}"
+    if shared.exists():  # the same firmware was compiled before (weights are read at run time)
+        tmp_copy = binary.with_suffix(".partial")
+        shutil.copy2(shared, tmp_copy)
+        tmp_copy.rename(binary)
+        return binary, False, 0.0
     if not quiet:
         print(f"compiling C simulation of {project_dir.name} with {cxx} ...", flush=True)
     t0 = time.perf_counter()
@@ -96,7 +101,44 @@ def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
         errors = [ln for ln in proc.stderr.splitlines() if "error" in ln.lower()][:15] or proc.stderr.splitlines()[:15]
         raise CsimError(f"compiling {project_dir} failed ({' '.join(cmd)}):\n" + "\n".join(errors))
     tmp_out.rename(binary)
+    try:  # share with other projects of the same firmware; a failure here only costs a rebuild later
+        _shared_cache().mkdir(parents=True, exist_ok=True)
+        part = shared.with_name(f"{shared.name}.{os.getpid()}.partial")
+        shutil.copy2(binary, part)
+        part.rename(shared)
+    except OSError:
+        pass
     return binary, True, time.perf_counter() - t0
+
+
+def _shared_cache() -> Path:
+    """Compiled C simulations shared between projects (``$KAPPA_CSIM_CACHE`` or the
+    system temp dir), keyed by :func:`compile_key`."""
+    env = os.environ.get("KAPPA_CSIM_CACHE")
+    return Path(env) if env else Path(tempfile.gettempdir()) / "kappa-csim-cache"
+
+
+_SYNTHESIS_ONLY = re.compile(r"#else\b.*?#endif", re.S)
+
+
+def compile_key(project_dir: Path, cmd: list[str]) -> str:
+    """sha256 of what the C simulation binary depends on: the compile command and every
+    source the compiler reads. Weight values are not part of it: in C simulation hls4ml
+    loads them from ``firmware/weights/*.txt`` at run time (``load_weights_from_txt``), and
+    the ``weights/*.h`` headers hold them only in their ``#else`` (``__SYNTHESIS__``) branch
+    and in comments; so projects that differ only in weights share one binary."""
+    h = hashlib.sha256(" ".join(cmd).encode())
+    for f in _sources(project_dir):
+        rel = f.relative_to(project_dir)
+        data = f.read_bytes()
+        if rel.parts[:2] == ("firmware", "weights"):
+            if f.suffix == ".txt":
+                continue
+            text = _SYNTHESIS_ONLY.sub("", data.decode(errors="replace"))
+            data = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("//")).encode()
+        h.update(str(rel).encode())
+        h.update(data)
+    return h.hexdigest()
 
 
 def run_csim(project_dir, *, quiet: bool = True, extra_args: list[str] | None = None, return_run: bool = False):

@@ -16,7 +16,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO / "configs" / "digits.yaml"
-HLS_KEYS = ("backend", "part", "clock_period", "io_type", "strategy", "reuse_factor")
+HLS_KEYS = ("backend", "part", "clock_period", "io_type", "strategy", "reuse_factor", "layer_options")
+MODEL_TYPES = ("linear_block", "conv_block")
+"""``model.type`` in a job config: ``linear_block`` (:class:`kappa.LinearBlockModel`, the default)
+or ``conv_block`` (:class:`kappa.ConvBlockModel`)."""
 TOP_KEYS = {"name", "dataset", "split", "model", "training", "precision", "hls"}
 
 
@@ -92,7 +95,7 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
     import keras
 
     from kappa import datasets
-    from kappa.nn import KerasModel, LinearBlockModel
+    from kappa.nn import ConvBlockModel, KerasModel, LinearBlockModel
     from kappa.precision import PrecisionDict
 
     from .compare import compare
@@ -124,7 +127,10 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
         say(f"loaded weights from {weights} (training skipped)")
     else:
         mcfg = dict(cfg["model"])
-        model = LinearBlockModel(dataset=ds, **mcfg)
+        mtype = mcfg.pop("type", "linear_block")
+        if mtype not in MODEL_TYPES:
+            raise ValueError(f"model.type {mtype!r} is not known; valid: {', '.join(MODEL_TYPES)}")
+        model = (ConvBlockModel if mtype == "conv_block" else LinearBlockModel)(dataset=ds, **mcfg)
         tcfg = dict(cfg.get("training") or {})
         say(f"training {cfg['name']}: {X_tr.shape[0]} samples, PrecisionDict with {len(precision.layers)} entries")
         history = model.train_instrumented(X_tr, Y_tr, precision_dict=precision, progress=progress, **tcfg)
@@ -144,7 +150,10 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
     extra = {}
     Yq = np.loadtxt(prj / "tb_data" / "tb_output_predictions.dat", ndmin=2)
     if Y_te.ndim == 2 and Y_te.shape[1] > 1:
+        Yf = model.predict(X_te).reshape(len(X_te), -1)
+        extra["test_accuracy_float"] = float(np.mean(np.argmax(Yf, 1) == np.argmax(Y_te, 1)))
         extra["test_accuracy_quantized"] = float(np.mean(np.argmax(Yq, 1) == np.argmax(Y_te, 1)))
+        extra["argmax_agreement_float_vs_firmware"] = float(np.mean(np.argmax(Yq, 1) == np.argmax(Yf, 1)))
     else:
         extra["test_rmse_quantized"] = float(np.sqrt(np.mean((Yq - Y_te.reshape(Yq.shape)) ** 2)))
     payload = {"config": cfg, "hls": hls_opts, "comparison": report.to_dict(), **extra}

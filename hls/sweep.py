@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .sweep_spec import MANIFEST, Point, Sweep, SweepError, check_output, load_sweep, point_id
 
-__all__ = ["run", "load_sweep", "check_output", "point_id", "Sweep", "Point", "SweepResult", "SweepError",
+__all__ = ["main", "run", "load_sweep", "check_output", "point_id", "Sweep", "Point", "SweepResult", "SweepError",
            "default_workers", "WORKER_ENV"]
 
 POINTS_DIR = "points"
@@ -226,3 +226,47 @@ def _record_failure(out: Path, p: Point, error: str) -> None:
     d.mkdir(parents=True, exist_ok=True)
     _write_atomic(d / RESULT, json.dumps({"id": p.id, "values": p.values, "status": "failed", "error": error},
                                          indent=1) + "\n")
+
+
+def main(argv=None, prog: str | None = None) -> int:
+    """Command line of a sweep (``scripts/sweep.py``, ``kappa sweep``):
+    ``SWEEP.yaml --output DIR [--workers N | --scheduler ADDRESS] [--force] [--quiet]``.
+
+    Returns:
+        Exit status: 0 every point bit-exact; 1 some point failed, diverged or mismatched;
+        2 the sweep file, output directory, cluster address or vendor tools were refused
+        (nothing was written).
+    """
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sweep", help="sweep file (YAML: base, overrides, grid, zip, synth); see docs/sweep.md")
+    ap.add_argument("--output", required=True, help="sweep directory (created; a rerun resumes it)")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per core)")
+    where.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    ap.add_argument("--force", action="store_true", help="rerun points that already have a result")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+
+    from .synth import VendorToolNotFoundError
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        res = run(args.sweep, args.output, workers=args.workers, scheduler=args.scheduler, force=args.force,
+                  progress=not args.quiet)
+    except (SweepError, VendorToolNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    counts: dict = {}
+    for r in res.rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    print(f"{len(res.rows)} points ({res.ran} run, {res.skipped} read back) in {res.wall_seconds:.1f} s: "
+          + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    print(f"results: {res.files['csv']}  report: {res.files['report']}")
+    for r in res.rows:
+        if r["status"] != "ok":
+            print(f"  {r['id']} {r['status']}: {r['error']}")
+    return 0 if res.failed == 0 else 1

@@ -21,24 +21,45 @@ RESULT = "result.json"
 PROJECT = "project"
 
 
-def estimate_bops(manifest: dict, kernel_shapes: dict) -> int:
+def multiplications(keras_model) -> dict:
+    """Products of input by weight per inference, per Keras layer with a ``kernel``.
+
+    Dense: n_in · n_out. Conv1D/Conv2D: output positions (H_out · W_out) · kernel size ·
+    input channels · filters, i.e. ``prod(kernel.shape) · prod(output.shape[1:-1])``.
+
+    Returns:
+        layer name -> number of multiplications (int).
+    """
+    out = {}
+    for layer in keras_model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None:
+            continue
+        positions = int(np.prod([int(d) for d in layer.output.shape[1:-1]])) if len(layer.output.shape) > 2 else 1
+        out[layer.name] = int(np.prod([int(d) for d in kernel.shape])) * positions
+    return out
+
+
+def estimate_bops(manifest: dict, products: dict) -> int:
     """Estimated multiplier cost in bit operations (a proxy, not a synthesis result).
 
-    BOPs = Σ over Dense layers of n_in · n_out · b_in · b_w: every product of an input of
-    ``b_in`` bits with a weight of ``b_w`` bits counted as ``b_in · b_w`` bit operations
-    (the multiplier term of Baskin et al., "UNIQ", ACM TOCS 37 (2021), as used in the
-    quantized-network literature). Adders, the accumulator and zero weights are ignored.
+    BOPs = Σ over layers with weights of (number of products) · b_in · b_w: every product of
+    an input of ``b_in`` bits with a weight of ``b_w`` bits counted as ``b_in · b_w`` bit
+    operations (the multiplier term of the BOPs of Baskin et al., "UNIQ", ACM TOCS 37 (2021),
+    as used in the quantized-network literature). Adders, the accumulator and zero weights
+    are ignored. ``b_in`` is the width of the last result type before the layer's weights in
+    the manifest (the previous layer's output as the firmware stores it).
 
     Args:
         manifest: a project's ``manifest.json`` (``layers``: hls4ml layers in network order,
             each with ``key`` (result / weight / bias / accum) and ``type``).
-        kernel_shapes: Dense layer name -> kernel shape ``(n_in, n_out)``.
+        products: layer name -> products per inference (:func:`multiplications`).
 
     Returns:
         The estimate (bit operations per inference).
 
     Raises:
-        ValueError: a Dense layer of ``kernel_shapes`` absent from the manifest, or a weight
+        ValueError: a layer of ``products`` with no weight type in the manifest, or a weight
             type with no preceding result type (no input width).
     """
     from kappa.fixed_point import FixedPointType
@@ -56,12 +77,11 @@ def estimate_bops(manifest: dict, kernel_shapes: dict) -> int:
         elif entry["key"] == "result":
             width_in = t.width
     total = 0
-    for name, shape in kernel_shapes.items():
+    for name, n in products.items():
         if name not in weight_bits:
-            raise ValueError(f"Dense layer {name!r} has no weight type in the manifest (layers: "
+            raise ValueError(f"layer {name!r} has no weight type in the manifest (layers: "
                              f"{sorted({e['layer'] for e in manifest['layers']})})")
-        n_in, n_out = (int(d) for d in shape)
-        total += n_in * n_out * input_bits[name] * weight_bits[name]
+        total += int(n) * input_bits[name] * weight_bits[name]
     return total
 
 
@@ -159,10 +179,8 @@ def _figures(job) -> dict:
     X_te, Y_te = job.test_data
     classification = is_classification(job.model.dataset)
     Y_fw = np.loadtxt(prj / "tb_data" / "csim_results.log", ndmin=2)
-    Y_float = km.predict(np.asarray(X_te, dtype=np.float32), verbose=0)
+    Y_float = job.model.predict(X_te)  # the float Keras model (trained weights, no quantization)
     metric = "accuracy" if classification else "rmse"
-    kernels = {layer.name: tuple(layer.kernel.shape) for layer in km.layers
-               if layer.__class__.__name__ == "Dense"}
     s = job.history.summary() if job.history is not None else {}
     digest = hashlib.sha256(json.dumps(manifest["sha256"], sort_keys=True).encode()).hexdigest()[:16]
     out = {
@@ -173,7 +191,7 @@ def _figures(job) -> dict:
         f"firmware_{metric}": score(Y_fw, Y_te, classification),
         "diverged": bool(s.get("diverged", False)), "stalled": bool(s.get("stalled", False)),
         "total_weight_bits": manifest["total_weight_bits"],
-        "bops_proxy": estimate_bops(manifest, kernels),
+        "bops_proxy": estimate_bops(manifest, multiplications(km)),
         "firmware_sha256": digest,
         "training": s, "comparison": rep.to_dict(),
     }

@@ -292,17 +292,25 @@ def _check_against_models(path: Path, points: list) -> None:
     import inspect
 
     from kappa import datasets
-    from kappa.nn import LinearBlockModel
+    from kappa.nn import ConvBlockModel, LinearBlockModel
     from kappa.precision import PrecisionDict
 
-    model_keys = set(inspect.signature(LinearBlockModel).parameters) - _MODEL_RESERVED
+    from .job import MODEL_TYPES
+
+    classes = {"linear_block": LinearBlockModel, "conv_block": ConvBlockModel}
     layers: dict[str, list] = {}
     for p in points:
         cfg = p.config
         where = f"{path}: point {p.values}"
-        unknown = sorted(set(cfg["model"]) - model_keys)
+        mcfg = dict(cfg["model"])
+        mtype = mcfg.pop("type", "linear_block")
+        if mtype not in MODEL_TYPES:
+            raise SweepError(f"{where}: model.type {mtype!r} is not known; valid: {', '.join(MODEL_TYPES)}")
+        model_cls = classes[mtype]
+        model_keys = set(inspect.signature(model_cls).parameters) - _MODEL_RESERVED
+        unknown = sorted(set(mcfg) - model_keys)
         if unknown:
-            raise SweepError(f"{where}: unknown model option(s) {unknown}; valid: {', '.join(sorted(model_keys))}")
+            raise SweepError(f"{where}: unknown {mtype} model option(s) {unknown}; valid: type, {', '.join(sorted(model_keys))}")
         unknown = sorted(set(cfg.get("split") or {}) - set(SPLIT_KEYS))
         if unknown:
             raise SweepError(f"{where}: unknown split option(s) {unknown}; valid: {', '.join(SPLIT_KEYS)}")
@@ -314,7 +322,7 @@ def _check_against_models(path: Path, points: list) -> None:
             ds_cfg = dict(cfg["dataset"])
             try:
                 ds = datasets.create(ds_cfg.pop("name"), **ds_cfg)
-                model = LinearBlockModel(dataset=ds, **cfg["model"])
+                model = model_cls(dataset=ds, **mcfg)
             except (TypeError, ValueError, KeyError) as exc:
                 raise SweepError(f"{where}: dataset/model config {cfg['dataset']} / {cfg['model']} does not build: {exc}") from None
             layers[sig] = [layer.name for layer in model.model.layers]

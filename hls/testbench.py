@@ -4,7 +4,8 @@ hls4ml's own testbench reads ``tb_output_predictions.dat`` but never compares, a
 results with 6 significant digits. kappa's testbench:
 
 * reads inputs as hls4ml's does (text -> float -> ``input_t``), so the same files work in
-  Vitis/Vivado HLS csim and cosim;
+  Vitis/Vivado HLS csim and cosim; under io_stream it packs them into the input stream
+  (``input_t::size`` values per word, channels_last order) and unpacks the output stream;
 * converts every expected value to ``result_t`` and compares it with the firmware output
   bit for bit (``==`` on two values of the same ap_fixed type compares their bits); an
   expected value that is not on the ``result_t`` grid also counts as a mismatch;
@@ -43,6 +44,7 @@ size_t trace_type_size = sizeof(double);
 } // namespace nnet
 
 static const int N_IN = @N_IN@;
+typedef @OUT_ELEM@ OUT_ELEM;
 static const int N_OUT = @N_OUT@;
 struct Traced { const char *name; int size; };
 static const Traced TRACED[] = {@TRACED@};
@@ -119,12 +121,9 @@ int main(int argc, char **argv) {
             std::fprintf(stderr, "KAPPA-TB ERROR: sample %ld: expected %d predictions, got %d\n", sample, N_OUT, (int)yexp.size());
             return 2;
         }
-        @INPUT_T@ in[N_IN];
-        @OUTPUT_T@ out[N_OUT];
-        for (int i = 0; i < N_IN; i++) in[i] = (float)xin[i]; // as hls4ml's testbench: text -> float -> input_t
-        @PROJECT@(in, out);
+@CALL@
         for (int j = 0; j < N_OUT; j++) {
-            @OUTPUT_T@ want = yexp[j];
+            OUT_ELEM want = yexp[j];
             bool on_grid = want.to_double() == yexp[j];
             std::fprintf(fout, j ? " %.17g" : "%.17g", out[j].to_double());
             if (!(want == out[j]) || !on_grid) {
@@ -155,18 +154,57 @@ int main(int argc, char **argv) {
 """
 
 
+_CALL_PARALLEL = r"""        @INPUT_T@ in[N_IN];
+        @OUTPUT_T@ out[N_OUT];
+        for (int i = 0; i < N_IN; i++) in[i] = (float)xin[i]; // as hls4ml's testbench: text -> float -> input_t
+        @PROJECT@(in, out);"""
+
+_CALL_STREAM = r"""        hls::stream<@INPUT_T@> in_stream("input");
+        hls::stream<@OUTPUT_T@> out_stream("output");
+        for (int i = 0; i < N_IN / @INPUT_T@::size; i++) {
+            @INPUT_T@ word;
+            for (int c = 0; c < @INPUT_T@::size; c++) word[c] = (float)xin[i * @INPUT_T@::size + c]; // text -> float -> element
+            in_stream.write(word);
+        }
+        @PROJECT@(in_stream, out_stream);
+        OUT_ELEM out[N_OUT];
+        for (int i = 0; i < N_OUT / @OUTPUT_T@::size; i++) {
+            if (out_stream.empty()) {
+                std::fprintf(stderr, "KAPPA-TB ERROR: sample %ld: the output stream holds %d of %d values\n", sample,
+                             i * @OUTPUT_T@::size, N_OUT);
+                return 2;
+            }
+            @OUTPUT_T@ word = out_stream.read();
+            for (int c = 0; c < @OUTPUT_T@::size; c++) out[i * @OUTPUT_T@::size + c] = word[c];
+        }
+        if (!out_stream.empty() || !in_stream.empty()) {
+            std::fprintf(stderr, "KAPPA-TB ERROR: sample %ld: values left in the input or output stream\n", sample);
+            return 2;
+        }"""
+
+
 def write_testbench(path: Path, project: str, n_in: int, n_out: int, traced: list[tuple[str, int]],
-                    input_type: str = "input_t", output_type: str = "result_t") -> Path:
+                    input_type: str = "input_t", output_type: str = "result_t", *, io_type: str = "io_parallel") -> Path:
     """Write kappa's testbench to ``path``.
 
     Args:
         project: top function name (hls4ml's project name).
         n_in, n_out: flattened input/output sizes (elements).
         traced: ``[(hls4ml layer name, output size)]`` of layers with trace hooks.
-        input_type, output_type: C++ type names of the top function's arguments.
+        input_type, output_type: C++ type names of the top function's arguments (under
+            io_stream: the stream word types, ``nnet::array`` of elements).
+        io_type: ``"io_parallel"`` (arrays) or ``"io_stream"`` (hls::stream of words).
+
+    Raises:
+        ValueError: an unknown io_type.
     """
+    if io_type not in ("io_parallel", "io_stream"):
+        raise ValueError(f"unknown io_type {io_type!r}; valid: io_parallel, io_stream")
+    stream = io_type == "io_stream"
     entries = "".join(f'{{"{n}", {s}}}, ' for n, s in traced) + "{NULL, 0}"
-    text = (_TEMPLATE.replace("@PROJECT@", project).replace("@N_IN@", str(n_in)).replace("@N_OUT@", str(n_out))
+    text = (_TEMPLATE.replace("@CALL@", _CALL_STREAM if stream else _CALL_PARALLEL)
+            .replace("@OUT_ELEM@", f"{output_type}::value_type" if stream else output_type)
+            .replace("@PROJECT@", project).replace("@N_IN@", str(n_in)).replace("@N_OUT@", str(n_out))
             .replace("@TRACED@", entries).replace("@INPUT_T@", input_type).replace("@OUTPUT_T@", output_type))
     path = Path(path)
     path.write_text(text)

@@ -10,11 +10,12 @@ from .quantization import quantize, quantize_tensor, rail_stats
 from .precision import FIELDS, PrecisionDict, ensure_precision_dict
 from .dataset import AffineDataset, BaseDataset, DataType, DigitsDataset
 from . import datasets
-from .forward import predict_quantized
+from .firmware_forward import predict_quantized
 
 # Models, training and history import TensorFlow: load them on first use, so that tools
 # which only read reports or quantize with numpy (hls.reports, kappa.quantize) stay light.
-_LAZY = {"BaseModel": "nn", "KerasModel": "nn", "LinearBlockModel": "nn", "FitHistory": "history",
+_LAZY = {"BaseModel": "nn", "KerasModel": "nn", "LinearBlockModel": "nn", "ConvBlockModel": "nn",
+         "FitHistory": "history",
          "train_instrumented": "training"}
 
 
@@ -33,5 +34,5 @@ __all__ = [
     "FixedPointType", "ROUNDING_MODES", "OVERFLOW_MODES", "quantize", "quantize_tensor", "rail_stats",
     "FIELDS", "PrecisionDict", "ensure_precision_dict", "DataType", "BaseDataset", "AffineDataset",
     "DigitsDataset", "datasets", "predict_quantized", "FitHistory", "BaseModel", "LinearBlockModel",
-    "KerasModel", "train_instrumented",
+    "KerasModel", "ConvBlockModel", "train_instrumented",
 ]

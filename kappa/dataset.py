@@ -738,6 +738,8 @@ class DigitsDataset(BaseDataset):
             ``(N,)``, ``output_type = IMAGE_CLASS``.
         flatten: ``True`` → X of shape ``(N, 64)`` (ready for Dense layers);
             ``False`` → ``(N, 8, 8)``.
+        images: ``True`` → X of shape ``(N, 8, 8, 1)``, channels_last images for
+            ``Conv2D`` (``flatten`` is then ignored).
 
     Scaling: pixel values v ∈ {0, …, 16} become ``x = v / 16 ∈ [0, 1]``
     (float64, ``input_type = IMAGE_FLOAT``). Note the closed interval:
@@ -757,6 +759,7 @@ class DigitsDataset(BaseDataset):
     num_samples: Optional[int] = None
     one_hot: bool = True
     flatten: bool = True
+    images: bool = False
 
     def __post_init__(self):
         data, target = _load_digits_arrays()
@@ -773,7 +776,10 @@ class DigitsDataset(BaseDataset):
         idx = order[:n]
         self.num_samples = n
         X = data[idx] / 16.0
-        self.X = X if self.flatten else X.reshape(n, 8, 8)
+        if self.images:
+            self.X = X.reshape(n, 8, 8, 1)
+        else:
+            self.X = X if self.flatten else X.reshape(n, 8, 8)
         labels = target[idx].copy()
         if self.one_hot:
             self.Y = np.eye(self.num_classes, dtype=np.float64)[labels]

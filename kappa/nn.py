@@ -1,12 +1,12 @@
-"""Models: :class:`BaseModel`, :class:`LinearBlockModel` and :class:`KerasModel`.
+"""Models: :class:`BaseModel`, :class:`LinearBlockModel`, :class:`ConvBlockModel` and :class:`KerasModel`.
 
 Follows the "Models / NN Module Reference" (``shared/seeds/001_…``): a model owns a
 dataset reference and a Keras model with stable layer names, offers a plain Keras-style
 :meth:`BaseModel.train` and the instrumented ablation loop
 :meth:`BaseModel.train_instrumented` (implemented in :mod:`kappa.training`), and the
 firmware-reference inference :meth:`BaseModel.predict_quantized` (implemented in
-:mod:`kappa.forward`). The quantized TensorFlow forward used in training lives in
-:mod:`kappa.qforward`.
+:mod:`kappa.firmware_forward`). The quantized TensorFlow forward used in training lives in
+:mod:`kappa.training_forward`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import tensorflow as tf
 
 from .dataset import BaseDataset
 from .precision import ensure_precision_dict
-from .qforward import QuantizedForward, build_plan, same_variable
+from .layers import build_plan, same_variable
+from .training_forward import TrainingForward
 from .quantization import quantize_tensor, rail_stats
 
 RESERVED_LAYER_NAMES = ("input", "loss", "default")
@@ -105,23 +106,25 @@ class BaseModel(ABC):
         """Float Keras inference: ``model(X)`` as a float64 array of shape (N, d_out)."""
         return np.asarray(self.model(np.asarray(X, np.float32), training=False), dtype=np.float64)
 
-    def predict_quantized(self, X, precision_dict) -> np.ndarray:
+    def predict_quantized(self, X, precision_dict, **firmware_options) -> np.ndarray:
         """Firmware-reference inference: delegates to
-        ``kappa.forward.predict_quantized(self.model, precision, X)``.
+        ``kappa.predict_quantized(self.model, precision, X, **firmware_options)``.
 
         Args:
-            X: inputs, shape (N, d_in).
+            X: inputs, shape (N, *input_shape).
             precision_dict: PrecisionDict / nested dict / YAML-JSON path / None.
+            firmware_options: ``io_type``, ``strategy``, ``reuse_factor``, ``layer_options``
+                (the same names and defaults as ``hls.convert``).
 
         Returns:
-            float64 ndarray of shape (N, d_out): what the hls4ml firmware computes.
+            float64 ndarray of shape (N, *output_shape): what the hls4ml firmware computes.
 
         Raises:
-            ValueError: unsupported layer or invalid precision (see kappa.forward).
+            ValueError: unsupported layer or invalid precision (see kappa.firmware_forward).
         """
-        from .forward import predict_quantized
+        from .firmware_forward import predict_quantized
 
-        return predict_quantized(self.model, ensure_precision_dict(precision_dict), X)
+        return predict_quantized(self.model, ensure_precision_dict(precision_dict), X, **firmware_options)
 
     # ------------------------------------------------------------- training
     def train(self, X, Y, epochs: int = 10, batch_size: int = 32, *, shuffle: bool = True,
@@ -199,16 +202,16 @@ class BaseModel(ABC):
 
     # -------------------------------------------------- precision integration
     def _forward_with_precision(self, x, precision, *, training: bool):
-        """Forward pass with straight-through fake quantization (see :mod:`kappa.qforward`).
+        """Forward pass with straight-through fake quantization (see :mod:`kappa.training_forward`).
 
-        Returns float64 (N, d_out) with a precision, float32 without one.
+        Returns float64 (N, *output_shape) with a precision, float32 without one.
         """
-        return QuantizedForward(self.model, ensure_precision_dict(precision))(x, training=training)
+        return TrainingForward(self.model, ensure_precision_dict(precision))(x, training=training)
 
     def _layer_and_field_for_variable(self, var) -> tuple[str, str]:
         """Map a trainable variable to ``(layer_name, field)``.
 
-        Dense ``kernel`` -> ``"weight"``, Dense ``bias`` -> ``"bias"``, any other
+        Dense/Conv ``kernel`` -> ``"weight"``, ``bias`` -> ``"bias"``, any other
         trainable variable (BatchNorm gamma/beta) -> ``"value"``.
 
         Raises:
@@ -217,11 +220,11 @@ class BaseModel(ABC):
         for layer in self.model.layers:
             for v in layer.trainable_weights:
                 if self._same_variable(v, var):
-                    if isinstance(layer, tf.keras.layers.Dense):
-                        if self._same_variable(v, layer.kernel):
-                            return layer.name, "weight"
-                        if layer.use_bias and self._same_variable(v, layer.bias):
-                            return layer.name, "bias"
+                    kernel, bias = getattr(layer, "kernel", None), getattr(layer, "bias", None)
+                    if kernel is not None and self._same_variable(v, kernel):
+                        return layer.name, "weight"
+                    if bias is not None and self._same_variable(v, bias):
+                        return layer.name, "bias"
                     return layer.name, "value"
         raise ValueError(f"variable {getattr(var, 'path', var)!r} belongs to no layer of model {self.name!r}")
 
@@ -375,13 +378,115 @@ class LinearBlockModel(BaseModel):
         return model
 
 
+@dataclass(eq=False)
+class ConvBlockModel(BaseModel):
+    """Convolutional blocks, then a Dense head: ``Conv -> optional Activation -> optional
+    pooling`` per block, ``Flatten``, hidden Dense layers, a final linear Dense.
+
+    Fields:
+        filters: filters of each block, e.g. ``[4, 8]``.
+        kernel_size: kernel size of every convolution (int: square).
+        strides: strides of every convolution (int).
+        padding: ``"valid"`` or ``"same"`` for every convolution.
+        pool: None (no pooling), ``"max"`` or ``"average"``: a pooling layer of
+            ``pool_size`` after each block.
+        pool_size: pooling window and stride (int).
+        activation: None or a Keras activation name (``"relu"``): ``activation{i}`` after
+            each convolution, and after each hidden Dense of the head.
+        dense_hidden: widths of the head's hidden Dense layers (``[]``: none).
+        use_bias: bias in every Conv and Dense.
+        conv_dims: 1 (``Conv1D``, inputs (W, C)) or 2 (``Conv2D``, inputs (H, W, C)); by
+            default 2 for rank-3 inputs and 1 for rank-2 inputs.
+
+    Layer names: ``model_input``, ``conv0``, ``activation0``, ``pool0``, ``conv1``, …,
+    ``flatten``, ``dense0``, ``dense_activation0``, …, ``dense{n}`` (the output layer).
+    Kernels use Glorot-uniform (seeded from ``seed``), biases zeros. The inputs must be
+    channels_last (``DigitsDataset(images=True)`` gives (N, 8, 8, 1)).
+
+    Raises:
+        ValueError: a non-positive filter count, width, kernel, stride or pool size; an
+            unknown padding or pool; an input rank that does not match ``conv_dims``; or a
+            block that shrinks the input below one pixel.
+    """
+
+    filters: list = field(default_factory=lambda: [4])
+    kernel_size: int = 3
+    strides: int = 1
+    padding: str = "same"
+    pool: Optional[str] = "max"
+    pool_size: int = 2
+    activation: Optional[str] = "relu"
+    dense_hidden: list = field(default_factory=list)
+    use_bias: bool = True
+    conv_dims: Optional[int] = None
+    name: str = "ConvBlockModel"
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.model = self._build_model(self.input_shape, self.output_shape, verbose=self.verbose)
+
+    def _build_model(self, input_shape, output_shape, verbose=True):
+        import keras
+
+        dims = self.conv_dims if self.conv_dims is not None else len(input_shape) - 1
+        if dims not in (1, 2) or len(input_shape) != dims + 1:
+            raise ValueError(f"ConvBlockModel with conv_dims={self.conv_dims!r} needs inputs of shape "
+                             f"(W, C) for Conv1D or (H, W, C) for Conv2D; the dataset gives {tuple(input_shape)} "
+                             "(for digits use DigitsDataset(images=True))")
+        for what, vals in (("filters", self.filters), ("dense_hidden", self.dense_hidden),
+                           ("kernel_size", [self.kernel_size]), ("strides", [self.strides]),
+                           ("pool_size", [self.pool_size])):
+            if any(int(v) < 1 for v in vals):
+                raise ValueError(f"{what} must hold positive integers, got {vals!r}")
+        if self.padding not in ("valid", "same"):
+            raise ValueError(f"padding must be 'valid' or 'same', got {self.padding!r}")
+        if self.pool not in (None, "max", "average"):
+            raise ValueError(f"pool must be None, 'max' or 'average', got {self.pool!r}")
+        spatial = list(input_shape[:-1])
+        for i in range(len(self.filters)):  # the sizes each block leaves, before Keras builds anything
+            k, st = int(self.kernel_size), int(self.strides)
+            spatial = [-(-n // st) if self.padding == "same" else (n - k) // st + 1 for n in spatial]
+            if self.pool is not None:
+                spatial = [(n - int(self.pool_size)) // int(self.pool_size) + 1 for n in spatial]
+            if any(n < 1 for n in spatial):
+                raise ValueError(f"block {i} leaves no output pixels: the input {tuple(input_shape)} is too small "
+                                 f"for {len(self.filters)} blocks of kernel {k}, stride {st}, padding "
+                                 f"{self.padding!r} and pool {self.pool!r}")
+        conv = keras.layers.Conv1D if dims == 1 else keras.layers.Conv2D
+        pool = {"max": keras.layers.MaxPooling1D if dims == 1 else keras.layers.MaxPooling2D,
+                "average": keras.layers.AveragePooling1D if dims == 1 else keras.layers.AveragePooling2D}.get(self.pool)
+        d_out = int(np.prod(output_shape)) if len(output_shape) else 1
+        inp = keras.Input(shape=tuple(input_shape), name="model_input")
+        x = inp
+        for i, f in enumerate(self.filters):
+            x = conv(int(f), self.kernel_size, strides=self.strides, padding=self.padding, use_bias=self.use_bias,
+                     name=f"conv{i}", kernel_initializer=_initializers(self.seed, i))(x)
+            if self.activation is not None:
+                x = keras.layers.Activation(self.activation, name=f"activation{i}")(x)
+            if pool is not None:
+                x = pool(self.pool_size, name=f"pool{i}")(x)
+        x = keras.layers.Flatten(name="flatten")(x)
+        widths = [int(u) for u in self.dense_hidden]
+        for i, units in enumerate(widths):
+            x = keras.layers.Dense(units, use_bias=self.use_bias, name=f"dense{i}",
+                                   kernel_initializer=_initializers(self.seed, 100 + i))(x)
+            if self.activation is not None:
+                x = keras.layers.Activation(self.activation, name=f"dense_activation{i}")(x)
+        x = keras.layers.Dense(d_out, use_bias=self.use_bias, name=f"dense{len(widths)}",
+                               kernel_initializer=_initializers(self.seed, 100 + len(widths)))(x)
+        model = keras.Model(inp, x, name=self.name)
+        _check_layer_names(model)
+        if verbose:
+            model.summary()
+        return model
+
+
 class KerasModel(BaseModel):
     """Wrap an existing Keras 3 model (e.g. a trained network) as a kappa model.
 
     Args:
         model: a built Keras 3 model (functional or Sequential), a single chain of
-            ``Input``, ``Dense`` (activation None/'linear'/'relu'), ``Activation('linear')``,
-            ``Activation('relu')`` and ``ReLU()`` layers (what kappa emulates bit-exactly).
+            the layers kappa emulates bit-exactly (``kappa.layers.SUPPORTED_LAYERS_STRICT``).
         dataset: optional dataset; without one the shapes come from the model.
         loss, optimizer, metrics, name, verbose, seed: as :class:`BaseModel`.
 

@@ -88,20 +88,35 @@ class PrecisionDict:
         """Layer names with an entry (including ``default`` and ``input`` if present)."""
         return list(self._spec)
 
-    def validate(self, layer_names: Iterable[str]) -> None:
-        """Check every named layer exists in the model.
+    def validate(self, layer_names: "Iterable[str] | Mapping[str, Iterable[str]]") -> None:
+        """Check every named layer exists in the model and, when the model's fields are
+        known, that each layer names only fields its kind has.
 
         Args:
-            layer_names: the model's layer names (``input`` and ``default`` are always valid).
+            layer_names: the model's layer names, or ``{layer name: its fields}``
+                (``kappa.layers.fields_by_layer``; a Flatten has none, a pooling layer
+                ``accumulator`` and ``activation``, a Dense or convolution the weight
+                fields). ``input`` and ``default`` are always valid.
 
         Raises:
-            ValueError: one error listing every unknown layer and the valid names.
+            ValueError: one error listing every unknown layer or field, with the valid
+                names and, per layer, its valid fields.
         """
+        fields_of = dict(layer_names) if isinstance(layer_names, Mapping) else None
         valid = set(layer_names) | {INPUT_LAYER, DEFAULT}
         unknown = [name for name in self._spec if name not in valid]
         problems = [f"unknown layer {name!r}" for name in unknown]
         bad_input = [f for f in self._spec.get(INPUT_LAYER, {}) if f != "value"]
         problems += [f"input.{f}: the input pseudo-layer only has the field 'value'" for f in bad_input]
+        if fields_of is not None:
+            for name, entry in self._spec.items():
+                if name in fields_of:
+                    allowed = tuple(fields_of[name])
+                    for f in entry:
+                        if f not in allowed:
+                            has = f"its fields are {', '.join(allowed)}" if allowed else \
+                                "it has no fields (it passes its input type through)"
+                            problems.append(f"{name}.{f}: layer {name!r} has no field {f!r}; {has}")
         if problems:
             raise ValueError(
                 "PrecisionDict does not match the model:\n  "

@@ -4,7 +4,7 @@ Implements the "train_instrumented" section of the Models reference
 (``shared/seeds/001_…``) with the extensions of issue 3. One step, on a minibatch
 ``(x, y)`` at parameters θ_t:
 
-1. forward + loss + gradient ``g_t`` (:class:`kappa.qforward.QuantizedForward`:
+1. forward + loss + gradient ``g_t`` (:class:`kappa.training_forward.TrainingForward`:
    straight-through quantizers at input, weight, accumulator, bias and activation when a
    PrecisionDict is given); ``g_t`` cast to the ``gradient`` type (no STE);
 2. curvature secant ``C_t = ‖Δg‖ / (‖Δθ‖ + eps)`` with ``Δθ = θ_t − θ_{t−1}`` and
@@ -58,7 +58,7 @@ import tensorflow as tf
 from .fixed_point import FixedPointType
 from .history import METRIC_NAMES, FitHistory
 from .precision import ensure_precision_dict
-from .qforward import QuantizedForward
+from .training_forward import TrainingForward
 from .quantization import NEAR_RAIL_MARGIN, quantize, quantize_tensor
 from .utils import analytic_single_dense_hessian, half_mse_batch_loss, hessian_metrics_np
 
@@ -248,7 +248,7 @@ class _Runner:
         self.quantized = quantized
         cdt = F64 if quantized else tf.float32
         # Stored parameters lie on their weight/bias grids: the forward skips those quantizers.
-        fwd = QuantizedForward(kmodel, precision, strict=False, params_on_grid=quantized)
+        fwd = TrainingForward(kmodel, precision, strict=False, params_on_grid=quantized)
         plan = fwd.plan
         variables = list(kmodel.trainable_variables)
         self.variables = variables
@@ -273,9 +273,9 @@ class _Runner:
         mom = zeros() if optimizer == "momentum" else None
         adam_m = zeros() if optimizer == "adam" else None
         adam_v = zeros() if optimizer == "adam" else None
-        kernels = [s_.var_index["kernel"] for s_ in plan if s_.kind == "dense"]
+        kernels = [s_.var_index["kernel"] for s_ in plan if s_.kind in ("dense", "conv")]
         gain_rng = np.random.default_rng(12345)
-        gain_init = {k: gain_rng.normal(size=(int(variables[k].shape[1]), 1))
+        gain_init = {k: gain_rng.normal(size=(int(variables[k].shape[-1]), 1))
                      for k in kernels if min(variables[k].shape) > 16}
         gain_vec = {k: tf.Variable(v, dtype=F64, trainable=False) for k, v in gain_init.items()}
         self._state = [prev_theta, prev_grad, ema, last_c, adam_t] + [v for v in (mom, adam_m, adam_v) if v is not None]
@@ -323,6 +323,7 @@ class _Runner:
 
         def spectral_norm(k):
             W = tf.cast(variables[k], F64)
+            W = tf.reshape(W, [-1, int(W.shape[-1])])  # a convolution kernel as its (kh*kw*C, F) matrix
             if k not in gain_vec:
                 return tf.linalg.svd(W, compute_uv=False)[0]
             v = gain_vec[k]  # warm-started power iteration on WᵀW (2 iterations per step)
@@ -587,7 +588,7 @@ def train_instrumented(
     kmodel = model.model
     precision = ensure_precision_dict(precision_dict)
     quantized = precision is not None
-    plan = QuantizedForward(kmodel, precision, strict=False).plan  # validates precision & S_RND
+    plan = TrainingForward(kmodel, precision, strict=False).plan  # validates precision & S_RND
 
     X = np.asarray(X, np.float32)
     Y = np.asarray(Y, np.float32)
@@ -619,7 +620,7 @@ def train_instrumented(
             raise ValueError(f"{layer}.{fld} = {t}: storage types cannot use S_RND (use it in 'update')")
 
     # ------------------------------------------------------------- analytic Hessian
-    one_layer = len(plan) == 1 and plan[0].kind == "dense" and plan[0].fused == "linear"
+    one_layer = len(plan) == 1 and plan[0].kind == "dense" and plan[0].attrs["fused"] == "linear"
     eigs = None
     if one_layer and compute_analytic_hessian:
         loss_factor = 1.0 if loss_mode == "half_mse" else 2.0 / d_out

@@ -14,7 +14,7 @@ from hls.convert import read_emitted_typedefs
 from kappa.utils import sha256_file
 from hls.csim import CsimError
 from kappa import quantize
-from kappa.forward import predict_quantized
+from kappa import predict_quantized
 
 P = {"default": {"weight": "ap_fixed<8,2,AP_RND,AP_SAT>", "bias": "ap_fixed<8,2>", "accumulator": "ap_fixed<16,6>",
                  "activation": "ap_fixed<12,5,AP_RND,AP_SAT>", "gradient": "ap_fixed<16,4>"},
@@ -150,8 +150,11 @@ def test_bad_options(tmp_path):
         hls.convert(_model(), P, tmp_path / "p", backend="Quartus")
     with pytest.raises(ValueError, match="reuse_factor"):
         hls.convert(_model(), P, tmp_path / "p", reuse_factor=0)
-    with pytest.raises(ValueError, match="io_stream"):
-        hls.convert(_model(), P, tmp_path / "p", io_type="io_stream")
+    with pytest.raises(ValueError, match="io_type 'io_serial' is not supported; valid: io_parallel, io_stream"):
+        hls.convert(_model(), P, tmp_path / "p", io_type="io_serial")
+    with pytest.raises(ValueError, match="unknown strategy 'Fast'; valid: Latency, Resource"):
+        hls.convert(_model(), P, tmp_path / "p", strategy="Fast")
+    assert not (tmp_path / "p").exists()
 
 
 def test_csim_errors(project, tmp_path, monkeypatch):

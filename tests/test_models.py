@@ -1,7 +1,7 @@
-"""Tests for kappa.nn (models) and kappa.qforward (the TF fixed-point forward).
+"""Tests for kappa.nn (models) and kappa.training_forward (the TF fixed-point forward).
 
 The firmware arithmetic is checked three ways on narrow and saturating accumulators: the
-TF forward used in training, the lead's numpy reference ``kappa.forward.predict_quantized``
+TF forward used in training, the lead's numpy reference ``kappa.predict_quantized``
 (through ``BaseModel.predict_quantized``), and an independent re-implementation below in
 pure Python ``Fraction`` arithmetic, written from hls4ml's ``nnet_dense_latency.h``
 semantics (``shared/reference/hls4ml-notes.md``).
@@ -25,7 +25,8 @@ import kappa  # noqa: E402
 from kappa.dataset import AffineDataset  # noqa: E402
 from kappa.fixed_point import FixedPointType  # noqa: E402
 from kappa.nn import RESERVED_LAYER_NAMES, BaseModel, KerasModel, LinearBlockModel  # noqa: E402
-from kappa.qforward import QuantizedForward, build_plan, predict_tf  # noqa: E402
+from kappa.layers import build_plan  # noqa: E402
+from kappa.training_forward import TrainingForward, predict_tf  # noqa: E402
 from kappa.quantization import round_units_tensor  # noqa: E402
 from kappa.utils import half_mse_batch_loss  # noqa: E402
 
@@ -136,7 +137,10 @@ def test_keras_model_wraps_supported_layers(ds):
                 keras.layers.Dense(2, activation="linear", name="d3"))
     m = KerasModel(km)
     assert m.dataset is None and m.input_shape == (4,) and m.output_shape == (2,)
-    assert [s.kind for s in build_plan(km)] == ["dense", "linear", "dense", "relu", "dense", "relu", "dense"]
+    # a fused ReLU is split off as <name>_relu, as hls4ml splits it
+    assert [(s.name, s.kind) for s in build_plan(km)] == [
+        ("d0", "dense"), ("d0_relu", "relu"), ("lin", "linear"), ("d1", "dense"), ("r1", "relu"), ("d2", "dense"),
+        ("a2", "relu"), ("d3", "dense")]
     m2 = KerasModel(km, ds)
     assert m2.dataset is ds
     h = m2.train_instrumented(ds.X, ds.Y, epochs=2, batch_size=16, learning_rate=0.01)
@@ -318,7 +322,7 @@ def test_tf_forward_equals_numpy_reference_and_independent_loops(case):
 
 
 def test_predict_quantized_delegates_to_forward_module(ds):
-    from kappa.forward import predict_quantized
+    from kappa import predict_quantized
 
     m = LinearBlockModel(dataset=ds, num_hidden=[5], activation="relu", seed=0)
     prec = {"input": {"value": "ap_fixed<12,2>"}, "default": {"weight": "ap_fixed<8,2>", "accumulator": "ap_fixed<16,6>"}}
@@ -345,14 +349,14 @@ def test_round_units_tensor_matches_quantize(mode):
 def test_forward_refuses_stochastic_rounding_in_firmware_fields(ds):
     m = LinearBlockModel(dataset=ds, num_hidden=[], seed=0)
     with pytest.raises(ValueError, match="S_RND"):
-        QuantizedForward(m.model, {"default": {"weight": "ap_fixed<8,2,S_RND>"}})
+        TrainingForward(m.model, {"default": {"weight": "ap_fixed<8,2,S_RND>"}})
     with pytest.raises(ValueError, match="unknown layer"):
-        QuantizedForward(m.model, {"dense9": {"weight": "ap_fixed<8,2>"}})
+        TrainingForward(m.model, {"dense9": {"weight": "ap_fixed<8,2>"}})
 
 
 def test_forward_float_path_equals_keras(ds):
     m = LinearBlockModel(dataset=ds, num_hidden=[7, 5], activation="relu", use_batchnorm=True, seed=0)
-    fwd = QuantizedForward(m.model, None)
+    fwd = TrainingForward(m.model, None)
     np.testing.assert_allclose(fwd(ds.X).numpy(), m.model(ds.X.astype(np.float32)).numpy(), rtol=1e-6, atol=1e-6)
 
 
@@ -362,7 +366,7 @@ def test_ste_gradient_of_quantized_one_layer_model(ds):
     prec = kappa.PrecisionDict({"input": {"value": "ap_fixed<8,1,AP_RND,AP_SAT>"},
                                 "default": {"weight": "ap_fixed<8,2>", "accumulator": "ap_fixed<10,2,AP_TRN,AP_SAT>",
                                             "activation": "ap_fixed<8,2,AP_RND,AP_SAT>"}})
-    fwd = QuantizedForward(m.model, prec)
+    fwd = TrainingForward(m.model, prec)
     w = tf.cast(m.model.trainable_variables[0], tf.float64)
     with tf.GradientTape() as tape:
         tape.watch(w)
@@ -376,7 +380,7 @@ def test_ste_gradient_of_quantized_one_layer_model(ds):
 def test_tf_forward_equals_numpy_reference_on_random_types():
     """60 random type assignments (all rounding/overflow modes, narrow to wide, with and
     without rounding of products) through both fast paths and the sequential loop."""
-    from kappa.forward import predict_quantized
+    from kappa import predict_quantized
 
     rng = np.random.default_rng(5)
     km, X = _firmware_model(seed=3)

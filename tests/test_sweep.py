@@ -86,9 +86,23 @@ def test_estimate_bops_by_hand():
         {"layer": "dense1", "key": "result", "type": "ap_fixed<14,6>"},
     ]}
     # dense0 sees 8-bit inputs, dense1 the 6-bit ReLU outputs (not dense0's 14-bit result)
-    assert estimate_bops(man, {"dense0": (64, 32), "dense1": (32, 10)}) == 64 * 32 * 8 * 12 + 32 * 10 * 6 * 5
+    assert estimate_bops(man, {"dense0": 64 * 32, "dense1": 32 * 10}) == 64 * 32 * 8 * 12 + 32 * 10 * 6 * 5
     with pytest.raises(ValueError, match="dense9"):
-        estimate_bops(man, {"dense9": (1, 1)})
+        estimate_bops(man, {"dense9": 1})
+
+
+def test_multiplications_dense_and_conv():
+    keras = pytest.importorskip("keras")
+    from hls.sweep_point import multiplications
+
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv0")(inp)
+    x = keras.layers.MaxPooling2D(2, name="pool0")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    out = keras.layers.Dense(10, name="dense0")(x)
+    km = keras.Model(inp, out)
+    # 8x8 output positions x (3x3 kernel x 1 channel) x 8 filters; 4x4x8 inputs x 10 outputs
+    assert multiplications(km) == {"conv0": 8 * 8 * 3 * 3 * 1 * 8, "dense0": 4 * 4 * 8 * 10}
 
 
 def test_pareto_front():
@@ -191,6 +205,16 @@ def test_bad_sweep_files_touch_nothing(sweep_file, tmp_path, capsys, change, nam
     assert err.startswith("error: ") and named in err
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def test_kappa_sweep_command_is_this_cli(sweep_file, tmp_path, capsys):
+    from hls.cli import main as kappa
+
+    spec = {"base": str(sweep_file.parent / "tiny_affine.yaml"), "grid": {"hls.strategy": ["Latency", "Fast"]}}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(spec))
+    assert kappa(["sweep", str(tmp_path / "bad.yaml"), "--output", str(tmp_path / "out")]) == 2
+    assert "'hls.strategy': value 'Fast'; valid: Latency, Resource" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_output_holding_another_sweep_is_refused(sweep_file, tmp_path, capsys):

@@ -162,7 +162,7 @@ def test_quantized_storage_on_grid_for_every_variable(affine):
         a = getattr(h, k)
         assert np.all((a >= 0) & (a <= 1)), k
     # training forward (stored weights) == the firmware reference, after training
-    from kappa.qforward import predict_tf
+    from kappa.training_forward import predict_tf
 
     np.testing.assert_array_equal(predict_tf(m.model, prec, X), m.predict_quantized(X, prec))
 

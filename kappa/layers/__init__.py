@@ -1,0 +1,160 @@
+"""The layers kappa runs, one module per layer family, and the registry that parses a
+Keras model into firmware steps.
+
+Each family module (``dense``, ``conv``, ``pooling``, ``reshape``, ``activations``,
+``batchnorm``) holds its parse rule, numpy firmware forward, TensorFlow training forward
+and hls4ml precision keys (see :mod:`kappa.layers.base`). :data:`REGISTRY` maps Keras
+class names to families, as hls4ml maps each Keras layer class to one handler. Adding a
+layer kind is one new module plus one line in :data:`FAMILIES`.
+
+:func:`build_plan` is the one parser of Keras models: the firmware forward
+(:mod:`kappa.firmware_forward`), the training forward (:mod:`kappa.training_forward`)
+and the converter (``hls.convert``) all use it, so they accept and refuse the same
+models with the same messages. No TensorFlow import at module level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .activations import ACTIVATION_LAYERS, FLOAT_ACTIVATION
+from .base import (IO_TYPES, STRATEGIES, SUPPORTED_LAYERS_STRICT, FirmwareOptions, LayerFamily, ParseContext, Step, index_of,
+                   same_variable, shape_of)
+from .batchnorm import BATCHNORM
+from .conv import CONV
+from .dense import DENSE
+from .pooling import POOLING
+from .reshape import RESHAPE
+
+FAMILIES: tuple[LayerFamily, ...] = (DENSE, CONV, POOLING, RESHAPE, ACTIVATION_LAYERS, BATCHNORM)
+REGISTRY: dict[str, LayerFamily] = {cls: fam for fam in FAMILIES for cls in fam.keras_classes}
+
+__all__ = ["FAMILIES", "REGISTRY", "SUPPORTED_LAYERS_STRICT", "FirmwareOptions", "LayerFamily", "Step",
+           "build_plan", "fields_by_layer", "same_variable", "index_of", "IO_TYPES", "STRATEGIES"]
+
+
+def _unsupported_class(layer) -> ValueError:
+    return ValueError(
+        f"layer {layer.name!r} of type {type(layer).__name__} is not supported; supported layers: "
+        f"{'; '.join(SUPPORTED_LAYERS_STRICT)}"
+    )
+
+
+def _chain_layers(keras_model) -> list:
+    """The model's layers (input layer excluded), checked to form one chain.
+
+    Raises:
+        ValueError: several inputs/outputs, a layer used twice, or a branch.
+    """
+    import keras
+
+    inputs = getattr(keras_model, "inputs", None) or []
+    outputs = getattr(keras_model, "outputs", None) or []
+    if len(inputs) > 1 or len(outputs) > 1:
+        raise ValueError(
+            f"model {keras_model.name!r} has {len(inputs)} inputs and {len(outputs)} outputs; "
+            "kappa supports single-input, single-output chains of layers"
+        )
+    layers = []
+    prev_out = inputs[0] if inputs else None
+    for layer in keras_model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        nodes = getattr(layer, "_inbound_nodes", [])
+        if len(nodes) > 1:
+            raise ValueError(f"layer {layer.name!r} is used {len(nodes)} times; kappa supports each layer once")
+        if nodes and prev_out is not None:
+            ins = list(nodes[0].input_tensors)
+            if len(ins) != 1 or ins[0] is not prev_out:
+                raise ValueError(
+                    f"layer {layer.name!r} does not consume the previous layer's output: kappa supports "
+                    "single-input, single-output chains of layers (no branches or skip connections)"
+                )
+        if nodes:
+            outs = list(nodes[0].output_tensors)
+            prev_out = outs[0] if outs else None
+        layers.append(layer)
+    return layers
+
+
+def family_of(layer, *, strict: bool) -> LayerFamily:
+    """The family that handles ``layer`` (by Keras class name, then by base classes).
+
+    Raises:
+        ValueError: no family, naming the layer, its class and the supported set.
+    """
+    for cls in type(layer).__mro__:
+        fam = REGISTRY.get(cls.__name__)
+        if fam is not None:
+            return fam
+    if not strict and not layer.trainable_weights:
+        return FLOAT_ACTIVATION
+    raise _unsupported_class(layer)
+
+
+def build_plan(keras_model, precision: Any = None, opts: FirmwareOptions | None = None, *,
+               strict: bool = True) -> list[Step]:
+    """Parse a single-input, single-output chain of Keras layers into firmware steps.
+
+    Args:
+        keras_model: a built Keras 3 model (functional or Sequential).
+        precision: a PrecisionDict (types are resolved into each step) or None (float).
+        opts: firmware options (io_type decides the inserted zero-padding layers).
+        strict: True -> only firmware-exact layers (``SUPPORTED_LAYERS_STRICT``); False ->
+            also BatchNormalization, other activations and parameter-free layers, computed
+            in float (training only).
+
+    Returns:
+        list of :class:`Step` in execution order (the input layer excluded); passthrough
+        steps (Flatten, Reshape, inserted padding) carry the previous result type.
+
+    Raises:
+        ValueError: an unsupported layer (names it, its type and the supported set), a
+            configuration of a layer kappa cannot emulate (names the layer, the reason and
+            what would work instead), several inputs/outputs or a branching graph.
+    """
+    from .. import precision as _p
+
+    opts = opts or FirmwareOptions()
+    ctx = ParseContext(precision, opts, strict, list(keras_model.trainable_variables))
+    steps: list[Step] = []
+    prev_t = ctx.dtype(_p.INPUT_LAYER, "value")
+    layers = _chain_layers(keras_model)
+    _check_layer_options(opts, {layer.name: family_of(layer, strict=strict) for layer in layers})
+    for layer in layers:
+        fam = family_of(layer, strict=strict)
+        for st in fam.parse(layer, ctx):
+            if st.family.passthrough:
+                st.types["result"] = prev_t
+            steps.append(st)
+            prev_t = st.types.get("result")
+    return steps
+
+
+def _check_layer_options(opts: FirmwareOptions, families: dict) -> None:
+    """Refuse per-layer options for layers the model does not have or whose family takes none."""
+    problems = []
+    for name, options in opts.layer_options.items():
+        fam = families.get(name)
+        if fam is None:
+            problems.append(f"layer_options names {name!r}, which is not a layer of the model "
+                            f"(its layers: {', '.join(families)})")
+            continue
+        allowed = fam.options
+        for key in (options or {}):
+            if key not in allowed:
+                problems.append(f"layer_options[{name!r}][{key!r}]: a {fam.name} layer takes "
+                                + (f"the options {', '.join(allowed)}" if allowed else "no options"))
+    if problems:
+        raise ValueError("invalid layer_options:\n  " + "\n  ".join(problems))
+
+
+def fields_by_layer(keras_model, *, strict: bool = False) -> dict[str, tuple[str, ...]]:
+    """``{Keras layer name: PrecisionDict fields it has}`` (for ``PrecisionDict.validate``)."""
+    out = {}
+    for layer in _chain_layers(keras_model):
+        try:
+            out[layer.name] = family_of(layer, strict=strict).fields
+        except ValueError:
+            out[layer.name] = ()
+    return out

@@ -1,0 +1,175 @@
+"""Conv1D / Conv2D (channels_last): parse rule, numpy firmware forward, TensorFlow
+training forward, hls4ml keys.
+
+Firmware arithmetic (hls4ml 1.3.0): every output pixel is one Dense over its receptive
+field, with the Dense arithmetic of :mod:`kappa.layers.dense` (each product cast to
+``accum_t``, the accumulator starting at the cast bias, partial sums cast, the result
+cast to ``result_t``), the inputs taken in the order (kernel row, kernel column,
+channel), which is the Keras kernel's order:
+
+* io_parallel, Latency: ``conv_1d_latency_cl`` / ``conv_2d_latency_cl``
+  (``nnet_conv1d_latency.h``, ``nnet_conv2d_latency.h``) fill an im2col buffer
+  (zeros where ``same`` padding reaches outside the input) and multiply it pixel by
+  pixel; Resource: ``conv_*_resource_cl`` cast every product to ``accum_t`` as well but
+  add in another order, so a saturating accumulator is refused under Resource.
+* io_stream: hls4ml inserts a ``ZeroPadding1D/2D`` layer named ``zp1d_<conv>`` /
+  ``zp2d_<conv>`` before a ``same``-padded convolution (``conv_same_pad.py``; its result
+  type is the convolution's input type) and then runs the line-buffer convolution
+  (``nnet_conv_stream.h``: ``shift_line_buffer`` fills the window in (row, column,
+  channel) order and calls the Dense kernel on it).
+
+Zero inputs (padding) give zero products, which change no partial sum even when it
+saturates, so padding inside the convolution and padding as a layer compute the same
+bits. Padding follows TensorFlow: ``same`` gives ``ceil(in / stride)`` outputs with
+``pad_before = pad_total // 2``.
+
+Refused (naming the layer): dilation other than 1, groups other than 1,
+``channels_first``, ``padding='causal'``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
+from .dense import (WEIGHT_FIELDS, check_weighted, matrix_arith, matrix_arith_tf, weighted_arrays,
+                    weighted_precision, weighted_types)
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
+    """``(out, pad_before, pad_after)`` of TensorFlow's ``same`` padding along one axis."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def geometry(in_shape: tuple, kernel: tuple, strides: tuple, padding: str) -> dict:
+    """Spatial geometry of a convolution or pooling window over an (H, W, C) input.
+
+    Args:
+        in_shape: (H, W, C) (1-D layers use H = 1).
+        kernel, strides: (kh, kw) and (sh, sw).
+        padding: ``"valid"`` or ``"same"``.
+
+    Returns:
+        dict with ``out`` (OH, OW) and ``pads`` (top, bottom, left, right).
+    """
+    (H, W), (kh, kw), (sh, sw) = in_shape[:2], kernel, strides
+    if padding == "same":
+        oh, pt, pb = same_padding(H, kh, sh)
+        ow, pl, pr = same_padding(W, kw, sw)
+    else:
+        oh, ow, pt, pb, pl, pr = (H - kh) // sh + 1, (W - kw) // sw + 1, 0, 0, 0, 0
+    return {"out": (oh, ow), "pads": (pt, pb, pl, pr)}
+
+
+def as_2d(shape: tuple) -> tuple:
+    """Per-sample (W, C) -> (1, W, C); (H, W, C) unchanged."""
+    return (1, *shape) if len(shape) == 2 else tuple(shape)
+
+
+def im2col(x: np.ndarray, kernel: tuple, strides: tuple, pads: tuple, pad_value: float = 0.0) -> np.ndarray:
+    """Receptive fields of every output pixel.
+
+    Args:
+        x: (N, H, W, C). kernel: (kh, kw). strides: (sh, sw). pads: (top, bottom, left, right).
+        pad_value: the value of padded positions.
+
+    Returns:
+        (N, OH, OW, kh * kw * C) in (row, column, channel) order (a view where possible).
+    """
+    pt, pb, pl, pr = pads
+    if any(pads):
+        x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=pad_value)
+    kh, kw = kernel
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))  # (N, OH', OW', C, kh, kw)
+    win = win[:, ::strides[0], ::strides[1]]
+    n, oh, ow, c = win.shape[:4]
+    return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(n, oh, ow, kh * kw * c)
+
+
+def _tuple2(v, rank):
+    v = tuple(int(a) for a in (v if isinstance(v, (tuple, list)) else (v,) * rank))
+    return (1, *v) if rank == 1 else v
+
+
+class ConvFamily(LayerFamily):
+    """``keras.layers.Conv1D`` and ``Conv2D``."""
+
+    name = "conv"
+    keras_classes = ("Conv1D", "Conv2D")
+    fields = WEIGHT_FIELDS
+
+    def parse(self, layer, ctx: ParseContext) -> list[Step]:
+        from .activations import fused_activation_steps
+        from .reshape import ZEROPAD
+
+        rank = 1 if type(layer).__name__ == "Conv1D" else 2
+        if getattr(layer, "data_format", "channels_last") != "channels_last":
+            raise unsupported(layer, f"data_format {layer.data_format!r}", "use channels_last")
+        if any(int(d) != 1 for d in np.atleast_1d(layer.dilation_rate)):
+            raise unsupported(layer, f"dilation_rate {layer.dilation_rate} is not emulated", "use dilation_rate=1")
+        if int(getattr(layer, "groups", 1)) != 1:
+            raise unsupported(layer, f"groups={layer.groups} is not emulated", "use groups=1")
+        if layer.padding not in ("valid", "same"):
+            raise unsupported(layer, f"padding {layer.padding!r} is not emulated", "use 'valid' or 'same'")
+        in_shape, out_shape = shape_of(layer.input), shape_of(layer.output)
+        kernel = _tuple2(layer.kernel_size, rank)
+        strides = _tuple2(layer.strides, rank)
+        geo = geometry(as_2d(in_shape), kernel, strides, layer.padding)
+        steps = []
+        conv_in = in_shape
+        pads = geo["pads"]
+        if ctx.opts.io_type == "io_stream" and any(pads):
+            pt, pb, pl, pr = pads
+            h, w, c = as_2d(in_shape)
+            padded = (w + pl + pr, c) if rank == 1 else (h + pt + pb, w + pl + pr, c)
+            steps.append(Step(f"zp{rank}d_{layer.name}", ZEROPAD, layer.name, None,
+                              {"pads": pads, "rank": rank}, {}, {}, in_shape, padded))
+            conv_in, pads = padded, (0, 0, 0, 0)
+        act_steps, fused = fused_activation_steps(layer, ctx, out_shape)
+        attrs = {"use_bias": bool(layer.use_bias), "fused": fused, "rank": rank, "kernel": kernel,
+                 "strides": strides, "pads": pads, "padding": layer.padding}
+        steps.append(Step(layer.name, self, layer.name, layer, attrs, weighted_types(ctx, layer.name, fused),
+                          ctx.var_index(layer), conv_in, out_shape))
+        return steps + act_steps
+
+    def check(self, step, opts, in_t):
+        check_weighted(step, opts, in_t)
+
+    def forward(self, step, x, in_t, opts):
+        a = step.attrs
+        arrays = {k: v for k, _, v, _ in weighted_arrays(step)}
+        w = arrays["weight"].reshape(-1, arrays["weight"].shape[-1])  # (kh*kw*C, F) in Keras order
+        cols = im2col(x.reshape((x.shape[0], *as_2d(step.in_shape))), a["kernel"], a["strides"], a["pads"])
+        n, oh, ow, k = cols.shape
+        y = matrix_arith(cols.reshape(-1, k), w, arrays.get("bias"), step.types, in_t, step.name)
+        return y.reshape((x.shape[0], *step.out_shape))
+
+    def forward_tf(self, step, x, in_t, fwd):
+        import tensorflow as tf
+
+        a = step.attrs
+        kh, kw = a["kernel"]
+        sh, sw = a["strides"]
+        pt, pb, pl, pr = a["pads"]
+        x4 = tf.reshape(x, [-1, *as_2d(step.in_shape)])
+        if any(a["pads"]):
+            x4 = tf.pad(x4, [[0, 0], [pt, pb], [pl, pr], [0, 0]])
+        cols = tf.image.extract_patches(x4, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1],
+                                        padding="VALID")  # (N, OH, OW, kh*kw*C), (row, column, channel) order
+        k = int(cols.shape[-1])
+        kernel = fwd.param(step, "kernel")
+        w = tf.reshape(kernel, [k, -1])
+        b = fwd.param(step, "bias") if a["use_bias"] else None
+        y = matrix_arith_tf(tf.reshape(cols, [-1, k]), w, b, step, in_t, fwd)
+        return tf.reshape(y, [-1, *step.out_shape])
+
+    def hls_precision(self, step):
+        return weighted_precision(step)
+
+    def weights(self, step):
+        return weighted_arrays(step)
+
+
+CONV = ConvFamily()

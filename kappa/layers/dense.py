@@ -1,0 +1,309 @@
+"""Dense: parse rule, numpy firmware forward, TensorFlow training forward, hls4ml keys.
+
+Firmware arithmetic (hls4ml 1.3.0 ``nnet_dense_latency.h``; ``../shared/reference/
+hls4ml-notes.md``, "Dense arithmetic"), also used by every convolution (per output pixel):
+
+1. each product ``x[i] * w[i][j]`` is formed at full width and converted to ``accum_t``
+   on its own;
+2. the accumulator starts at ``(accum_t) bias[j]``;
+3. products are added for i = 0 .. n_in-1, every partial sum again an ``accum_t`` (only
+   overflow can act: a sum of two values on the accumulator grid is on the grid);
+4. ``res[j] = (result_t) acc[j]``.
+
+With WRAP the sum is modular and the order of additions is free. With SAT it is not:
+the Latency order is the input order; the Resource strategy (``nnet_dense_resource.h``)
+adds in an interleaved order (with intermediate ``accum_t`` partial sums when RF > n_in)
+that kappa does not emulate, so a saturating accumulator under Resource is refused.
+``ap_int<2>`` weights select hls4ml's ternary product (``nnet_mult.h``
+``weight_ternary``): the weight -2 multiplies as +1.
+
+A Dense with ``activation='relu'`` is split into the Dense (result type = its
+accumulator type, a lossless cast) and ``<name>_relu`` (result type = the layer's
+``activation`` field), as hls4ml splits it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..fixed_point import FixedPointType
+from ..quantization import quantize, requantize_codes, to_codes
+from .base import FirmwareOptions, LayerFamily, ParseContext, Step, shape_of, unsupported
+
+WEIGHT_FIELDS = ("weight", "bias", "accumulator", "activation", "gradient", "update", "momentum", "adam_m", "adam_v")
+MAX_PRODUCT_BITS_NUMPY = 62
+MAX_PRODUCT_BITS_TF = 53
+
+
+def _q(x, t):
+    return x if t is None else quantize(x, t)
+
+
+def is_ternary(w_t: FixedPointType | None) -> bool:
+    """True for ``ap_int<2>`` weights, which hls4ml multiplies with its ternary product."""
+    return w_t is not None and w_t.kind == "int" and w_t.signed and w_t.width == 2
+
+
+def weighted_types(ctx: ParseContext, name: str, fused: str) -> dict:
+    """Resolved types of a Dense/Conv step: weight, bias, accumulator and result (the
+    ``activation`` field, or the accumulator type when an activation is split off)."""
+    acc_t = ctx.dtype(name, "accumulator")
+    return {
+        "weight": ctx.dtype(name, "weight"),
+        "bias": ctx.dtype(name, "bias"),
+        "accumulator": acc_t,
+        "result": ctx.dtype(name, "activation") if fused == "linear" else acc_t,
+    }
+
+
+def check_weighted(step: Step, opts: FirmwareOptions, in_t: FixedPointType | None) -> None:
+    """Refusals shared by Dense and the convolutions (ValueError naming the layer)."""
+    acc = step.types.get("accumulator")
+    if opts.strategy == "Resource" and acc is not None and acc.overflow != "WRAP":
+        raise ValueError(
+            f"layer {step.name!r}: accumulator {acc} saturates, and the Resource strategy adds products in an "
+            f"interleaved order (with intermediate partial sums) kappa does not emulate; use a WRAP "
+            f"accumulator or strategy='Latency'"
+        )
+    w_t = step.types.get("weight")
+    if in_t is not None and w_t is not None and in_t.width + w_t.width > MAX_PRODUCT_BITS_NUMPY:
+        raise ValueError(f"layer {step.name!r}: {in_t} x {w_t} products need {in_t.width + w_t.width} bits; "
+                         f"kappa's int64 emulation supports at most {MAX_PRODUCT_BITS_NUMPY}")
+
+
+def weighted_precision(step: Step) -> dict:
+    t = step.types
+    out = {"weight": (t["weight"], f"{step.keras_name}.weight")}
+    if step.attrs.get("use_bias", True):
+        # Without a bias hls4ml emits zeros typed ap_uint<1> whatever is configured: 0 in any
+        # type, so the bias type is only required (and checked) with use_bias.
+        out["bias"] = (t["bias"], f"{step.keras_name}.bias")
+    out["accum"] = (t["accumulator"], f"{step.keras_name}.accumulator")
+    split = step.attrs.get("fused", "linear") != "linear"
+    out["result"] = (t["result"], f"{step.keras_name}.accumulator" if split else f"{step.keras_name}.activation")
+    return out
+
+
+def weighted_arrays(step: Step) -> list:
+    """``[(hls key, Keras attribute, float64 array, type)]`` of a Dense/Conv step."""
+    layer = step.layer
+    kernel = np.asarray(layer.kernel.numpy(), dtype=np.float64)
+    out = [("weight", "kernel", kernel, step.types.get("weight"))]
+    if step.attrs.get("use_bias", True):
+        out.append(("bias", "bias", np.asarray(layer.bias.numpy(), dtype=np.float64), step.types.get("bias")))
+    return out
+
+
+def matrix_arith(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: dict,
+                 in_t: FixedPointType | None, name: str) -> np.ndarray:
+    """The firmware dot products of one Dense (or one convolution pixel), numpy.
+
+    Args:
+        x: float64 (M, n_in), values on ``in_t``.
+        w: float64 (n_in, n_out) Keras-order weights (not yet quantized).
+        b: float64 (n_out,) or None (no bias).
+        types: ``weight``, ``bias``, ``accumulator``, ``result`` (None = float).
+        in_t: the type of ``x`` (None: float operands, no exactness claim).
+        name: the layer name, for messages.
+
+    Returns:
+        float64 (M, n_out): ``(result_t)`` of the accumulator, bit-exact with
+        ``nnet_dense_latency.h`` (see the module docstring).
+
+    Raises:
+        ValueError: products wider than 62 bits (int64).
+    """
+    w_t, b_t, acc_t, res_t = types["weight"], types["bias"], types["accumulator"], types["result"]
+    w = _q(w, w_t)
+    if is_ternary(w_t):
+        w = np.where(w == -2.0, 1.0, w)
+    n_in, n_out = w.shape
+    bq = _q(b, b_t) if b is not None else np.zeros(n_out)
+    if acc_t is None:
+        return _q(x @ w + bq, res_t)
+    if in_t is None or w_t is None or (b is not None and b_t is None):
+        # Floating-point operands (a partial PrecisionDict): cast products and partial sums.
+        prods = quantize(x[:, :, None] * w[None, :, :], acc_t)
+        acc = quantize(np.broadcast_to(bq, (x.shape[0], n_out)), acc_t)
+        for i in range(n_in):
+            acc = quantize(acc + prods[:, i, :], acc_t)
+        return _q(acc, res_t)
+    if in_t.width + w_t.width > MAX_PRODUCT_BITS_NUMPY:
+        raise ValueError(f"layer {name!r}: {in_t} x {w_t} products need {in_t.width + w_t.width} bits; "
+                         f"kappa's int64 emulation supports at most {MAX_PRODUCT_BITS_NUMPY}")
+    xc, wc = to_codes(x, in_t), to_codes(w, w_t)
+    prods = requantize_codes(xc[:, :, None] * wc[None, :, :], in_t.fractional + w_t.fractional, acc_t)
+    acc0 = requantize_codes(to_codes(bq, b_t), b_t.fractional, acc_t) if b is not None else np.zeros(n_out, np.int64)
+    acc = np.broadcast_to(acc0, (x.shape[0], n_out)).copy()
+    if acc_t.overflow == "WRAP":
+        # Modular arithmetic (int64 overflow included): the order of additions does not matter.
+        acc = requantize_codes(acc + prods.sum(axis=1), acc_t.fractional, acc_t)
+    else:  # saturating: every partial sum saturates, in input order (Latency strategy)
+        for i in range(n_in):
+            acc = requantize_codes(acc + prods[:, i, :], acc_t.fractional, acc_t)
+    if res_t is None:
+        return acc * acc_t.lsb
+    return requantize_codes(acc, acc_t.fractional, res_t) * res_t.lsb
+
+
+# --------------------------------------------------------------------- TensorFlow
+def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None, w_t: FixedPointType | None):
+    """Accumulator values of a Dense layer in TensorFlow, bit-exact to ``nnet_dense_latency.h``.
+
+    Args:
+        x: float64 tensor (N, d_in): the layer input (already cast to its type).
+        w: float64 tensor (d_in, d_out): weights (already cast to the weight type).
+        b: float64 tensor (d_out,) or None: bias (already cast to the bias type).
+        acc_t: accumulator type (``accum_t``).
+        x_t, w_t: the types ``x`` and ``w`` are known to lie on (None: unknown/float);
+            only used to choose a provably equivalent fast path.
+
+    Returns:
+        float64 tensor (N, d_out), no gradient: ``acc[j] = (accum_t) bias[j]`` followed by
+        ``acc[j] = (accum_t)(acc[j] + (accum_t)(x[i] * w[i][j]))`` for i = 0..d_in-1.
+
+    Fast paths (all provably identical to the loop above): with known operand types the
+    products are exact; if ``F_x + F_w <= F_acc`` they are summed by a matmul, otherwise
+    each is rounded in LSB units (:func:`kappa.quantization.round_units_tensor`) and summed. With WRAP the
+    per-product and per-partial-sum wrapping is modular, so one final wrap is identical.
+    With a saturating accumulator the sum is used only if
+    ``|bias_acc| + sum_i |p_i|`` (a bound on every partial sum) lies inside the range, so
+    nothing can saturate; otherwise (decided at run time) the sequential loop runs.
+    """
+    import tensorflow as tf
+
+    from ..quantization import quantize_tensor, round_units_tensor
+
+    F64 = tf.float64
+
+    def qv(v):
+        return quantize_tensor(v, acc_t, ste=False)
+
+    d_in = int(w.shape[0])
+    d_out = int(w.shape[1])
+    n = tf.shape(x)[0]
+    b_acc = qv(b) if b is not None else tf.zeros([d_out], F64)
+    wrap = acc_t.overflow == "WRAP"
+    log_d = max(0, math.ceil(math.log2(max(d_in, 1))))
+    lo, hi = float(acc_t.min), float(acc_t.max)
+    F = acc_t.fractional
+
+    def fits(bound):  # no partial sum can leave the accumulator range
+        return tf.reduce_all(bound <= hi) & tf.reduce_all(-bound >= lo)
+
+    def products_q():
+        p = x[:, :, None] * w[None, :, :]  # (N, d_in, d_out), IEEE products (exact for typed operands)
+        return qv(p)
+
+    def sequential(pq):
+        init = tf.broadcast_to(b_acc, tf.stack([n, d_out]))
+        return tf.foldl(lambda acc, p: qv(acc + p), tf.transpose(pq, [1, 0, 2]), initializer=init)
+
+    known = x_t is not None and w_t is not None and acc_t.kind == "fixed"
+    if known:
+        Fp = x_t.fractional + w_t.fractional  # fractional bits of an exact product
+        Ip = x_t.integer + w_t.integer        # |product| <= 2**Ip
+        exact_products = x_t.width + w_t.width + 1 <= 53
+        if Fp <= F:
+            # products already on the accumulator grid; matmul sums exactly
+            ok = exact_products and Ip + Fp + log_d + 1 <= 53
+            if ok:
+                s = tf.matmul(x, w)
+                bound = tf.abs(b_acc) + tf.matmul(tf.abs(x), tf.abs(w))
+        else:
+            ok = exact_products and Ip + F + log_d + 2 <= 53
+            if ok:
+                scaled = x[:, :, None] * (w * (2.0 ** F))[None, :, :]  # exact: power-of-two scaling
+                units = round_units_tensor(scaled, acc_t.rounding, bounded=True)  # |scaled| <= 2**(Ip+F) <= 2**51
+                s = tf.reduce_sum(units, axis=1) * (2.0 ** -F)
+                # |round(p)| < |p| + 1 LSB, and the float64 |x|@|w| is within d_in/4 LSB of exact
+                # (Ip + F + log_d + 2 <= 53): 2 d_in LSB of slack bound every partial sum.
+                bound = tf.abs(b_acc) + tf.matmul(tf.abs(x), tf.abs(w)) + 2 * d_in * acc_t.lsb
+        if ok:
+            if wrap:
+                return qv(qv(s) + b_acc)
+            return tf.cond(fits(bound), lambda: qv(s + b_acc), lambda: sequential(products_q()))
+    pq = products_q()
+    if wrap:
+        if acc_t.width + math.ceil(math.log2(d_in + 1)) <= 53:
+            return qv(tf.reduce_sum(pq, axis=1) + b_acc)
+        return sequential(pq)
+    bound = tf.abs(b_acc) + tf.reduce_sum(tf.abs(pq), axis=1)
+    return tf.cond(fits(bound), lambda: qv(tf.reduce_sum(pq, axis=1) + b_acc), lambda: sequential(pq))
+
+
+def matrix_arith_tf(x, w, b, step: Step, in_t, fwd):
+    """TensorFlow twin of :func:`matrix_arith`: ``x`` (M, n_in) float64, ``w`` (n_in, n_out)
+    and ``b`` (n_out,) or None as parameters (differentiable). Returns (M, n_out) with the
+    value of the firmware and the gradient of ``x_q @ w_q + b_q`` (straight-through)."""
+    import tensorflow as tf
+
+    from ..training_forward import q_ste, with_value
+
+    if fwd.precision is None:
+        y = tf.matmul(x, w)
+        return y + b if b is not None else y
+    t = step.types
+    w_t, b_t, acc_t = t["weight"], t["bias"], t["accumulator"]
+    if not fwd.params_on_grid:
+        w = q_ste(w, w_t)
+    if is_ternary(w_t):
+        w = with_value(w, tf.where(tf.equal(w, -2.0), tf.ones_like(w), w))
+    if b is not None and not fwd.params_on_grid:
+        b = q_ste(b, b_t)
+    lin = tf.matmul(x, w)
+    if b is not None:
+        lin = lin + b
+    if acc_t is not None:
+        if in_t is not None and w_t is not None and in_t.width + w_t.width > MAX_PRODUCT_BITS_TF:
+            raise ValueError(
+                f"layer {step.name!r}: products of {in_t} inputs and {w_t} weights need "
+                f"{in_t.width + w_t.width} bits; kappa's TensorFlow (float64) forward supports at most "
+                f"{MAX_PRODUCT_BITS_TF} (predict_quantized handles up to {MAX_PRODUCT_BITS_NUMPY} for inference)"
+            )
+        lin = with_value(lin, exact_accumulate(x, w, b, acc_t, in_t, w_t))
+    return q_ste(lin, t["result"])
+
+
+# --------------------------------------------------------------------- the family
+class DenseFamily(LayerFamily):
+    """``keras.layers.Dense`` on a 1-D input (apply ``Flatten`` first to images)."""
+
+    name = "dense"
+    keras_classes = ("Dense",)
+    fields = WEIGHT_FIELDS
+
+    def parse(self, layer, ctx: ParseContext) -> list[Step]:
+        from .activations import fused_activation_steps
+
+        in_shape, out_shape = shape_of(layer.input), shape_of(layer.output)
+        if len(in_shape) != 1:
+            raise unsupported(layer, f"Dense on a {len(in_shape)}-D input of shape {in_shape} (hls4ml computes it "
+                              "as a pointwise convolution)", "put a Flatten layer before it")
+        act_steps, fused = fused_activation_steps(layer, ctx, out_shape)
+        step = Step(layer.name, self, layer.name, layer, {"use_bias": bool(layer.use_bias), "fused": fused},
+                    weighted_types(ctx, layer.name, fused), ctx.var_index(layer), in_shape, out_shape)
+        return [step, *act_steps]
+
+    def check(self, step, opts, in_t):
+        check_weighted(step, opts, in_t)
+
+    def forward(self, step, x, in_t, opts):
+        arrays = {k: a for k, _, a, _ in weighted_arrays(step)}
+        return matrix_arith(x, arrays["weight"], arrays.get("bias"), step.types, in_t, step.name)
+
+    def forward_tf(self, step, x, in_t, fwd):
+        w = fwd.param(step, "kernel")
+        b = fwd.param(step, "bias") if step.attrs["use_bias"] else None
+        return matrix_arith_tf(x, w, b, step, in_t, fwd)
+
+    def hls_precision(self, step):
+        return weighted_precision(step)
+
+    def weights(self, step):
+        return weighted_arrays(step)
+
+
+DENSE = DenseFamily()

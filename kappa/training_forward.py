@@ -1,0 +1,168 @@
+"""The training forward: a Keras model run in TensorFlow with the firmware's quantization
+points and straight-through gradients (used by ``train_instrumented``).
+
+:class:`TrainingForward` walks the same firmware steps as ``predict_quantized``
+(:func:`kappa.layers.build_plan`) and calls each layer family's ``forward_tf``, which
+quantizes where hls4ml's firmware converts values (the input to ``input.value``; every
+product, partial sum and result of a Dense or convolution; pooling accumulators and
+results; activation results). The numbers equal :func:`kappa.predict_quantized` bit for
+bit (tested per layer kind); the families' docstrings give each layer's arithmetic.
+
+A missing (None) type means no quantization at that point. With a PrecisionDict every
+value is carried in float64 (float32 has a 24-bit significand); without one the pass is
+plain float32, numerically the Keras model's own forward.
+
+Exactness: float64 arithmetic is exact whenever a product of an input and a weight fits
+53 significant bits (wider pairs raise ``ValueError`` naming the layer, while the numpy
+firmware forward goes to 62 bits in int64) and the accumulator is at most 51 bits wide.
+The Dense arithmetic uses provably identical fast paths
+(:func:`kappa.layers.dense.exact_accumulate`).
+
+Gradients: every quantizer is a straight-through estimator (identity gradient), so the
+gradient of a quantized Dense is that of ``x_q @ w_q + b_q`` at the quantized values.
+Layers that are not firmware-exact (BatchNormalization, other activations; only with
+``strict=False``) run in float and are cast to their ``activation`` type.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from .fixed_point import FixedPointType
+from .layers import FirmwareOptions, build_plan, fields_by_layer
+from .precision import FIRMWARE_FIELDS, INPUT_LAYER, PrecisionDict, ensure_precision_dict
+from .quantization import quantize_tensor
+
+F64 = tf.float64
+_GRID_KEEPING = ("relu", "linear", "reshape", "zeropad")
+
+
+def check_forward_types(precision: Optional[PrecisionDict], layer_names: Sequence[str]) -> None:
+    """Refuse stochastic rounding in firmware fields (value/weight/bias/accumulator/activation).
+
+    Raises:
+        ValueError: naming the layer, field and type.
+    """
+    if precision is None:
+        return
+    for name in list(layer_names) + [INPUT_LAYER]:
+        for fld in FIRMWARE_FIELDS:
+            t = precision.dtype(name, fld)
+            if t is not None and t.stochastic:
+                raise ValueError(
+                    f"{name}.{fld} = {t} uses stochastic rounding S_RND, which is training-only; "
+                    f"firmware fields ({', '.join(FIRMWARE_FIELDS)}) need a deterministic ap_fixed mode. "
+                    "Use S_RND in the update/gradient/momentum/adam_m/adam_v fields."
+                )
+
+
+def q_ste(x, t: Optional[FixedPointType]):
+    """Straight-through quantizer in float64 (identity when ``t`` is None)."""
+    if t is None:
+        return x
+    return quantize_tensor(x, t, ste=True)
+
+
+def with_value(differentiable, value):
+    """``value`` in the forward pass, the gradient of ``differentiable`` backward.
+
+    Unlike ``d + stop_gradient(value - d)`` this is exact: the forward output is ``value``
+    bit for bit.
+    """
+    value = tf.stop_gradient(value)
+
+    @tf.custom_gradient
+    def f(d):
+        def grad(dy):
+            return dy
+
+        return tf.identity(value), grad
+
+    return f(differentiable)
+
+
+class TrainingForward:
+    """Callable forward pass of a Keras model with firmware quantization (see module doc).
+
+    Args:
+        keras_model: a built Keras 3 model, a chain of layers (see :func:`kappa.layers.build_plan`).
+        precision: PrecisionDict / dict / path / None (None: float32, no quantization).
+        strict: only accept firmware-exact layers.
+        params_on_grid: the caller guarantees every kernel/bias already lies on its
+            weight/bias type (the training loop stores them so); their quantizers are then
+            skipped (they would be the identity).
+        opts: firmware options (io_type, strategy); the same defaults as ``predict_quantized``.
+
+    Call ``fwd(x, params=None, training=False, update_stats=True)``:
+
+    * ``x``: tensor (N, *input_shape); cast to float64 (quantized) or float32 (float).
+    * ``params``: list of tensors aligned with ``keras_model.trainable_variables``
+      (default: the variables themselves). Lets the training loop evaluate the model
+      at other parameters (the same-batch curvature secant) and differentiate with
+      respect to float64 copies.
+    * ``training``: BatchNormalization uses batch statistics (and, when
+      ``update_stats``, updates its moving statistics).
+
+    Returns a tensor (N, *output_shape), float64 with a precision, else float32.
+
+    Raises:
+        ValueError: unsupported layers, unknown layer names or fields in ``precision``, or
+            stochastic rounding in a firmware field.
+    """
+
+    def __init__(self, keras_model, precision=None, *, strict: bool = False, params_on_grid: bool = False,
+                 opts: FirmwareOptions | None = None):
+        self.params_on_grid = bool(params_on_grid)
+        self.model = keras_model
+        self.precision = ensure_precision_dict(precision)
+        self.opts = opts or FirmwareOptions()
+        self.plan = build_plan(keras_model, self.precision, self.opts, strict=strict)
+        self.variables = list(keras_model.trainable_variables)
+        if self.precision is not None:
+            self.precision.validate(fields_by_layer(keras_model))
+            check_forward_types(self.precision, [s.keras_name for s in self.plan])
+        self.dtype = F64 if self.precision is not None else tf.float32
+        self.training = False
+        self.update_stats = True
+        self._params = self.variables
+
+    def param(self, step, attr: str):
+        """The parameter tensor ``attr`` (kernel/bias/gamma/beta) of ``step`` for this call."""
+        return self._params[step.var_index[attr]]
+
+    def __call__(self, x, params=None, *, training: bool = False, update_stats: bool = True):
+        dt = self.dtype
+        self._params = [tf.cast(p, dt) for p in (self.variables if params is None else params)]
+        self.training, self.update_stats = training, update_stats
+        x = tf.cast(x, dt)
+        cur_t = None if self.precision is None else self.precision.dtype(INPUT_LAYER, "value")
+        x = q_ste(x, cur_t)
+        for step in self.plan:
+            x = step.family.forward_tf(step, x, cur_t, self)
+            if self.precision is None:
+                continue
+            res_t = step.types.get("result")
+            # a layer without a result type leaves values where they were if it only selects them
+            cur_t = res_t if res_t is not None or step.kind not in _GRID_KEEPING else cur_t
+        return x
+
+
+def predict_tf(keras_model, precision, X, *, strict: bool = True, **firmware_options) -> np.ndarray:
+    """Inference with :class:`TrainingForward` (TF). Same numbers as
+    :func:`kappa.predict_quantized` (the numpy firmware forward) for firmware-exact models.
+
+    Args:
+        keras_model: Keras model (chain of supported layers).
+        precision: PrecisionDict / dict / path / None.
+        X: array (N, *input_shape).
+        firmware_options: ``io_type``, ``strategy``, ``reuse_factor``, ``layer_options``.
+
+    Returns:
+        float64 ndarray (N, *output_shape) (float32 values widened when ``precision`` is None).
+    """
+    fwd = TrainingForward(keras_model, precision, strict=strict, opts=FirmwareOptions(**firmware_options))
+    y = fwd(tf.convert_to_tensor(np.asarray(X)), training=False)
+    return np.asarray(y.numpy(), dtype=np.float64)
