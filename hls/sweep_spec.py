@@ -34,7 +34,6 @@ from .job import HLS_KEYS, REPO, TOP_KEYS, load_config
 SWEEP_KEYS = ("base", "overrides", "grid", "zip", "synth")
 MANIFEST = "sweep.json"
 SPLIT_KEYS = ("val_fraction", "seed")
-_BACKENDS, _STRATEGIES, _IO_TYPES = ("Vitis", "Vivado"), ("Latency", "Resource"), ("io_parallel",)
 # Job-config arguments the job sets itself (not settable from a sweep).
 _TRAINING_RESERVED = {"model", "X", "Y", "precision_dict", "progress"}
 _MODEL_RESERVED = {"dataset"}
@@ -246,6 +245,10 @@ def _check_key(path: Path, where: str, key: str) -> None:
 def _check_value(path: Path, where: str, key: str, value: Any) -> None:
     """Value checks that need no model: type strings, hls options, dataset names."""
     from kappa.fixed_point import FixedPointType
+    from kappa.layers.base import IO_TYPES as _IO_TYPES
+    from kappa.layers.base import STRATEGIES as _STRATEGIES
+
+    from .convert import BACKENDS as _BACKENDS
 
     parts = key.split(".")
 
