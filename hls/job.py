@@ -58,13 +58,17 @@ class TrainingFailedError(RuntimeError):
 @dataclass
 class JobResult:
     """What a job produced: project directory, comparison report, training history (or
-    None), and the training health (``{"status", "reason", "step"}``, see
-    :meth:`kappa.history.FitHistory.health`; ``status`` "ok" when training was skipped)."""
+    None), the training health (``{"status", "reason", "step"}``, see
+    :meth:`kappa.history.FitHistory.health`; ``status`` "ok" when training was skipped),
+    the trained model (``kappa.nn.BaseModel``, float weights) and the test split
+    ``(X_test, Y_test)`` the testbench was written from."""
 
     project_dir: Path
     report: object
     history: object | None
     health: dict | None = None
+    model: object | None = None
+    test_data: tuple | None = None
 
 
 def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False, weights: str | Path | None = None,
@@ -133,7 +137,7 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
 
     say(f"converting to an hls4ml project in {out}")
     prj = convert(km, job.precision, out, tb_inputs=job.X_te, force=force, before_publish=finish, **hls_opts)
-    result = JobResult(prj, holder["report"], history, health)
+    result = JobResult(prj, holder["report"], history, health, job.model, (job.X_te, job.Y_te))
     if synth or vsynth:
         from .synth import run_synthesis
 

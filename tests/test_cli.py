@@ -267,12 +267,21 @@ def test_build_forwards_to_the_main_job(tmp_path):
     assert not (tmp_path / "p").exists()
 
 
+def _fake_sweep(monkeypatch, module):
+    """Stand ``module`` in for hls.sweep: ``import hls.sweep as s`` binds the package attribute
+    once the real module has been imported (e.g. by another test module at collection)."""
+    import hls
+
+    monkeypatch.setitem(sys.modules, "hls.sweep", module)
+    monkeypatch.setattr(hls, "sweep", module, raising=False)
+
+
 def test_sweep_not_available_then_forwarded(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "hls.sweep", None)  # as if hls/sweep.py did not exist
     assert main(["sweep", "s.yaml", "--output", "o"]) == 2
     assert "`kappa sweep` is not available in this installation" in capsys.readouterr().err
     seen = []
-    monkeypatch.setitem(sys.modules, "hls.sweep", types.SimpleNamespace(main=lambda argv: seen.append(argv) or 1))
+    _fake_sweep(monkeypatch, types.SimpleNamespace(main=lambda argv: seen.append(argv) or 1))
     assert main(["sweep", "s.yaml", "--output", "o"]) == 1
     assert seen == [["s.yaml", "--output", "o"]]
 
@@ -285,7 +294,7 @@ def test_sweep_forwards_to_run_when_the_module_has_no_main(monkeypatch, capsys):
         return types.SimpleNamespace(rows=[{"status": "ok"}, {"status": "mismatch"}], failed=1,
                                      files={"csv": f"{output}/results.csv"})
 
-    monkeypatch.setitem(sys.modules, "hls.sweep", types.SimpleNamespace(run=run))
+    _fake_sweep(monkeypatch, types.SimpleNamespace(run=run))
     assert main(["sweep", "s.yaml", "--output", "out", "--workers", "2", "--quiet"]) == 1
     assert calls == [("s.yaml", "out", {"workers": 2, "scheduler": None, "force": False, "progress": False})]
     assert capsys.readouterr().out == "2 points, 1 failed; results: out/results.csv\n"
