@@ -5,7 +5,7 @@
     kappa csim        run the C simulation (g++) of an existing project
     kappa compare     C simulation vs the Python quantized forward path, bit for bit
     kappa precision   show, validate or convert a PrecisionDict (YAML <-> JSON)
-    kappa sweep       a precision sweep on Dask (when hls/sweep.py is installed)
+    kappa sweep       a precision sweep on Dask: train, convert and C-simulate a grid of configs
 
 Exit status (every subcommand): 0 ok; 1 mismatch (outputs not bit-exact, a failed sweep
 point, or with ``report --strict`` report files that disagree); 2 bad input (a missing or
@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("output", metavar="OUTPUT", help="output path (.json, .yaml or .yml)")
     conv.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
 
-    sub.add_parser("sweep", help="a precision sweep on Dask (when hls/sweep.py is installed)", add_help=False)
+    sub.add_parser("sweep", help="a precision sweep on Dask: train, convert and C-simulate a grid of configs", add_help=False)
     return ap
 
 
