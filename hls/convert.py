@@ -40,6 +40,11 @@ BACKENDS = ("Vitis", "Vivado")
 DEFAULT_PART = "xcu250-figd2104-2L-e"
 DEFAULT_CLOCK_NS = 5.0
 PROJECT_NAME = "myproject"
+PRECISION_KEYS = ("result", "accum", "weight", "bias", "scale")
+"""hls4ml precision keys set through a layer's ``Precision`` entry; the others (``table``,
+``exp_table``, ``inv_table``, ``inv_inp``, ``inp_norm``) are ignored there by hls4ml 1.3.0
+and must be given as ``<key>_t`` attributes of the layer's configuration."""
+WEIGHT_KEYS = ("weight", "bias", "scale")
 
 
 @dataclass
@@ -118,6 +123,7 @@ def _hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend):
     config["Model"]["Strategy"] = opts.strategy
     config["Model"]["ReuseFactor"] = opts.reuse_factor
     inserted = {st.name for st in steps if st.family.inserted}
+    by_name = {st.name: st for st in steps}
     for name, keys in layer_precisions.items():
         if name in inserted:
             continue  # created by hls4ml's optimizer; its type is read back after conversion
@@ -129,7 +135,13 @@ def _hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend):
         entry["Strategy"] = opts.strategy
         entry["ReuseFactor"] = opts.reuse_factor
         for key, t in keys.items():
-            entry.setdefault("Precision", {})[key] = str(t)
+            if key in PRECISION_KEYS:
+                entry.setdefault("Precision", {})[key] = str(t)
+            else:  # table types: hls4ml reads them as layer attributes (<key>_t), not from 'Precision'
+                entry[f"{key}_t"] = str(t)
+        step = by_name.get(name)
+        if step is not None:
+            entry.update(step.family.hls_config(step))
     return config
 
 
@@ -143,6 +155,20 @@ def read_emitted_typedefs(project_dir: Path) -> dict[str, str]:
     return {name: ctype for ctype, name in _TYPEDEF.findall(text)}
 
 
+_CONFIG_STRUCT = re.compile(r"struct\s+\w*?config(\d+)\s*:[^{]*\{(.*?)\n\};", re.S)
+
+
+def _config_struct_typedefs(project_dir: Path) -> dict[tuple[int, str], str]:
+    """``{(layer index, typedef name): C++ type}`` declared inside ``firmware/parameters.h``'s
+    config structs (hls4ml writes, e.g., a softmax's ``inp_norm_t`` there, not in defines.h)."""
+    text = (Path(project_dir) / "firmware" / "parameters.h").read_text()
+    out = {}
+    for idx, body in _CONFIG_STRUCT.findall(text):
+        for ctype, name in _TYPEDEF.findall(body):
+            out[(int(idx), name)] = ctype
+    return out
+
+
 def _check_emitted_types(hls_model, project_dir: Path, layer_precisions) -> list[FirmwareType]:
     """Compare every C++ typedef hls4ml wrote with the PrecisionDict's type.
 
@@ -150,6 +176,7 @@ def _check_emitted_types(hls_model, project_dir: Path, layer_precisions) -> list
         RuntimeError: a layer/type missing from the emitted code, or a type that differs.
     """
     typedefs = read_emitted_typedefs(project_dir)
+    config_typedefs = _config_struct_typedefs(project_dir)
     layers = {layer.name: layer for layer in hls_model.get_layers()}
     checked, problems = [], []
     for lname, keys in layer_precisions.items():
@@ -160,10 +187,15 @@ def _check_emitted_types(hls_model, project_dir: Path, layer_precisions) -> list
         for key, expected in keys.items():
             if key == "result":
                 tname = layer.get_output_variable().type.name
+            elif key in WEIGHT_KEYS:
+                tname = layer.get_weights(key).type.name
             else:
-                attr = layer.get_attr(f"{key}_t") if key == "accum" else layer.get_weights(key).type
+                attr = layer.get_attr(f"{key}_t")
+                if attr is None:
+                    problems.append(f"{lname}.{key}: hls4ml's layer has no {key}_t")
+                    continue
                 tname = attr.name
-            ctype = typedefs.get(tname)
+            ctype = typedefs.get(tname) or config_typedefs.get((layer.index, f"{key}_t"))
             packed = ctype and _PACKED.match(ctype)
             if packed:  # io_stream: nnet::array<element type, n> per stream word
                 ctype = packed.group(1)
@@ -313,6 +345,7 @@ def convert(
             km_q, hls_config=config, output_dir=str(tmp), project_name=PROJECT_NAME, backend=backend,
             part=part, clock_period=clock_period, io_type=io_type,
         )
+        _set_computed_weights(hls_model, steps)
         # Emit nnet::save_layer_output hooks (C simulation only, #ifndef __SYNTHESIS__).
         # hls4ml reads TraceOutput from its top-level config, not from hls_config['Model'].
         hls_model.config.trace_output = True
@@ -369,6 +402,23 @@ def convert(
     return output_dir
 
 
+def _set_computed_weights(hls_model, steps) -> None:
+    """Put kappa's values of weights that hls4ml computes itself (BatchNormalization scale and
+    bias, from gamma/beta/mean/variance in float32) into the hls4ml model before it is written."""
+    layers = {layer.name: layer for layer in hls_model.get_layers()}
+    for st in steps:
+        for key, attr, values, t in st.family.weights(st):
+            if attr is None:
+                var = layers[st.name].get_weights(key)
+                q = quantize(values, t)
+                if var.data.shape != q.shape and var.data.size == q.size:
+                    q = q.reshape(var.data.shape)
+                var.data = q
+                var.min, var.max = float(np.min(q)), float(np.max(q))
+                var.nonzeros = int(np.count_nonzero(q))
+                var.nzeros = var.data_length - var.nonzeros
+
+
 def _quantized_copy(km, steps):
     """Clone of ``km`` whose kernels/biases are quantized to their types.
 
@@ -382,6 +432,8 @@ def _quantized_copy(km, steps):
     layers = {layer.name: layer for layer in clone.layers}
     for st in steps:
         for key, attr, values, t in st.family.weights(st):
+            if attr is None:
+                continue  # computed by hls4ml; replaced in the hls4ml model (_set_computed_weights)
             q = quantize(values, t)
             if not np.array_equal(q.astype(np.float32).astype(np.float64), q):
                 raise ValueError(f"layer {st.name!r}: {key} type {t} needs more than float32's 24-bit significand; "
