@@ -3,7 +3,8 @@
 ``implementation='stable'`` (hls4ml's default), on one 1-D slice of n inputs:
 
 1. ``x_max`` = the largest input; ``d_i = (inp_norm_t)(x_max - x_i)``;
-2. ``exp_res[i] = (accum_t) exp_table[top log2(N) bits of d_i]``; the table holds
+2. ``exp_res[i] = (accum_t) exp_table[top log2(N_exp) bits of d_i]``, where
+   ``N_exp = min(N, 2**W)`` of ``inp_norm_t`` (hls4ml's shrink); the table holds
    ``exp(-v)`` of the ``inp_norm_t`` value whose top bits are the index;
 3. ``exp_sum = (inv_inp_t) reduce(exp_res)``: a balanced adder tree (``nnet_common.h``
    ``reduce``, left half = the largest power of two below n), every partial sum an
@@ -106,24 +107,26 @@ class SoftmaxFamily(LayerFamily):
             t["inp_norm"] = default_inp_norm(in_t)
         return t
 
+    def sizes(self, step, t, in_t) -> tuple[int, int]:
+        """``(exp_table_size, inv_table_size)``: hls4ml's ``core_templates.py`` shrinks the exp
+        table to the entries its index type can address, ``min(N, 2**W)`` of ``inp_norm_t``
+        (``stable``) or of the input type (``latency``); the inversion table keeps N."""
+        n = step.attrs["table_size"]
+        index_t = t["inp_norm"] if step.attrs["implementation"] == "stable" else in_t
+        return min(n, 2 ** index_t.width), n
+
     def check(self, step, opts, in_t):
         impl, n = step.attrs["implementation"], step.attrs["table_size"]
-        if in_t is None or impl == "argmax":
+        if in_t is None or impl == "argmax" or step.types.get("exp_table") is None:
             return
         t = self.resolve(step, in_t)
         step.types["inp_norm"] = t["inp_norm"]
-        b = n.bit_length() - 1
-        index_t = t["inp_norm"] if impl == "stable" else in_t
-        limit = 2 ** min(in_t.width, t["inv_table"].width)
-        if n > limit:
-            raise ValueError(f"layer {step.name!r}: softmax table_size {n} exceeds 2**min(input width {in_t.width}, "
-                             f"inv_table width {t['inv_table'].width}) = {limit}; hls4ml would shrink the table "
-                             f"(fix_softmax_table_size). Give table_size <= {limit} in layer_options")
-        for what, tt in (("exp table index type " + ("inp_norm" if impl == "stable" else "(the input)"), index_t),
-                         ("inv_inp", t["inv_inp"])):
-            if tt.width < b:
-                raise ValueError(f"layer {step.name!r}: the {what} {tt} has fewer than log2(table_size) = {b} bits; "
-                                 "use a smaller table_size or a wider type")
+        exp_n, inv_n = self.sizes(step, t, in_t)
+        step.attrs["exp_table_size"], step.attrs["inv_table_size"] = exp_n, inv_n
+        if t["inv_inp"].width < n.bit_length() - 1:
+            raise ValueError(f"layer {step.name!r}: the softmax inv_inp type {t['inv_inp']} has fewer than "
+                             f"log2(table_size) = {n.bit_length() - 1} bits to address the inversion table; "
+                             "use a smaller table_size or a wider inv_inp type")
         for k in ("exp_table", "inv_table", "accumulator", "inv_inp", "inp_norm"):
             if t[k].width > 53:
                 raise ValueError(f"layer {step.name!r}: softmax {k} type {t[k]} is wider than 53 bits")
@@ -146,15 +149,16 @@ class SoftmaxFamily(LayerFamily):
 
         t = self.resolve(step, in_t)
         acc_t, inv_inp_t = t["accumulator"], t["inv_inp"]
+        exp_n, inv_n = self.sizes(step, t, in_t)
         if impl == "stable":
             d = quantize(x.max(axis=1, keepdims=True) - x, t["inp_norm"])
-            index_t, idx = t["inp_norm"], top_bits(d, t["inp_norm"], n)
+            index_t, idx = t["inp_norm"], top_bits(d, t["inp_norm"], exp_n)
         else:
-            index_t, idx = in_t, top_bits(x, in_t, n)
-        exp_tab, inv_tab = softmax_tables(impl, n, t["exp_table"], t["inv_table"], index_t, inv_inp_t)
+            index_t, idx = in_t, top_bits(x, in_t, exp_n)
+        exp_tab, inv_tab = softmax_tables(impl, exp_n, inv_n, t["exp_table"], t["inv_table"], index_t, inv_inp_t)
         exp_res = quantize(exp_tab[idx], acc_t)
         s = quantize(tree_sum([exp_res[:, i] for i in range(x.shape[1])], acc_t), inv_inp_t)
-        inv = inv_tab[top_bits(s, inv_inp_t, n)]
+        inv = inv_tab[top_bits(s, inv_inp_t, inv_n)]
         if res_t is None:
             return exp_res * inv[:, None]
         inv_t = t["inv_table"]
@@ -189,7 +193,11 @@ class SoftmaxFamily(LayerFamily):
                    else {})}
 
     def hls_config(self, step):
-        return {"TableSize": step.attrs["table_size"], "Implementation": step.attrs["implementation"]}
+        out = {"TableSize": step.attrs["table_size"], "Implementation": step.attrs["implementation"]}
+        if "exp_table_size" in step.attrs:  # explicit: hls4ml then derives nothing itself
+            out["exp_table_size"] = step.attrs["exp_table_size"]
+            out["inv_table_size"] = step.attrs["inv_table_size"]
+        return out
 
 
 SOFTMAX = SoftmaxFamily()

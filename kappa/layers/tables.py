@@ -137,7 +137,7 @@ def activation_table(function: str, table_size: int, table_t: FixedPointType) ->
 
 
 @lru_cache(maxsize=256)
-def softmax_tables(implementation: str, table_size: int, exp_t: FixedPointType, inv_t: FixedPointType,
+def softmax_tables(implementation: str, exp_table_size: int, inv_table_size: int, exp_t: FixedPointType, inv_t: FixedPointType,
                    exp_index_t: FixedPointType, inv_inp_t: FixedPointType) -> tuple[np.ndarray, np.ndarray]:
     """The exponential and inversion tables of hls4ml's ``softmax_stable``/``softmax_latency``.
 
@@ -145,14 +145,14 @@ def softmax_tables(implementation: str, table_size: int, exp_t: FixedPointType, 
         implementation: ``"stable"`` (``init_exp_table<inp_norm_t>(…, negative=true)``:
             entry i is ``exp(-x_i)``) or ``"latency"`` (``init_exp_table<data_T>``: ``exp(x_i)``),
             where ``x_i`` is the value of the index type whose top log2(N) bits are i.
-        table_size: N (``exp_table_size`` = ``inv_table_size``), a power of two.
+        exp_table_size, inv_table_size: the tables' sizes, powers of two.
         exp_t, inv_t: ``exp_table_t``, ``inv_table_t``.
         exp_index_t: the type the exp table is addressed with (``inp_norm_t`` for
             ``stable``, the softmax input type for ``latency``).
         inv_inp_t: the type the inversion table is addressed with (``1/x`` of its values).
 
     Returns:
-        ``(exp_table, inv_table)``: float64 arrays (N,) (read-only).
+        ``(exp_table, inv_table)``: float64 arrays (read-only) of the two sizes.
     """
     if implementation not in SOFTMAX_IMPLEMENTATIONS:
         raise ValueError(f"softmax implementation {implementation!r} has no tables here; "
@@ -165,9 +165,9 @@ def softmax_tables(implementation: str, table_size: int, exp_t: FixedPointType, 
     body += _dump("e", "cfg::exp_table_size") + _dump("v", "cfg::inv_table_size")
     prog = _program(body, {"exp_table_t": exp_t, "inv_table_t": inv_t, "exp_index_t": exp_index_t,
                            "inv_inp_t": inv_inp_t},
-                    {"exp_table_size": table_size, "inv_table_size": table_size})
-    out = _run_cached(prog, 2 * int(table_size))
-    e, v = out[:table_size].copy(), out[table_size:].copy()
+                    {"exp_table_size": exp_table_size, "inv_table_size": inv_table_size})
+    out = _run_cached(prog, int(exp_table_size) + int(inv_table_size))
+    e, v = out[:exp_table_size].copy(), out[exp_table_size:].copy()
     e.flags.writeable = False
     v.flags.writeable = False
     return e, v
