@@ -120,6 +120,8 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
         model = (ConvBlockModel if mtype == "conv_block" else LinearBlockModel)(dataset=ds, **mcfg)
         tcfg = dict(cfg.get("training") or {})
         say(f"training {cfg['name']}: {X_tr.shape[0]} samples, PrecisionDict with {len(precision.layers)} entries")
+        tcfg.setdefault("io_type", hls_opts.get("io_type", "io_parallel"))
+        tcfg.setdefault("layer_options", hls_opts.get("layer_options"))
         history = model.train_instrumented(X_tr, Y_tr, precision_dict=precision, progress=progress, **tcfg)
         s = history.summary()
         say(f"training done: {s}")
