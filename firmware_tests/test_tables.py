@@ -172,3 +172,59 @@ def test_batchnorm_matches_keras_inference():
     Y = predict_quantized(model, P, X)
     ref = model.predict(X.astype(np.float32), verbose=0)
     assert np.max(np.abs(Y - ref)) < 2e-3
+
+
+# --------------------------------------------------------------------- a real trained network with BatchNorm
+def keras2_3layer_batch_norm():
+    """hls4ml's example model ``KERAS_3layer_batch_norm`` (Keras 2 JSON + HDF5 weights, a
+    jet tagger: Dense -> BatchNormalization -> ReLU three times, Dense -> BatchNormalization
+    -> softmax), rebuilt in Keras 3 from the JSON, weights read with h5py."""
+    import json
+
+    import h5py
+    import keras
+
+    from .test_layers import FIXTURES
+
+    cfg = json.loads((FIXTURES / "KERAS_3layer_batch_norm.json").read_text())["config"]
+    layers = cfg["layers"]
+    x = inp = keras.Input(tuple(layers[0]["config"]["batch_input_shape"][1:]), name=layers[0]["name"])
+    for spec in layers[1:]:
+        c, cls = spec["config"], spec["class_name"]
+        if cls == "Dense":
+            x = keras.layers.Dense(c["units"], activation=c["activation"], use_bias=c["use_bias"], name=c["name"])(x)
+        elif cls == "BatchNormalization":
+            x = keras.layers.BatchNormalization(axis=-1, epsilon=c["epsilon"], momentum=c["momentum"],
+                                                center=c["center"], scale=c["scale"], name=c["name"])(x)
+        elif cls == "Activation":
+            x = keras.layers.Activation(c["activation"], name=c["name"])(x)
+        else:  # pragma: no cover - the fixture holds only these
+            raise AssertionError(cls)
+    model = keras.Model(inp, x)
+    with h5py.File(FIXTURES / "KERAS_3layer_batch_norm_weights.h5", "r") as f:
+        for layer in model.layers:
+            if layer.weights:
+                g = f[layer.name][layer.name]
+                for var in layer.weights:
+                    var.assign(np.asarray(g[f"{var.name}:0"]))
+    return model
+
+
+def test_real_trained_dense_batchnorm_softmax(check_bit_exact):
+    model = keras2_3layer_batch_norm()
+    kinds = [type(layer).__name__ for layer in model.layers[1:]]
+    assert kinds == ["Dense", "BatchNormalization", "Activation"] * 3 + ["Dense", "BatchNormalization", "Activation"]
+    from kappa.layers.batchnorm import inference_affine
+
+    assert all(np.any(inference_affine(model.get_layer(f"bn{i}"))[0] != 1.0) for i in range(1, 5))  # trained stats
+    P = {"input": {"value": "ap_fixed<16,6,AP_RND,AP_SAT>"},
+         "default": {"weight": "ap_fixed<16,6,AP_RND_CONV,AP_SAT>", "bias": "ap_fixed<16,6,AP_RND_CONV,AP_SAT>",
+                     "accumulator": "ap_fixed<26,12,AP_RND,AP_SAT>", "activation": "ap_fixed<18,8,AP_RND,AP_SAT>",
+                     "scale": "ap_fixed<16,6,AP_RND,AP_SAT>"},
+         "softmax": {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>", "inp_norm": "ap_ufixed<14,4,AP_RND,AP_SAT>"}}
+    X = np.random.default_rng(8).normal(0, 1.0, (400, 16))
+    check_bit_exact("example_3layer_batch_norm_io_parallel", model, P, X)
+    float_out = model.predict(X.astype(np.float32), verbose=0)
+    fw = predict_quantized(model, P, X)
+    assert np.mean(np.argmax(fw, 1) == np.argmax(float_out, 1)) > 0.9
+    np.testing.assert_array_equal(predict_quantized(model, P, X, io_type="io_stream"), fw)
