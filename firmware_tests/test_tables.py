@@ -122,14 +122,14 @@ def _set_bn(layer, seed):
 
 @pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
 def test_batchnorm_after_dense_and_conv(check_bit_exact, io_type):
-    """Conv2D -> BatchNormalization (per channel) -> ReLU -> Flatten -> Dense ->
+    """Conv2D -> BatchNormalization (per channel) -> LeakyReLU -> Flatten -> Dense ->
     BatchNormalization -> tanh (fused: Dense(activation='tanh') is not used, BN comes
     between) -> Dense with a fused sigmoid; negative scales, truncating and rounding results."""
     import keras
 
     L = keras.layers
     model = chain((6, 6, 2), [L.Conv2D(4, (3, 3), name="conv0"), L.BatchNormalization(name="bn0"),
-                              L.Activation("relu", name="relu0"), L.Flatten(name="flatten"),
+                              L.LeakyReLU(negative_slope=0.3, name="relu0"), L.Flatten(name="flatten"),
                               L.Dense(8, name="dense0"), L.BatchNormalization(name="bn1"),
                               L.Activation("tanh", name="tanh0"), L.Dense(3, activation="sigmoid", name="dense1")],
                   seed=11, weight_scale=1.5)
@@ -142,6 +142,7 @@ def test_batchnorm_after_dense_and_conv(check_bit_exact, io_type):
                  "activation": "ap_fixed<10,4,AP_TRN,AP_SAT>"},
          "bn1": {"scale": "ap_fixed<8,2,AP_RND,AP_SAT>", "bias": "ap_fixed<8,3>",
                  "activation": "ap_fixed<9,3,AP_RND_ZERO,AP_WRAP>"},
+         "relu0": {"param": "ap_fixed<6,1,AP_RND,AP_SAT>", "activation": "ap_fixed<10,4,AP_RND_ZERO,AP_SAT>"},
          "tanh0": {"table": "ap_fixed<12,2,AP_RND,AP_SAT>", "activation": "ap_fixed<10,2,AP_RND,AP_SAT>"},
          "dense1": {"activation": "ap_ufixed<12,1,AP_RND,AP_SAT>"}}
     X = np.random.default_rng(5).uniform(-3, 3, (300, 6, 6, 2))
@@ -154,6 +155,9 @@ def test_batchnorm_after_dense_and_conv(check_bit_exact, io_type):
     assert (scale < 0).sum() >= 2
     outs = dict(layer_outputs(model, P, X, io_type=io_type, layer_options={"dense1": {"table_size": 256}}))
     assert np.mean(outs["bn0"] < 0) > 0.2
+    # LeakyReLU: the slope 0.3 is 0.3125 in ap_fixed<6,1> (RND); negative inputs scale by it
+    neg = outs["bn0"] < -1
+    assert np.allclose(outs["relu0"][neg], outs["bn0"][neg] * 0.3125, atol=2**-6)
     # bn1's narrow WRAP result really wraps: a wide result type changes the outputs
     wide = dict(P, bn1=dict(P["bn1"], activation="ap_fixed<16,8,AP_RND_ZERO,AP_WRAP>"))
     Yw = predict_quantized(model, wide, X, layer_options={"dense1": {"table_size": 256}})

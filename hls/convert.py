@@ -40,7 +40,7 @@ BACKENDS = ("Vitis", "Vivado")
 DEFAULT_PART = "xcu250-figd2104-2L-e"
 DEFAULT_CLOCK_NS = 5.0
 PROJECT_NAME = "myproject"
-PRECISION_KEYS = ("result", "accum", "weight", "bias", "scale")
+PRECISION_KEYS = ("result", "accum", "weight", "bias", "scale", "param")
 """hls4ml precision keys set through a layer's ``Precision`` entry; the others (``table``,
 ``exp_table``, ``inv_table``, ``inv_inp``, ``inp_norm``) are ignored there by hls4ml 1.3.0
 and must be given as ``<key>_t`` attributes of the layer's configuration."""

@@ -6,8 +6,8 @@ Fields (``FIELDS``):
   pseudo-layer ``input``), ``weight``, ``bias``, ``accumulator`` (hls4ml ``accum_t``) and
   ``activation`` (the layer's output, hls4ml ``result_t``), and hls4ml's precision keys of
   the layers that have them: ``scale`` (BatchNormalization), ``table`` (sigmoid/tanh
-  lookup table), ``exp_table``, ``inv_table``, ``inv_inp``, ``inp_norm`` (softmax; a
-  table field with no type anywhere takes hls4ml's own explicit default);
+  lookup table), ``exp_table``, ``inv_table``, ``inv_inp``, ``inp_norm`` (softmax), ``param``
+  (LeakyReLU's slope); a field with no type anywhere takes hls4ml's own explicit default;
 * training-only fields: ``gradient``, ``update`` and optimizer state ``momentum``,
   ``adam_m``, ``adam_v``.
 
@@ -31,7 +31,7 @@ from .fixed_point import FixedPointType, as_type
 INPUT_LAYER = "input"
 DEFAULT = "default"
 FIRMWARE_FIELDS = ("value", "weight", "bias", "accumulator", "activation", "scale", "table", "exp_table", "inv_table",
-                   "inv_inp", "inp_norm")
+                   "inv_inp", "inp_norm", "param")
 TRAINING_FIELDS = ("gradient", "update", "momentum", "adam_m", "adam_v")
 FIELDS = FIRMWARE_FIELDS + TRAINING_FIELDS
 

@@ -122,6 +122,8 @@ FAMILY_CASES.update({
     "conv2d_bn_softmax_layer": lambda: _with_bn_stats(_chain(
         (5, 5, 2), keras.layers.Conv2D(3, 3, activation="tanh", name="c0"), keras.layers.BatchNormalization(name="bn"),
         keras.layers.Flatten(name="f"), keras.layers.Dense(3, name="d"), keras.layers.Softmax(name="sm"))),
+    "dense_leaky_relu": lambda: _chain((6,), keras.layers.Dense(5, name="d0"), keras.layers.LeakyReLU(0.2, name="l0"),
+                                       keras.layers.Dense(4, name="d1"), keras.layers.ReLU(negative_slope=0.1, name="l1")),
 })
 P_MIX = {"input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
          "default": {"weight": "ap_fixed<8,2,AP_RND,AP_SAT>", "bias": "ap_fixed<8,2>",

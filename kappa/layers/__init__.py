@@ -157,7 +157,10 @@ def fields_by_layer(keras_model, *, strict: bool = False) -> dict[str, tuple[str
     for layer in _chain_layers(keras_model):
         try:
             fam = family_of(layer, strict=strict)
-            out[layer.name] = tuple(dict.fromkeys(fam.fields + fused_fields(layer)))
+            own = fam.fields
+            if type(layer).__name__ in ("LeakyReLU", "ReLU"):
+                own = own + ("param",)
+            out[layer.name] = tuple(dict.fromkeys(own + fused_fields(layer)))
         except ValueError:
             out[layer.name] = ()
     return out

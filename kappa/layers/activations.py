@@ -269,6 +269,68 @@ class TableActivationFamily(LayerFamily):
         return {"TableSize": step.attrs["table_size"]}
 
 
+DEFAULT_PARAM_T = FixedPointType.from_string("ap_fixed<16,6>")
+"""hls4ml's type for a LeakyReLU slope when none is configured (the model default of
+``config_from_keras_model``)."""
+
+
+class LeakyReLUFamily(LayerFamily):
+    """``LeakyReLU(negative_slope=a)`` and ``ReLU(negative_slope=a)`` (hls4ml ``leaky_relu``).
+
+    ``res = x > 0 ? x : alpha * x`` with ``alpha = (param_t) a`` (hls4ml writes ``a`` as a
+    decimal literal, converted to ``param_t``), the product exact, then the implicit
+    conversion to the result type. Fields: ``activation``, ``param`` (default: the
+    PrecisionDict's ``default``, else hls4ml's ``ap_fixed<16,6>``).
+    """
+
+    name = "leaky_relu"
+    fields = ("activation", "param")
+
+    def parse(self, layer, ctx):
+        shape = shape_of(layer.output)
+        types = {"result": ctx.dtype(layer.name, "activation"), "param": ctx.dtype(layer.name, "param")}
+        if ctx.precision is not None and types["param"] is None:
+            types["param"] = DEFAULT_PARAM_T
+        return [Step(layer.name, self, layer.name, layer, {"kind": "leaky_relu", "alpha": float(layer.negative_slope)},
+                     types, {}, shape, shape)]
+
+    def values(self, step, x, in_t):
+        a, p_t, res_t = step.attrs["alpha"], step.types.get("param"), step.types.get("result")
+        if in_t is None or p_t is None:
+            y = np.where(x > 0, x, a * x)
+            return y if res_t is None else quantize(y, res_t)
+        from .dense import MAX_PRODUCT_BITS_NUMPY
+
+        if in_t.width + p_t.width > MAX_PRODUCT_BITS_NUMPY:
+            raise ValueError(f"layer {step.name!r}: {in_t} x {p_t} needs more than {MAX_PRODUCT_BITS_NUMPY} bits")
+        aq = float(quantize(np.array(a), p_t))
+        F = in_t.fractional + p_t.fractional
+        neg = to_codes(x, in_t) * to_codes(np.array(aq), p_t)
+        if res_t is None:
+            return np.where(x > 0, x, neg * 2.0 ** -F)
+        from ..quantization import requantize_codes
+
+        pos = requantize_codes(to_codes(x, in_t), in_t.fractional, res_t)
+        return np.where(x > 0, pos, requantize_codes(neg, F, res_t)) * res_t.lsb
+
+    def forward(self, step, x, in_t, opts):
+        return self.values(step, x, in_t)
+
+    def forward_tf(self, step, x, in_t, fwd):
+        import tensorflow as tf
+
+        from ..training_forward import q_ste, with_value
+
+        smooth = tf.where(x > 0, x, step.attrs["alpha"] * x)
+        if fwd.precision is None:
+            return q_ste(smooth, step.types.get("result"))
+        return with_value(smooth, numpy_in_tf(lambda a: self.values(step, a, in_t), x, x.dtype))
+
+    def hls_precision(self, step):
+        return {"result": (step.types.get("result"), f"{step.keras_name}.activation"),
+                "param": (step.types.get("param"), f"{step.keras_name}.param")}
+
+
 class FloatActivationFamily(LayerFamily):
     """Any other parameter-free layer or activation, in training only (``strict=False``):
     computed in float32 by Keras, then cast to the layer's ``activation`` type. Not
@@ -297,21 +359,26 @@ RELU = ReLUFamily()
 LINEAR = LinearFamily()
 FLOAT_ACTIVATION = FloatActivationFamily()
 TABLE_ACTIVATION = TableActivationFamily()
+LEAKY_RELU = LeakyReLUFamily()
 
 
 class ActivationLayers(LayerFamily):
     """Dispatch of ``Activation`` and ``ReLU`` layers to the families above."""
 
     name = "activation"
-    keras_classes = ("Activation", "ReLU")
+    keras_classes = ("Activation", "ReLU", "LeakyReLU")
     fields = ("activation",)
 
     def parse(self, layer, ctx):
+        if type(layer).__name__ == "LeakyReLU":
+            return LEAKY_RELU.parse(layer, ctx)
         if type(layer).__name__ == "ReLU":
             default = (layer.max_value is None and float(layer.negative_slope) == 0.0
                        and float(layer.threshold) == 0.0)
             if default:
                 return RELU.parse(layer, ctx)
+            if layer.max_value is None and float(layer.threshold) == 0.0:
+                return LEAKY_RELU.parse(layer, ctx)  # hls4ml's Keras 3 parser maps it to LeakyReLU
             if ctx.strict:
                 raise unsupported(layer, "ReLU with max_value/negative_slope/threshold is not emulated",
                                   "use ReLU() with default arguments")

@@ -36,7 +36,8 @@ SUPPORTED_LAYERS_STRICT = (
     "MaxPooling1D/2D, AveragePooling1D/2D (padding 'valid'; 'same' under io_parallel)",
     "GlobalMaxPooling1D/2D, GlobalAveragePooling1D/2D",
     "Flatten, Reshape",
-    "Activation('linear'/'relu'/'sigmoid'/'tanh'/'softmax'), ReLU() (default arguments), Softmax() (last axis); "
+    "Activation('linear'/'relu'/'sigmoid'/'tanh'/'softmax'), ReLU() (default arguments, or negative_slope only), "
+    "LeakyReLU, Softmax() (last axis); "
     "sigmoid/tanh/softmax also fused into Dense/Conv",
     "BatchNormalization (last axis; a separate hls4ml layer)",
 )
