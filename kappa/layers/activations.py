@@ -1,4 +1,5 @@
-"""Activations: ReLU and linear (firmware-exact), other functions (training only, in float).
+"""Activations: ReLU, LeakyReLU, linear, sigmoid and tanh (firmware-exact; softmax in
+:mod:`kappa.layers.softmax`), other functions (training only, in float).
 
 Firmware (hls4ml 1.3.0 ``nnet_activation.h``, ``nnet_activation_stream.h``):
 
@@ -9,10 +10,14 @@ Firmware (hls4ml 1.3.0 ``nnet_activation.h``, ``nnet_activation_stream.h``):
   input; kappa refuses a linear activation type that differs from the previous layer's
   result type at conversion (it would be ignored in firmware).
 
-Fused activations (``Dense(..., activation='relu')``, ``Conv2D(..., activation='relu')``)
-are split off as ``<layer>_relu``, as hls4ml does. Other functions (sigmoid, tanh,
-softmax, ...) are table-based in hls4ml; they are refused for firmware and, in training
-without ``strict``, computed in float and cast to the layer's ``activation`` type.
+* sigmoid/tanh: a lookup table filled by hls4ml's own C++ (:mod:`kappa.layers.tables`),
+  indexed as :func:`table_index` computes (:class:`TableActivationFamily`).
+* LeakyReLU: ``x > 0 ? x : (param_t) alpha * x`` (:class:`LeakyReLUFamily`).
+
+Fused activations (``Dense(..., activation='relu')``, ``Conv2D(..., activation='tanh')``)
+are split off as ``<layer>_<fn>``, as hls4ml does. Other functions (softplus, elu, ...)
+are refused for firmware and, in training without ``strict``, computed in float and cast
+to the layer's ``activation`` type.
 """
 
 from __future__ import annotations
