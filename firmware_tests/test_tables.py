@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import kappa
 from kappa import predict_quantized
 from kappa.fixed_point import FixedPointType
 from kappa.layers.activations import table_index
@@ -45,7 +46,9 @@ def test_table_every_entry(check_bit_exact, fn, io_type, table_size, P_fn):
     P = {"input": {"value": IN_T}, "act": P_fn}
     X = _every_code(IN_T, 16)
     opts = {"act": {"table_size": table_size}}
-    check_bit_exact(f"{fn}_{io_type}_{table_size}", model, P, X, io_type=io_type, layer_options=opts)
+    prj, _ = check_bit_exact(f"{fn}_{io_type}_{table_size}", model, P, X, io_type=io_type, layer_options=opts)
+    recorded = kappa.PrecisionDict.load(prj / "precision.yaml")
+    assert str(recorded.dtype("act", "table")) == P_fn.get("table", "ap_fixed<18,8>")  # hls4ml's default, resolved
     idx = table_index(X, FixedPointType.from_string(IN_T), fn, table_size)
     assert len(np.unique(idx)) == table_size  # every entry
     edge = 8.0 if fn == "sigmoid" else 4.0
@@ -89,7 +92,14 @@ def test_softmax(check_bit_exact, impl, io_type, table_size, fields):
     P = {"input": {"value": t_in}, "sm": {"activation": "ap_ufixed<16,1,AP_RND,AP_SAT>", **fields}}
     X = _softmax_inputs(10, t_in, seed=table_size)
     opts = {"sm": {"implementation": impl, "table_size": table_size}}
-    check_bit_exact(f"softmax_{impl}_{io_type}_{table_size}", model, P, X, io_type=io_type, layer_options=opts)
+    prj, _ = check_bit_exact(f"softmax_{impl}_{io_type}_{table_size}", model, P, X, io_type=io_type,
+                             layer_options=opts)
+    recorded = kappa.PrecisionDict.load(prj / "precision.yaml")
+    if impl != "argmax":
+        for f in ("exp_table", "inv_table", "inv_inp", "accumulator"):
+            assert str(recorded.dtype("sm", f)) == fields.get(f, "ap_fixed<18,8,AP_RND,AP_SAT>")
+    if impl == "stable":
+        assert str(recorded.dtype("sm", "inp_norm")) == fields.get("inp_norm", "ap_ufixed<9,3>")
     Y = predict_quantized(model, P, X, io_type=io_type, layer_options=opts)
     Xq = predict_quantized(chain((10,), [keras.layers.Activation("linear", name="lin")]),
                            {"input": {"value": t_in}}, X)

@@ -372,7 +372,7 @@ def convert(
             (tb / "tb_input_features.dat").write_text(_fmt(X))
             (tb / "tb_output_predictions.dat").write_text(_fmt(Y))
             files = {f"tb_data/{n}": sha256_file(tb / n) for n in ("tb_input_features.dat", "tb_output_predictions.dat")}
-        precision.save(tmp / "precision.yaml")
+        resolved_precision(precision, steps, fields_by_layer(km, strict=True)).save(tmp / "precision.yaml")
         files["precision.yaml"] = sha256_file(tmp / "precision.yaml")
         for wf in sorted((tmp / "firmware" / "weights").glob("*.txt")):
             files[f"firmware/weights/{wf.name}"] = sha256_file(wf)
@@ -400,6 +400,23 @@ def convert(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return output_dir
+
+
+def resolved_precision(precision, steps, fields: dict):
+    """The PrecisionDict with every firmware type the project uses written out: fields the
+    user left to hls4ml's own explicit defaults (a ``table`` of ``ap_fixed<18,8>``, the
+    softmax tables, ``inp_norm`` derived from the input type, a LeakyReLU ``param``) are
+    added under their layer, so ``precision.yaml`` records the resolved types."""
+    from kappa.precision import PrecisionDict
+
+    spec = precision.to_dict()
+    for st in steps:
+        for key, t in st.types.items():
+            fld = "activation" if key == "result" else key
+            if t is None or fld not in fields.get(st.keras_name, ()) or precision.dtype(st.keras_name, fld) is not None:
+                continue
+            spec.setdefault(st.keras_name, {})[fld] = str(t)
+    return PrecisionDict(spec)
 
 
 def _set_computed_weights(hls_model, steps) -> None:

@@ -120,7 +120,8 @@ class SoftmaxFamily(LayerFamily):
         if in_t is None or impl == "argmax" or step.types.get("exp_table") is None:
             return
         t = self.resolve(step, in_t)
-        step.types["inp_norm"] = t["inp_norm"]
+        if impl == "stable":  # latency never uses inp_norm_t (hls4ml writes ap_fixed<1,0>)
+            step.types["inp_norm"] = t["inp_norm"]
         exp_n, inv_n = self.sizes(step, t, in_t)
         step.attrs["exp_table_size"], step.attrs["inv_table_size"] = exp_n, inv_n
         if t["inv_inp"].width < n.bit_length() - 1:
