@@ -209,9 +209,9 @@ def test_dense_io_stream(check_bit_exact, strategy):
 
 
 # --------------------------------------------------------------------- a real trained network
-def keras2_conv1d_small():
+def keras2_conv1d_small(softmax: bool = True):
     """hls4ml's example model ``KERAS_conv1d_small`` (Keras 2 JSON + HDF5 weights), rebuilt in
-    Keras 3 up to its logits (its final softmax is left out)."""
+    Keras 3, ending in its softmax (``softmax=False``: up to its logits)."""
     import h5py
     import keras
 
@@ -226,7 +226,7 @@ def keras2_conv1d_small():
         elif cls == "Flatten":
             x = keras.layers.Flatten(name=c["name"])(x)
         elif cls == "Dense":
-            act = "linear" if c["activation"] == "softmax" else c["activation"]
+            act = "linear" if c["activation"] == "softmax" and not softmax else c["activation"]
             x = keras.layers.Dense(c["units"], activation=act, use_bias=c["use_bias"], name=c["name"])(x)
         else:  # pragma: no cover - the fixture holds only these
             raise AssertionError(cls)
@@ -247,8 +247,19 @@ def test_real_trained_conv1d(check_bit_exact, io_type):
     P = {"input": {"value": "ap_fixed<12,4,AP_RND,AP_SAT>"},
          "default": {"weight": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>", "bias": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>",
                      "accumulator": "ap_fixed<22,10,AP_RND,AP_SAT>", "activation": "ap_fixed<14,6,AP_RND,AP_SAT>"}}
+    # The softmax input is the Dense accumulator ap_fixed<22,10>: hls4ml's default inp_norm_t
+    # (ap_ufixed<21,9>) addresses the 1024-entry exp table with steps of 0.5, so logits less
+    # than 0.5 below the largest all count as exp(0) = 1 and the argmax goes to the first of
+    # them (hls4ml issue #1512). A narrower inp_norm (steps of 1/64) keeps the order.
+    P_default = {**P, "output_softmax": {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>"}}
+    P["output_softmax"] = {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>", "inp_norm": "ap_ufixed<14,4,AP_RND,AP_SAT>"}
+    assert model.layers[-1].activation.__name__ == "softmax"
     X = np.random.default_rng(7).normal(0, 1.5, (300, 10, 4))
     check_bit_exact(f"example_conv1d_small_{io_type}", model, P, X, io_type=io_type)
     float_out = model.predict(X.astype(np.float32), verbose=0)
     fw = predict_quantized(model, P, X, io_type=io_type)
     assert np.mean(np.argmax(fw, 1) == np.argmax(float_out, 1)) > 0.9  # trained weights, sensible types
+    # the default inv_inp (ap_fixed<18,8>) addresses the 1024-entry 1/x table in steps of 1/4: rows sum to 1..1.25
+    assert np.max(np.abs(fw - float_out)) < 0.1 and np.all(np.abs(fw.sum(1) - 1.1) < 0.15)
+    fw_default = predict_quantized(model, P_default, X, io_type=io_type)
+    assert np.mean(np.argmax(fw_default, 1) == np.argmax(float_out, 1)) < 0.6

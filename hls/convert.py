@@ -42,6 +42,11 @@ BACKENDS = ("Vitis", "Vivado")
 DEFAULT_PART = "xcu250-figd2104-2L-e"
 DEFAULT_CLOCK_NS = 5.0
 PROJECT_NAME = "myproject"
+PRECISION_KEYS = ("result", "accum", "weight", "bias", "scale", "param")
+"""hls4ml precision keys set through a layer's ``Precision`` entry; the others (``table``,
+``exp_table``, ``inv_table``, ``inv_inp``, ``inp_norm``) are ignored there by hls4ml 1.3.0
+and must be given as ``<key>_t`` attributes of the layer's configuration."""
+WEIGHT_KEYS = ("weight", "bias", "scale")
 
 
 @dataclass
@@ -120,6 +125,7 @@ def _hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend):
     config["Model"]["Strategy"] = opts.strategy
     config["Model"]["ReuseFactor"] = opts.reuse_factor
     inserted = {st.name for st in steps if st.family.inserted}
+    by_name = {st.name: st for st in steps}
     for name, keys in layer_precisions.items():
         if name in inserted:
             continue  # created by hls4ml's optimizer; its type is read back after conversion
@@ -131,7 +137,13 @@ def _hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend):
         entry["Strategy"] = opts.strategy
         entry["ReuseFactor"] = opts.reuse_factor
         for key, t in keys.items():
-            entry.setdefault("Precision", {})[key] = str(t)
+            if key in PRECISION_KEYS:
+                entry.setdefault("Precision", {})[key] = str(t)
+            else:  # table types: hls4ml reads them as layer attributes (<key>_t), not from 'Precision'
+                entry[f"{key}_t"] = str(t)
+        step = by_name.get(name)
+        if step is not None:
+            entry.update(step.family.hls_config(step))
     return config
 
 
@@ -145,6 +157,20 @@ def read_emitted_typedefs(project_dir: Path) -> dict[str, str]:
     return {name: ctype for ctype, name in _TYPEDEF.findall(text)}
 
 
+_CONFIG_STRUCT = re.compile(r"struct\s+\w*?config(\d+)\s*:[^{]*\{(.*?)\n\};", re.S)
+
+
+def _config_struct_typedefs(project_dir: Path) -> dict[tuple[int, str], str]:
+    """``{(layer index, typedef name): C++ type}`` declared inside ``firmware/parameters.h``'s
+    config structs (hls4ml writes, e.g., a softmax's ``inp_norm_t`` there, not in defines.h)."""
+    text = (Path(project_dir) / "firmware" / "parameters.h").read_text()
+    out = {}
+    for idx, body in _CONFIG_STRUCT.findall(text):
+        for ctype, name in _TYPEDEF.findall(body):
+            out[(int(idx), name)] = ctype
+    return out
+
+
 def _check_emitted_types(hls_model, project_dir: Path, layer_precisions, optional=()) -> list[FirmwareType]:
     """Compare every C++ typedef hls4ml wrote with the PrecisionDict's type.
 
@@ -152,6 +178,7 @@ def _check_emitted_types(hls_model, project_dir: Path, layer_precisions, optiona
         RuntimeError: a layer/type missing from the emitted code, or a type that differs.
     """
     typedefs = read_emitted_typedefs(project_dir)
+    config_typedefs = _config_struct_typedefs(project_dir)
     layers = {layer.name: layer for layer in hls_model.get_layers()}
     checked, problems = [], []
     for lname, keys in layer_precisions.items():
@@ -164,10 +191,15 @@ def _check_emitted_types(hls_model, project_dir: Path, layer_precisions, optiona
         for key, expected in keys.items():
             if key == "result":
                 tname = layer.get_output_variable().type.name
+            elif key in WEIGHT_KEYS:
+                tname = layer.get_weights(key).type.name
             else:
-                attr = layer.get_attr(f"{key}_t") if key == "accum" else layer.get_weights(key).type
+                attr = layer.get_attr(f"{key}_t")
+                if attr is None:
+                    problems.append(f"{lname}.{key}: hls4ml's layer has no {key}_t")
+                    continue
                 tname = attr.name
-            ctype = typedefs.get(tname)
+            ctype = typedefs.get(tname) or config_typedefs.get((layer.index, f"{key}_t"))
             packed = ctype and _PACKED.match(ctype)
             if packed:  # io_stream: nnet::array<element type, n> per stream word
                 ctype = packed.group(1)
@@ -342,6 +374,7 @@ def _write_project(km, km_q, precision, config, tmp, output_dir, X, layer_precis
         km_q, hls_config=config, output_dir=str(tmp), project_name=PROJECT_NAME, backend=backend,
         part=part, clock_period=clock_period, io_type=io_type,
     )
+    _set_computed_weights(hls_model, steps)  # e.g. BatchNormalization's scale and bias, from kappa
     # Emit nnet::save_layer_output hooks (C simulation only, #ifndef __SYNTHESIS__).
     # hls4ml reads TraceOutput from its top-level config, not from hls_config['Model'].
     hls_model.config.trace_output = True
@@ -369,7 +402,7 @@ def _write_project(km, km_q, precision, config, tmp, output_dir, X, layer_precis
         (tb / "tb_input_features.dat").write_text(_fmt(X))
         (tb / "tb_output_predictions.dat").write_text(_fmt(Y))
         files = {f"tb_data/{n}": sha256_file(tb / n) for n in ("tb_input_features.dat", "tb_output_predictions.dat")}
-    precision.save(tmp / "precision.yaml")
+    resolved_precision(precision, steps, fields_by_layer(km, strict=True)).save(tmp / "precision.yaml")
     files["precision.yaml"] = sha256_file(tmp / "precision.yaml")
     for wf in sorted((tmp / "firmware" / "weights").glob("*.txt")):
         files[f"firmware/weights/{wf.name}"] = sha256_file(wf)
@@ -392,6 +425,40 @@ def _write_project(km, km_q, precision, config, tmp, output_dir, X, layer_precis
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
+def resolved_precision(precision, steps, fields: dict):
+    """The PrecisionDict with every firmware type the project uses written out: fields the
+    user left to hls4ml's own explicit defaults (a ``table`` of ``ap_fixed<18,8>``, the
+    softmax tables, ``inp_norm`` derived from the input type, a LeakyReLU ``param``) are
+    added under their layer, so ``precision.yaml`` records the resolved types."""
+    from kappa.precision import PrecisionDict
+
+    spec = precision.to_dict()
+    for st in steps:
+        for key, t in st.types.items():
+            fld = "activation" if key == "result" else key
+            if t is None or fld not in fields.get(st.keras_name, ()) or precision.dtype(st.keras_name, fld) is not None:
+                continue
+            spec.setdefault(st.keras_name, {})[fld] = str(t)
+    return PrecisionDict(spec)
+
+
+def _set_computed_weights(hls_model, steps) -> None:
+    """Put kappa's values of weights that hls4ml computes itself (BatchNormalization scale and
+    bias, from gamma/beta/mean/variance in float32) into the hls4ml model before it is written."""
+    layers = {layer.name: layer for layer in hls_model.get_layers()}
+    for st in steps:
+        for key, attr, values, t in st.family.weights(st):
+            if attr is None:
+                var = layers[st.name].get_weights(key)
+                q = quantize(values, t)
+                if var.data.shape != q.shape and var.data.size == q.size:
+                    q = q.reshape(var.data.shape)
+                var.data = q
+                var.min, var.max = float(np.min(q)), float(np.max(q))
+                var.nonzeros = int(np.count_nonzero(q))
+                var.nzeros = var.data_length - var.nonzeros
+
+
 def _quantized_copy(km, steps):
     """Clone of ``km`` whose kernels/biases are quantized to their types.
 
@@ -405,6 +472,8 @@ def _quantized_copy(km, steps):
     layers = {layer.name: layer for layer in clone.layers}
     for st in steps:
         for key, attr, values, t in st.family.weights(st):
+            if attr is None:
+                continue  # computed by hls4ml; replaced in the hls4ml model (_set_computed_weights)
             q = quantize(values, t)
             if not np.array_equal(q.astype(np.float32).astype(np.float64), q):
                 raise ValueError(f"layer {st.name!r}: {key} type {t} needs more than float32's 24-bit significand; "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .jobconfig import HLS_KEYS, TOP_KEYS as _TOP_KEYS  # noqa: F401 (HLS_KEYS re-exported)
+from .jobconfig import HLS_KEYS, MODEL_TYPES, TOP_KEYS as _TOP_KEYS  # noqa: F401 (re-exported)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO / "configs" / "digits.yaml"
@@ -117,8 +117,11 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
         say(f"loaded weights from {job.weights} (training skipped)")
     else:
         say(f"training {cfg['name']}: {job.X_tr.shape[0]} samples, PrecisionDict with {len(job.precision.layers)} entries")
+        tcfg = dict(job.training)  # train with the firmware's tables and stream/parallel casts
+        tcfg.setdefault("io_type", hls_opts.get("io_type", "io_parallel"))
+        tcfg.setdefault("layer_options", hls_opts.get("layer_options"))
         history = job.model.train_instrumented(job.X_tr, job.Y_tr, precision_dict=job.precision, progress=progress,
-                                               **job.training)
+                                               **tcfg)
         health = history.health()
         say(f"training done: {history.summary()}")
         if health["status"] != "ok":

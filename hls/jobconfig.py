@@ -27,9 +27,10 @@ MODEL_TYPES = ("linear_block", "conv_block")
 """``model.type``: ``linear_block`` (:class:`kappa.LinearBlockModel`, the default) or
 ``conv_block`` (:class:`kappa.ConvBlockModel`)."""
 SPLIT_KEYS = ("val_fraction", "seed")
-MODEL_KEYS = ("num_hidden", "activation", "use_bias", "use_batchnorm", "seed", "name")
+MODEL_KEYS = ("num_hidden", "activation", "use_bias", "use_batchnorm", "output_activation", "seed", "name")
 CONV_MODEL_KEYS = ("filters", "kernel_size", "strides", "padding", "pool", "pool_size", "activation", "dense_hidden",
-                   "use_bias", "conv_dims", "seed", "name")
+                   "use_bias", "use_batchnorm", "output_activation", "conv_dims", "seed", "name")
+OUTPUT_ACTIVATIONS = (None, "linear", "softmax", "sigmoid", "tanh")
 MODEL_ACTIVATIONS = (None, "relu", "linear")
 # train_instrumented arguments a config may not set: the job supplies them
 _TRAINING_RESERVED = ("model", "X", "Y", "precision_dict", "progress", "reference_A")
@@ -238,6 +239,12 @@ def _check_model_section(cfg, probs) -> tuple[dict, bool]:
             probs.add("model.activation", f"unsupported activation {a!r}; valid: null, relu, linear "
                                           "(others are not emulated bit for bit in firmware)")
         out["activation"] = a
+    if "output_activation" in sec:
+        a = sec["output_activation"]
+        if a not in OUTPUT_ACTIVATIONS:
+            probs.add("model.output_activation", f"unsupported output activation {a!r}; valid: "
+                                                 f"{', '.join('null' if v is None else v for v in OUTPUT_ACTIVATIONS)}")
+        out["output_activation"] = a
     for k in ("use_bias", "use_batchnorm"):
         if k in sec:
             out[k] = _as_bool(sec[k], f"model.{k}", probs)

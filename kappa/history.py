@@ -78,6 +78,9 @@ class FitHistory:
       with a nonzero intended update, the fraction whose stored value did not change).
       Each is the max over variables; see :func:`kappa.quantization.rail_stats`.
 
+    ``val_loss``, ``val_accuracy``: per epoch (shape (n_epochs,), empty without validation
+    data): the loss and the argmax agreement with the targets on the validation samples.
+
     ``config``: JSON-serialisable run settings (learning rate, eta_max, precision, …).
     """
 
@@ -115,10 +118,17 @@ class FitHistory:
     update_saturation_fraction_max: np.ndarray = field(default_factory=_EMPTY)
     update_underflow_fraction_max: np.ndarray = field(default_factory=_EMPTY)
     config: dict = field(default_factory=dict)
+    val_loss: np.ndarray = field(default_factory=_EMPTY)
+    val_accuracy: np.ndarray = field(default_factory=_EMPTY)
 
     def __post_init__(self):
         for name in METRIC_NAMES:
             setattr(self, name, np.asarray(getattr(self, name)))
+        self.val_loss = np.asarray(self.val_loss, np.float64)
+        self.val_accuracy = np.asarray(self.val_accuracy, np.float64)
+        if self.val_loss.shape != self.val_accuracy.shape:
+            raise ValueError(f"val_loss and val_accuracy need the same shape (n_epochs,), got "
+                             f"{self.val_loss.shape} and {self.val_accuracy.shape}")
         n = {name: getattr(self, name).shape for name in METRIC_NAMES}
         lengths = {s[0] if s else None for s in n.values()}
         if len(lengths) > 1:
@@ -275,6 +285,7 @@ class FitHistory:
             "final_eta_eff": last(self.eta_eff),
             "final_update_underflow_fraction": last(self.update_underflow_fraction_max),
             "final_weight_error_fro": last(self.weight_error_fro),
+            "final_val_accuracy": last(self.val_accuracy),
         }
 
     # -------------------------------------------------------------- save/load
@@ -288,6 +299,7 @@ class FitHistory:
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
         arrays = self.as_dict()
+        arrays.update(val_loss=self.val_loss, val_accuracy=self.val_accuracy)
         arrays[_CONFIG_KEY] = np.array(json.dumps(self.config, default=_json_default))
         np.savez_compressed(path, **arrays)
         return path
@@ -310,7 +322,8 @@ class FitHistory:
             for name in METRIC_NAMES:
                 kwargs.setdefault(name, np.full(n, np.nan))
             config = json.loads(str(z[_CONFIG_KEY])) if _CONFIG_KEY in z.files else {}
-        return cls(**kwargs, config=config)
+            val = {k: z[k] for k in ("val_loss", "val_accuracy") if k in z.files}
+        return cls(**kwargs, config=config, **val)
 
     # ------------------------------------------------------------------- plot
     def plot_results(self, title: str | None = None):
@@ -335,7 +348,19 @@ class FitHistory:
         if self.diverged:
             ax.axvline(x[self.diverged_at_step], color="red", ls="--", label="diverged")
         ax.set_ylabel("loss")
-        ax.legend(loc="upper right")
+        if self.val_accuracy.size:
+            spe = int(self.config.get("steps_per_epoch") or max(1, self.n_steps // self.val_accuracy.size))
+            xe = (np.arange(1, self.val_accuracy.size + 1) * spe) - 1
+            ax.plot(xe, self.val_loss, "o-", color="C2", ms=3, label="validation loss")
+            axa = ax.twinx()
+            axa.plot(xe, self.val_accuracy, "s-", color="C4", ms=3, label="validation accuracy")
+            axa.set_ylim(-0.02, 1.02)
+            axa.set_ylabel("validation accuracy")
+            h1, l1 = ax.get_legend_handles_labels()
+            h2, l2 = axa.get_legend_handles_labels()
+            ax.legend(h1 + h2, l1 + l2, loc="upper right")
+        else:
+            ax.legend(loc="upper right")
         ax.set_title(title or "training")
 
         ax = axes[1]
@@ -362,6 +387,11 @@ class FitHistory:
         ax.axhline(1.0, color="gray", lw=0.8, ls="--", label="ρ = 1")
         ax.set_ylabel("stability")
         ax.legend(loc="upper right", ncol=3, fontsize="small")
+        if not np.any(np.isfinite(self.stability_margin_lambda_raw)) and not np.any(
+                np.isfinite(self.spectral_radius_raw)):
+            ax.text(0.5, 0.5, "nothing to show: λ_max (and so the stability margins) is computed analytically only "
+                    "for a one-layer linear model", transform=ax.transAxes, ha="center", va="center", color="gray",
+                    wrap=True)
 
         ax = axes[3]
         ax.plot(x, self.raw_update_norm, label="‖intended update‖", color="C0", ls=":")

@@ -4,7 +4,10 @@ Fields (``FIELDS``):
 
 * firmware fields (``FIRMWARE_FIELDS``): ``value`` (the model input, under the
   pseudo-layer ``input``), ``weight``, ``bias``, ``accumulator`` (hls4ml ``accum_t``) and
-  ``activation`` (the layer's output, hls4ml ``result_t``);
+  ``activation`` (the layer's output, hls4ml ``result_t``), and hls4ml's precision keys of
+  the layers that have them: ``scale`` (BatchNormalization), ``table`` (sigmoid/tanh
+  lookup table), ``exp_table``, ``inv_table``, ``inv_inp``, ``inp_norm`` (softmax), ``param``
+  (LeakyReLU's slope); a field with no type anywhere takes hls4ml's own explicit default;
 * training-only fields: ``gradient``, ``update`` and optimizer state ``momentum``,
   ``adam_m``, ``adam_v``.
 
@@ -27,7 +30,8 @@ from .fixed_point import FixedPointType, as_type
 
 INPUT_LAYER = "input"
 DEFAULT = "default"
-FIRMWARE_FIELDS = ("value", "weight", "bias", "accumulator", "activation")
+FIRMWARE_FIELDS = ("value", "weight", "bias", "accumulator", "activation", "scale", "table", "exp_table", "inv_table",
+                   "inv_inp", "inp_norm", "param")
 TRAINING_FIELDS = ("gradient", "update", "momentum", "adam_m", "adam_v")
 FIELDS = FIRMWARE_FIELDS + TRAINING_FIELDS
 

@@ -121,9 +121,9 @@ def test_bad_precision_refused_without_output(tmp_path, precision, match):
 @pytest.mark.parametrize(
     "act, extra, match",
     [
-        ("sigmoid", None, r"dense0.*sigmoid"),
-        ("relu", lambda h: keras.layers.BatchNormalization(name="bn")(h), r"'bn'.*BatchNormalization"),
-        ("relu", lambda h: keras.layers.Activation("tanh", name="t")(h), r"'t'.*tanh.*table"),
+        ("elu", None, r"dense0.*fused activation 'elu' is not emulated"),
+        ("relu", lambda h: keras.layers.LayerNormalization(name="ln")(h), r"'ln'.*LayerNormalization"),
+        ("relu", lambda h: keras.layers.Activation("softplus", name="t")(h), r"'t'.*softplus.*not emulated"),
     ],
 )
 def test_unsupported_layers_named(tmp_path, act, extra, match):
