@@ -10,7 +10,6 @@ pooling compute different bits.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -210,33 +209,16 @@ def test_dense_io_stream(check_bit_exact, strategy):
 
 # --------------------------------------------------------------------- a real trained network
 def keras2_conv1d_small(softmax: bool = True):
-    """hls4ml's example model ``KERAS_conv1d_small`` (Keras 2 JSON + HDF5 weights), rebuilt in
-    Keras 3, ending in its softmax (``softmax=False``: up to its logits)."""
-    import h5py
+    """hls4ml's example model ``KERAS_conv1d_small`` (Keras 2 JSON + HDF5 weights) read by
+    ``kappa.load_model``, ending in its softmax (``softmax=False``: up to its logits)."""
     import keras
 
-    cfg = json.loads((FIXTURES / "KERAS_conv1d_small.json").read_text())["config"]
-    layers = cfg["layers"]
-    x = inp = keras.Input(tuple(layers[0]["config"]["batch_input_shape"][1:]), name=layers[0]["name"])
-    for spec in layers[1:]:
-        c, cls = spec["config"], spec["class_name"]
-        if cls == "Conv1D":
-            x = keras.layers.Conv1D(c["filters"], c["kernel_size"], strides=c["strides"], padding=c["padding"],
-                                    activation=c["activation"], use_bias=c["use_bias"], name=c["name"])(x)
-        elif cls == "Flatten":
-            x = keras.layers.Flatten(name=c["name"])(x)
-        elif cls == "Dense":
-            act = "linear" if c["activation"] == "softmax" and not softmax else c["activation"]
-            x = keras.layers.Dense(c["units"], activation=act, use_bias=c["use_bias"], name=c["name"])(x)
-        else:  # pragma: no cover - the fixture holds only these
-            raise AssertionError(cls)
-    model = keras.Model(inp, x)
-    with h5py.File(FIXTURES / "KERAS_conv1d_small_weights.h5", "r") as f:
-        for layer in model.layers:
-            if layer.weights:
-                g = f[layer.name][layer.name]
-                layer.kernel.assign(np.asarray(g["kernel:0"]))
-                layer.bias.assign(np.asarray(g["bias:0"]))
+    from kappa.loading import load_model
+
+    model = load_model(FIXTURES / "KERAS_conv1d_small.json", FIXTURES / "KERAS_conv1d_small_weights.h5")
+    assert model.layers[-1].get_config()["activation"] == "softmax"
+    if not softmax:
+        model.layers[-1].activation = keras.activations.linear
     return model
 
 

@@ -1,0 +1,335 @@
+"""Load a trained model from a file without executing anything the file contains.
+
+:func:`load_model` reads three formats into a Keras 3 model:
+
+* ``.keras`` (Keras 3 zip archive: ``config.json`` + ``model.weights.h5``);
+* legacy ``.h5`` holding a whole model (Keras 2: the architecture as JSON in the file's
+  ``model_config`` attribute, the weights under ``model_weights``);
+* a Keras 2 JSON architecture (``model.to_json()``) plus an HDF5 weights file
+  (``save_weights``), the format of hls4ml's example models.
+
+Safety: the architecture is read as JSON and each layer is rebuilt by kappa, by calling the
+Keras 3 (or QKeras) constructor of an allow-listed class with allow-listed, literal
+arguments. Nothing in the file is imported, evaluated or unpickled: no ``Lambda`` layers,
+no custom objects or registered names, no serialized functions (an activation must be one
+of :data:`ACTIVATIONS` by name), no QKeras quantizer other than :data:`QUANTIZERS`
+(a quantizer written as a string such as ``"quantized_relu(6,0)"`` is parsed with
+:func:`ast.literal_eval` of its arguments, never evaluated). Weights are read as plain
+arrays (h5py). Anything else is refused with a ValueError naming the layer and its class.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+KERAS_LAYERS: dict[str, tuple[str, ...]] = {
+    "Dense": ("units", "activation", "use_bias"),
+    "Conv1D": ("filters", "kernel_size", "strides", "padding", "dilation_rate", "activation", "use_bias",
+               "data_format"),
+    "Conv2D": ("filters", "kernel_size", "strides", "padding", "dilation_rate", "activation", "use_bias",
+               "data_format"),
+    "MaxPooling1D": ("pool_size", "strides", "padding", "data_format"),
+    "MaxPooling2D": ("pool_size", "strides", "padding", "data_format"),
+    "AveragePooling1D": ("pool_size", "strides", "padding", "data_format"),
+    "AveragePooling2D": ("pool_size", "strides", "padding", "data_format"),
+    "GlobalMaxPooling1D": ("data_format", "keepdims"),
+    "GlobalMaxPooling2D": ("data_format", "keepdims"),
+    "GlobalAveragePooling1D": ("data_format", "keepdims"),
+    "GlobalAveragePooling2D": ("data_format", "keepdims"),
+    "Flatten": (),
+    "Reshape": ("target_shape",),
+    "Activation": ("activation",),
+    "ReLU": ("max_value", "negative_slope", "threshold"),
+    "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale"),
+}
+"""Keras layer classes :func:`load_model` rebuilds, with the constructor arguments it reads."""
+
+QKERAS_LAYERS: dict[str, tuple[str, ...]] = {
+    "QDense": KERAS_LAYERS["Dense"] + ("kernel_quantizer", "bias_quantizer"),
+    "QConv1D": KERAS_LAYERS["Conv1D"] + ("kernel_quantizer", "bias_quantizer"),
+    "QConv2D": KERAS_LAYERS["Conv2D"] + ("kernel_quantizer", "bias_quantizer"),
+    "QActivation": ("activation",),
+    "QBatchNormalization": KERAS_LAYERS["BatchNormalization"] + (
+        "beta_quantizer", "gamma_quantizer", "mean_quantizer", "variance_quantizer"),
+}
+"""QKeras layer classes :func:`load_model` rebuilds (needs the ``qkeras`` package, ``qkeras-v3``)."""
+
+ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid", "tanh")
+"""Activation names accepted in a file (Keras built-ins; whether kappa emulates them is
+decided later, by :func:`kappa.layers.build_plan`)."""
+
+QUANTIZERS = ("quantized_bits", "quantized_relu", "quantized_po2", "binary", "ternary")
+"""QKeras quantizer classes accepted in a file."""
+
+_IGNORED = ("name", "trainable", "dtype", "batch_input_shape", "batch_shape", "input_shape")
+
+
+def _refuse(layer: str, cls: str, why: str) -> ValueError:
+    return ValueError(f"cannot load layer {layer!r} ({cls}): {why}")
+
+
+def _literal(value, layer, cls, key):
+    """A plain JSON literal (numbers, strings, booleans, None, lists of them)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)) and all(v is None or isinstance(v, (bool, int, float)) for v in value):
+        return tuple(value)
+    raise _refuse(layer, cls, f"argument {key}={value!r} is not a plain literal; kappa does not deserialize "
+                              "objects from model files")
+
+
+def _quantizer(spec, layer, cls, key):
+    """Build an allow-listed QKeras quantizer from a dict or a call string; refuse anything else."""
+    import qkeras.quantizers as qq
+
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        m = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*(?:\((.*)\))?\s*", spec, flags=re.S)
+        if not m or m.group(1) not in QUANTIZERS:
+            raise _refuse(layer, cls, f"{key}={spec!r} is not one of the QKeras quantizers kappa reads "
+                                      f"({', '.join(QUANTIZERS)})")
+        name, args_src = m.group(1), m.group(2) or ""
+        try:
+            call = ast.parse(f"f({args_src})", mode="eval").body
+            args = [ast.literal_eval(a) for a in call.args]
+            kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+        except (SyntaxError, ValueError) as exc:
+            raise _refuse(layer, cls, f"{key}={spec!r}: the arguments are not plain literals ({exc})") from None
+        return getattr(qq, name)(*args, **kwargs)
+    if isinstance(spec, dict):
+        name = spec.get("class_name")
+        if name not in QUANTIZERS:
+            raise _refuse(layer, cls, f"{key} is a {name!r}; kappa reads only the QKeras quantizers "
+                                      f"{', '.join(QUANTIZERS)}")
+        import inspect
+
+        qcls = getattr(qq, name)
+        allowed = set(inspect.signature(qcls.__init__).parameters) - {"self", "var_name", "use_variables"}
+        conf = {k: _literal(v, layer, cls, f"{key}.{k}") for k, v in (spec.get("config") or {}).items()
+                if k in allowed}
+        return qcls(**conf)
+    raise _refuse(layer, cls, f"{key}={spec!r} is neither a quantizer name nor a quantizer config")
+
+
+def _activation_arg(value, layer, cls, quantized: bool):
+    if isinstance(value, str) and value in ACTIVATIONS:
+        return value
+    if quantized and (isinstance(value, dict) or isinstance(value, str)):
+        return _quantizer(value, layer, cls, "activation")
+    if isinstance(value, dict) and value.get("class_name") == "function" and value.get("config") in ACTIVATIONS:
+        return value["config"]  # Keras 3 serializes built-in activations this way
+    raise _refuse(layer, cls, f"activation {value!r} is not one of {', '.join(ACTIVATIONS)}"
+                  + (f" or a QKeras quantizer ({', '.join(QUANTIZERS)})" if quantized else ""))
+
+
+def _make_layer(spec: dict):
+    """One Keras/QKeras layer from its JSON spec (allow-listed class and arguments only)."""
+    import keras
+
+    cls = spec.get("class_name")
+    conf = spec.get("config") or {}
+    name = conf.get("name") or spec.get("name") or "?"
+    if cls in KERAS_LAYERS:
+        keys, quantized = KERAS_LAYERS[cls], False
+        ctor = getattr(keras.layers, cls)
+    elif cls in QKERAS_LAYERS:
+        keys, quantized = QKERAS_LAYERS[cls], True
+        try:
+            import qkeras
+        except ImportError:  # pragma: no cover - qkeras-v3 is a dependency
+            raise _refuse(name, cls, "QKeras layers need the qkeras-v3 package (pip install qkeras-v3)") from None
+        ctor = getattr(qkeras, cls)
+    elif cls == "Lambda":
+        raise _refuse(name, cls, "a Lambda layer holds Python code, and kappa never executes code from a model "
+                                 "file; rebuild the model without it")
+    else:
+        raise _refuse(name, cls, "not a layer class kappa loads (it would need code from outside Keras or "
+                                 f"kappa does not emulate it); loadable: {', '.join([*KERAS_LAYERS, *QKERAS_LAYERS])}")
+    kwargs: dict[str, Any] = {"name": name}
+    for key in keys:
+        if key not in conf:
+            continue
+        v = conf[key]
+        if key == "activation":
+            v = _activation_arg(v, name, cls, quantized)
+        elif key.endswith("_quantizer"):
+            v = _quantizer(v, name, cls, key)
+        elif key == "data_format" and v not in (None, "channels_last"):
+            raise _refuse(name, cls, f"data_format={v!r}: kappa supports channels_last only")
+        else:
+            v = _literal(v, name, cls, key)
+        kwargs[key] = v
+    return ctor(**kwargs)
+
+
+def _predecessors(spec: dict) -> list[str]:
+    """Names of the layers feeding ``spec`` (Keras 2 and Keras 3 inbound-node formats)."""
+    names = []
+    for node in spec.get("inbound_nodes") or []:
+        if isinstance(node, list):  # Keras 2: [[name, node, tensor, kwargs], ...]
+            names += [entry[0] for entry in node]
+        elif isinstance(node, dict):  # Keras 3: {"args": [{"class_name": "__keras_tensor__", ...}], ...}
+            def walk(obj):
+                if isinstance(obj, dict):
+                    if obj.get("class_name") == "__keras_tensor__":
+                        names.append(obj["config"]["keras_history"][0])
+                    for v in obj.values():
+                        walk(v)
+                elif isinstance(obj, list):
+                    for v in obj:
+                        walk(v)
+            walk(node.get("args"))
+    return names
+
+
+def model_from_config(config: dict):
+    """A Keras 3 model rebuilt from a Keras 2 or Keras 3 model config (weights not set).
+
+    Args:
+        config: the parsed JSON of ``model.to_json()`` / ``config.json``: ``{"class_name":
+            "Sequential"|"Model"|"Functional", "config": {"layers": [...], ...}}``.
+
+    Returns:
+        ``keras.Sequential`` for a Sequential config, else a functional ``keras.Model``;
+        layers keep their names.
+
+    Raises:
+        ValueError: a layer class or argument outside the allow-lists (names the layer and
+            class), a model that is not a single chain of layers, or no input shape.
+    """
+    import keras
+
+    kind = config.get("class_name")
+    if kind not in ("Sequential", "Model", "Functional"):
+        raise ValueError(f"the file describes a {kind!r}; kappa loads Sequential and functional models")
+    body = config.get("config") or {}
+    specs = list(body.get("layers") or [])
+    shape = None
+    if specs and specs[0].get("class_name") == "InputLayer":
+        c = specs[0]["config"]
+        shape = c.get("batch_shape") or c.get("batch_input_shape")
+        input_name = c.get("name")
+        specs = specs[1:]
+    else:
+        input_name = None
+        for spec in specs[:1]:
+            shape = spec.get("config", {}).get("batch_input_shape") or spec.get("config", {}).get("batch_shape")
+        shape = shape or (body.get("build_input_shape"))
+    if not shape:
+        raise ValueError("the model config gives no input shape (no InputLayer and no batch_input_shape)")
+    shape = tuple(shape[1:])
+    if any(d is None for d in shape):
+        raise ValueError(f"the model input shape {shape} has unknown dimensions; kappa needs a fixed shape")
+    layers, prev = [], input_name
+    for spec in specs:
+        layer = _make_layer(spec)
+        preds = _predecessors(spec)
+        if kind != "Sequential" and preds and (len(preds) != 1 or (prev is not None and preds[0] != prev)):
+            raise ValueError(f"layer {layer.name!r} takes its input from {preds}, not from the previous layer "
+                             f"{prev!r}: kappa loads single chains of layers")
+        layers.append(layer)
+        prev = layer.name
+    inp = keras.Input(shape, name=input_name) if input_name else keras.Input(shape)
+    if kind == "Sequential":
+        return keras.Sequential([inp, *layers], name=body.get("name"))
+    x = inp
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(inp, x, name=body.get("name"))
+
+
+def _set_keras2_weights(model, group, where: str) -> None:
+    """Assign weights from a Keras 2 HDF5 group (``save_weights`` layout) by layer name."""
+    names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs.get("layer_names", [])]
+    have = set(names)
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in have:
+            raise ValueError(f"{where} has no weights for layer {layer.name!r} (it has: {', '.join(names)})")
+        g = group[layer.name]
+        wnames = [n.decode() if isinstance(n, bytes) else n for n in g.attrs.get("weight_names", [])]
+        arrays = {n.split("/")[-1].split(":")[0]: np.asarray(g[n]) for n in wnames}
+        for var in layer.weights:
+            key = var.name.split("/")[-1].split(":")[0]
+            if key not in arrays:
+                raise ValueError(f"{where}: layer {layer.name!r} has no weight {key!r} (it has {sorted(arrays)})")
+            if tuple(arrays[key].shape) != tuple(var.shape):
+                raise ValueError(f"{where}: layer {layer.name!r} weight {key!r} has shape {arrays[key].shape}, "
+                                 f"the model expects {tuple(var.shape)}")
+            var.assign(arrays[key])
+
+
+def load_model(path, weights=None):
+    """Load a trained model from a file into Keras 3, executing nothing from the file.
+
+    Args:
+        path: a ``.keras`` archive, a legacy whole-model ``.h5``/``.hdf5`` file, or a Keras 2
+            JSON architecture (``.json``, then ``weights`` is required).
+        weights: the HDF5 weights file (Keras 2 ``save_weights`` layout) of a ``.json``
+            architecture; must be None for the other formats.
+
+    Returns:
+        a Keras 3 model (``keras.Sequential`` or functional ``keras.Model``) with the file's
+        layer names and weights; QKeras layers stay QKeras layers (convert them with
+        :func:`kappa.from_qkeras`).
+
+    Raises:
+        FileNotFoundError: a missing file. ValueError: an unknown suffix, a missing or
+        superfluous ``weights``, a layer or argument outside the allow-lists (Lambda
+        layers, custom objects, serialized functions: the message names the layer and its
+        class), a branching model, or weights that do not match the architecture.
+
+    Security: see the module docstring: the file's architecture is interpreted, never
+    executed or unpickled.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix != ".json" and weights is not None:
+        raise ValueError(f"weights={str(weights)!r} is only used with a .json architecture; {path.name} holds "
+                         "its own weights")
+    if suffix == ".json":
+        if weights is None:
+            raise ValueError(f"{path.name} is an architecture only: pass weights=<the HDF5 weights file>")
+        weights = Path(weights)
+        if not weights.is_file():
+            raise FileNotFoundError(f"weights file {str(weights)!r} does not exist")
+        model = model_from_config(json.loads(path.read_text()))
+        with h5py.File(weights, "r") as f:
+            _set_keras2_weights(model, f["model_weights"] if "model_weights" in f else f, weights.name)
+        return model
+    if suffix in (".h5", ".hdf5"):
+        with h5py.File(path, "r") as f:
+            if "model_config" not in f.attrs:
+                raise ValueError(f"{path.name} holds no model architecture (a weights-only file?): load the "
+                                 "architecture (.json) and pass this file as weights=")
+            cfg = f.attrs["model_config"]
+            model = model_from_config(json.loads(cfg.decode() if isinstance(cfg, bytes) else cfg))
+            _set_keras2_weights(model, f["model_weights"], path.name)
+        return model
+    if suffix == ".keras":
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            if "config.json" not in names or "model.weights.h5" not in names:
+                raise ValueError(f"{path.name} is not a Keras 3 archive (no config.json/model.weights.h5)")
+            model = model_from_config(json.loads(z.read("config.json")))
+            with tempfile.TemporaryDirectory() as tmp:
+                wpath = Path(tmp) / "model.weights.h5"
+                wpath.write_bytes(z.read("model.weights.h5"))
+                model.load_weights(wpath)
+        return model
+    raise ValueError(f"cannot load {path.name!r}: use a .keras archive, a whole-model .h5/.hdf5 file, or a Keras 2 "
+                     ".json architecture with weights=<.h5 file>")
