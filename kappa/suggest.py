@@ -1,0 +1,237 @@
+"""Types from data: a PrecisionDict whose integer bits cover the ranges a model reaches on X.
+
+:func:`suggest_precision` walks the firmware steps (:func:`kappa.layers.build_plan`) in
+order. Each layer's input is the firmware value of the previous layers under the types
+already chosen (kappa's own numpy firmware forward, so the ranges are exact, not estimates
+from float); then, per quantization point:
+
+* ``input.value``: the range of X;
+* ``weight``, ``bias``: the range of the layer's own weights (known exactly: no headroom);
+* ``accumulator`` (Dense, Conv): the largest magnitude of every product ``x_i * w_ij``, the
+  bias and every partial sum ``b_j + sum_{i<=k} x_i w_ij`` (input order, as
+  ``nnet_dense_latency.h`` adds them), with lossless fractional bits ``F_x + F_w`` (fewer
+  only if the accumulator would pass 62 bits) and WRAP (nothing reaches the rails);
+* ``activation``: the range of the value cast to the layer's result type (after the
+  ReLU for ``relu`` steps; the pooled value for pooling layers, whose accumulator gets
+  the same integer bits plus, for average pooling, the window sum's);
+
+Integer bits: the fewest for which the largest magnitude seen, rounded to the type's grid,
+stays inside the signed range, plus ``headroom_bits`` (data-dependent fields only).
+Fractional bits: the width budget minus the integer bits (``bits``, or per field
+``input_bits``/``weight_bits``/``bias_bits``). Every type is a signed ``ap_fixed`` with
+the ``rounding`` and ``overflow`` given (accumulators: TRN, WRAP).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .fixed_point import FixedPointType
+from .precision import INPUT_LAYER, PrecisionDict
+from .quantization import quantize
+
+MAX_ACC_BITS = 62
+
+
+@dataclass(frozen=True)
+class FieldRange:
+    """The range one PrecisionDict field reached on the data, and its type.
+
+    Attributes:
+        layer, field: the PrecisionDict entry (``input``/``value``, ``dense0``/``accumulator``...).
+        lo, hi: smallest and largest value reached (for accumulators: products, bias and
+            partial sums; for weights: the float weights).
+        type: the suggested type.
+    """
+
+    layer: str
+    field: str
+    lo: float
+    hi: float
+    type: FixedPointType
+
+    @property
+    def margin_bits(self) -> float:
+        """``log2(type bound / largest magnitude seen)``: bits of overflow margin (inf for all zeros)."""
+        peak = max(abs(self.lo), abs(self.hi))
+        if peak == 0:
+            return math.inf
+        bound = -self.type.min if self.lo < 0 and -self.lo >= self.hi else self.type.max
+        return math.log2(bound / peak)
+
+
+def integer_bits(peak: float, width: int | None = None, rounding: str = "RND_CONV") -> int:
+    """Fewest integer bits I (sign included) such that ``peak`` (a magnitude), rounded onto
+    ``ap_fixed<width, I>`` with ``rounding``, lies inside ``[-2**(I-1), 2**(I-1) - lsb]``.
+
+    ``width=None``: ``peak`` is already on the type's grid (no rounding). 1 for ``peak == 0``.
+    """
+    if peak <= 0:
+        return 1
+    i = math.floor(math.log2(peak)) + 2  # 2**(i-2) <= peak < 2**(i-1)
+    while width is not None:
+        t = FixedPointType(width, i, True, rounding, "SAT")
+        wider = FixedPointType(width + 2, i + 2, True, rounding, "WRAP")  # same LSB, no overflow
+        if float(quantize(np.array([peak]), wider)[0]) <= t.max:
+            break
+        i += 1
+    return i
+
+
+def _fixed(width: int, integer: int, rounding: str, overflow: str) -> FixedPointType:
+    return FixedPointType(max(width, 1), integer, True, rounding, overflow)
+
+
+def _partial_sum_range(cols: np.ndarray, w: np.ndarray, b: np.ndarray | None, chunk: int = 4096):
+    """(lo, hi) over every product, the bias and every partial sum of ``cols @ w + b``, and the sums."""
+    lo, hi = 0.0, 0.0
+    if b is not None:
+        lo, hi = min(lo, float(b.min())), max(hi, float(b.max()))
+    outs = []
+    for s in range(0, cols.shape[0], chunk):
+        p = cols[s:s + chunk, :, None] * w[None, :, :]
+        part = np.cumsum(p, axis=1) + (b[None, None, :] if b is not None else 0.0)
+        lo = min(lo, float(p.min(initial=0.0)), float(part.min(initial=0.0)))
+        hi = max(hi, float(p.max(initial=0.0)), float(part.max(initial=0.0)))
+        outs.append(part[:, -1, :])
+    return lo, hi, np.concatenate(outs)
+
+
+def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input_bits: int | None = None,
+                      weight_bits: int | None = None, bias_bits: int | None = None, rounding: str = "RND_CONV",
+                      overflow: str = "SAT", io_type: str = "io_parallel", path=None, overwrite: bool = False,
+                      return_ranges: bool = False, verbose: bool = False):
+    """A PrecisionDict whose integer bits cover the ranges ``model`` reaches on ``X``.
+
+    Args:
+        model: a Keras 3 model of layers kappa emulates (``kappa.layers.SUPPORTED_LAYERS_STRICT``).
+        X: inputs (N, *input_shape), the data the ranges are taken from.
+        bits: width budget (bits) of every input, weight, bias and result type.
+        headroom_bits: integer bits added above the range seen (>= 0), for data-dependent fields.
+        input_bits, weight_bits, bias_bits: widths overriding ``bits`` for those fields.
+        rounding, overflow: the modes of every type but the accumulators (TRN, WRAP).
+        io_type: the firmware I/O mode (io_stream inserts zero-padding steps; same values).
+        path: optional ``.yaml``/``.json`` file to write (refused if it exists, unless
+            ``overwrite``); the user edits it, :meth:`PrecisionDict.validate` checks it.
+        return_ranges: also return the per-field :class:`FieldRange` list.
+        verbose: print the per-field table (range seen, type, margin in bits).
+
+    Returns:
+        PrecisionDict, or ``(PrecisionDict, [FieldRange])`` with ``return_ranges``.
+
+    Raises:
+        ValueError: bad widths/headroom, an existing ``path`` without ``overwrite``, and
+            whatever :func:`kappa.predict_quantized` raises for the model or X.
+    """
+    from .firmware_forward import _as_batch
+    from .layers import FirmwareOptions, build_plan
+    from .layers.conv import as_2d, im2col
+
+    for nm, v in (("bits", bits), ("input_bits", input_bits), ("weight_bits", weight_bits), ("bias_bits", bias_bits)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= 32):
+            raise ValueError(f"{nm}={v!r}: give an integer width from 2 to 32 bits")
+    if isinstance(headroom_bits, bool) or not isinstance(headroom_bits, int) or headroom_bits < 0:
+        raise ValueError(f"headroom_bits={headroom_bits!r}: give an integer >= 0")
+    if path is not None:
+        path = Path(path)
+        if path.suffix not in (".yaml", ".yml", ".json"):
+            raise ValueError(f"path {str(path)!r}: use a .yaml, .yml or .json file")
+        if path.exists() and not overwrite:
+            raise ValueError(f"{str(path)!r} exists; pass overwrite=True or choose another path")
+    opts = FirmwareOptions(io_type)
+    x_all = _as_batch(model, X)
+    ranges: list[FieldRange] = []
+
+    def data_type(layer, fld, values, width):
+        lo, hi = float(np.min(values, initial=0.0)), float(np.max(values, initial=0.0))
+        i = integer_bits(max(-lo, hi), width, rounding) + headroom_bits
+        t = _fixed(width, i, rounding, overflow)
+        ranges.append(FieldRange(layer, fld, lo, hi, t))
+        return t
+
+    in_t = data_type(INPUT_LAYER, "value", x_all, input_bits or bits)
+    spec: dict[str, dict[str, str]] = {INPUT_LAYER: {"value": str(in_t)}}
+    x = quantize(x_all, in_t)
+    names = []
+    for st in build_plan(model, None, opts, strict=True):
+        if st.keras_name not in names:
+            names.append(st.keras_name)
+    for name in names:
+        steps = [s for s in build_plan(model, PrecisionDict(spec), opts, strict=True) if s.keras_name == name]
+        entry: dict[str, str] = {}
+        cur, cur_t = x, in_t
+        for st in steps:
+            fam = st.family.name
+            if fam in ("dense", "conv"):
+                arrays = {k: a for k, _, a, _ in st.family.weights(st)}
+                w = arrays["weight"]
+                wb = weight_bits or bits
+                w_t = _fixed(wb, integer_bits(float(np.abs(w).max(initial=0.0)), wb, rounding), rounding, overflow)
+                ranges.append(FieldRange(name, "weight", float(w.min()), float(w.max()), w_t))
+                wq = quantize(w, w_t).reshape(-1, w.shape[-1])
+                bq, b_t = None, None
+                if "bias" in arrays:
+                    b = arrays["bias"]
+                    bb = bias_bits or bits
+                    b_t = _fixed(bb, integer_bits(float(np.abs(b).max(initial=0.0)), bb, rounding), rounding, overflow)
+                    ranges.append(FieldRange(name, "bias", float(b.min()), float(b.max()), b_t))
+                    bq = quantize(b, b_t)
+                    entry["bias"] = str(b_t)
+                entry["weight"] = str(w_t)
+                if fam == "conv":
+                    a = st.attrs
+                    cols = im2col(cur.reshape((cur.shape[0], *as_2d(st.in_shape))), a["kernel"], a["strides"], a["pads"])
+                    cols = cols.reshape(-1, cols.shape[-1])
+                else:
+                    cols = cur
+                lo, hi, sums = _partial_sum_range(cols, wq, bq)
+                frac = cur_t.fractional + w_t.fractional
+                if b_t is not None:
+                    frac = max(frac, b_t.fractional)
+                i_acc = integer_bits(max(-lo, hi)) + headroom_bits  # sums lie on the accumulator grid
+                frac = min(frac, MAX_ACC_BITS - i_acc)
+                acc_t = FixedPointType(i_acc + frac, i_acc, True, "TRN", "WRAP")
+                ranges.append(FieldRange(name, "accumulator", lo, hi, acc_t))
+                entry["accumulator"] = str(acc_t)
+                if st.attrs.get("fused", "linear") == "linear":
+                    entry["activation"] = str(data_type(name, "activation", sums, bits))
+            elif fam in ("relu", "linear", "activation"):
+                y = np.maximum(cur, 0) if st.kind == "relu" else cur
+                entry["activation"] = str(data_type(name, "activation", y, bits))
+            elif fam == "pool":
+                y = st.family.forward(st, cur, None, opts)  # float pooling: the values before the result cast
+                res_t = data_type(name, "activation", y, bits)
+                extra = 0
+                if st.attrs["op"] == "average":
+                    k = st.attrs.get("kernel")
+                    extra = math.ceil(math.log2(int(np.prod(k)) if k else int(np.prod(st.in_shape[:-1]))))
+                acc_t = FixedPointType(cur_t.width + extra + 1, max(cur_t.integer, res_t.integer) + extra + 1, True,
+                                       "TRN", "WRAP")
+                entry["accumulator"] = str(acc_t)
+            elif fam not in ("reshape", "zeropad"):
+                raise ValueError(f"layer {name!r}: no range rule for a {fam} layer")
+            # advance through this step with the types chosen so far (the firmware's values)
+            if entry:
+                spec[name] = dict(entry)
+            step = next(s for s in build_plan(model, PrecisionDict(spec), opts, strict=True) if s.name == st.name)
+            cur = step.family.forward(step, cur, cur_t, opts)
+            cur_t = step.types.get("result") or cur_t
+        x, in_t = cur, cur_t
+    P = PrecisionDict(spec)
+    if verbose:
+        print(format_ranges(ranges))
+    if path is not None:
+        P.save(path)
+    return (P, ranges) if return_ranges else P
+
+
+def format_ranges(ranges: list[FieldRange]) -> str:
+    """A Markdown table: layer, field, range seen, type, overflow margin (bits)."""
+    lines = ["| layer | field | range seen | type | margin (bits) |", "|---|---|---|---|---|"]
+    for r in ranges:
+        lines.append(f"| {r.layer} | {r.field} | [{r.lo:.6g}, {r.hi:.6g}] | `{r.type}` | {r.margin_bits:.2f} |")
+    return "\n".join(lines)
