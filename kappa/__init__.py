@@ -16,7 +16,9 @@ from .firmware_forward import predict_quantized
 # which only read reports or quantize with numpy (hls.reports, kappa.quantize) stay light.
 _LAZY = {"BaseModel": "nn", "KerasModel": "nn", "LinearBlockModel": "nn", "ConvBlockModel": "nn",
          "FitHistory": "history",
-         "train_instrumented": "training"}
+         "train_instrumented": "training",
+         "load_model": "loading", "from_qkeras": "qkeras", "suggest_precision": "suggest",
+         "firmware_report": "firmware_report", "FirmwareReport": "firmware_report"}
 
 
 def __getattr__(name):
@@ -34,5 +36,6 @@ __all__ = [
     "FixedPointType", "ROUNDING_MODES", "OVERFLOW_MODES", "quantize", "quantize_tensor", "rail_stats",
     "FIELDS", "PrecisionDict", "ensure_precision_dict", "DataType", "BaseDataset", "AffineDataset",
     "DigitsDataset", "datasets", "predict_quantized", "FitHistory", "BaseModel", "LinearBlockModel",
-    "KerasModel", "ConvBlockModel", "train_instrumented",
+    "KerasModel", "ConvBlockModel", "train_instrumented", "load_model", "from_qkeras", "suggest_precision",
+    "firmware_report", "FirmwareReport",
 ]

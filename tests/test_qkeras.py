@@ -146,3 +146,17 @@ def test_lossless_accumulator_bound():
     acc = lossless_accumulator(in_t, w, w_t, b, as_type("ap_fixed<6,2>"), _Layer())
     # largest partial sum: 4 * (0.5 + 0.75 + 0.5) + 1 = 8 -> I = 5 (range [-16, 16)), F = 10
     assert (acc.width, acc.integer, acc.fractional) == (15, 5, 10)
+
+
+def test_qkeras_model_itself_is_refused_by_the_firmware_path():
+    from qkeras import QDense, quantized_bits
+
+    import kappa
+
+    q = quantized_bits(4, 0, alpha=1)
+    model = _model(QDense(3, kernel_quantizer=q, bias_quantizer=q, name="qd"))
+    with pytest.raises(ValueError, match=r"'qd' is a QKeras QDense.*from_qkeras"):
+        kappa.predict_quantized(model, {"default": {"weight": "ap_fixed<4,1>"}}, np.zeros((1, 6)))
+    twin, P = kappa.from_qkeras(model)
+    assert kappa.predict_quantized(twin.model, P, np.zeros((1, 6))).shape == (1, 3)
+    assert kappa.load_model.__module__ == "kappa.loading" and kappa.suggest_precision.__module__ == "kappa.suggest"

@@ -82,8 +82,12 @@ def family_of(layer, *, strict: bool) -> LayerFamily:
     """The family that handles ``layer`` (by Keras class name, then by base classes).
 
     Raises:
-        ValueError: no family, naming the layer, its class and the supported set.
+        ValueError: no family, naming the layer, its class and the supported set; a QKeras
+            layer (its quantizers would be ignored: convert with ``kappa.from_qkeras``).
     """
+    if type(layer).__module__.split(".")[0] == "qkeras":
+        raise ValueError(f"layer {layer.name!r} is a QKeras {type(layer).__name__}: kappa would ignore its quantizers; "
+                         "convert the model with kappa.from_qkeras(model) and use the twin and PrecisionDict it returns")
     for cls in type(layer).__mro__:
         fam = REGISTRY.get(cls.__name__)
         if fam is not None:
