@@ -20,9 +20,11 @@ point is checked in ``tests/test_qkeras.py``):
 * ``quantized_relu(bits, integer)`` (no sigmoid, negative_slope 0, no upper bound): with
   ``m = 2**bits``, ``2**integer * clip(round(x * m / 2**integer), 0, m - 1) / m``, round half
   to even: a ReLU whose result is ``ap_ufixed<bits, integer, AP_RND_CONV, AP_SAT>``.
-* Both return ``x + stop_gradient(xq - x)`` in float32, which is not always exactly ``xq``:
-  QKeras's own ``predict`` can sit a float32 rounding error off the grid (well below one
-  LSB); the twin carries the exact grid values.
+* Both return ``x + stop_gradient(xq - x)`` computed in float32, which is ``xq`` only while
+  the subtraction is exact. quantized_bits applies it to the unclipped input, so far out of
+  range it cancels: ``quantized_bits(6, 0)(1e8)`` is 0.0 in QKeras, where ap_fixed
+  saturates to 0.96875 (quantized_relu clips first and is not affected). kappa follows the
+  firmware; the twin's weights (never that large) are the exact grid values.
 * ``quantized_po2``, ``binary``, ``ternary`` (weights only): their values are powers of two,
   +-1, or {-1, 0, +1} times a fixed alpha; the weight type is the narrowest ap_fixed that
   holds every quantized weight exactly (checked), never ``ap_int<2>`` (which would select

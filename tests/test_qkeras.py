@@ -160,3 +160,20 @@ def test_qkeras_model_itself_is_refused_by_the_firmware_path():
     twin, P = kappa.from_qkeras(model)
     assert kappa.predict_quantized(twin.model, P, np.zeros((1, 6))).shape == (1, 3)
     assert kappa.load_model.__module__ == "kappa.loading" and kappa.suggest_precision.__module__ == "kappa.suggest"
+
+
+def test_qkeras_loses_saturation_far_out_of_range():
+    """QKeras returns ``x + stop_gradient(xq - x)`` in float32: for |x| >= 2**24 * LSB-ish the
+    subtraction cancels and quantized_bits gives 0 instead of the saturated value; ap_fixed
+    (and kappa) saturate. quantized_relu clips before that step and is not affected."""
+    from qkeras import quantized_bits, quantized_relu
+
+    from kappa.qkeras import quantizer_type
+    from kappa.quantization import quantize
+
+    q, r = quantized_bits(6, 0, alpha=1), quantized_relu(6, 0)
+    x = np.array([1e4, 3e7, 1e8, -1e8])
+    t = quantizer_type(q, _Layer())
+    assert _qk(q, x).tolist() == [0.96875, 0.0, 0.0, 0.0]          # QKeras
+    assert quantize(x, t).tolist() == [0.96875, 0.96875, 0.96875, -1.0]  # ap_fixed<6,1,AP_RND_CONV,AP_SAT>
+    assert _qk(r, x).tolist() == [0.984375, 0.984375, 0.984375, 0.0]
