@@ -5,6 +5,7 @@
     kappa csim        run the C simulation (g++) of an existing project
     kappa compare     C simulation vs the Python quantized forward path, bit for bit
     kappa precision   show, validate or convert a PrecisionDict (YAML <-> JSON)
+    kappa firmware-report  float vs firmware and what each layer's types cost (no HLS project)
     kappa sweep       a precision sweep on Dask: train, convert and C-simulate a grid of configs
 
 Exit status (every subcommand): 0 ok; 1 mismatch (outputs not bit-exact, a failed sweep
@@ -32,6 +33,7 @@ examples:
   kappa compare vivado_projects/digits             # exit 1 if not bit-exact
   kappa precision show vivado_projects/digits/precision.yaml
   kappa precision convert precision.yaml precision.json
+  kappa firmware-report model.keras --precision types.yaml --data test.npz --plot cost.png
   kappa <command> --help                           # the options of one command
 
 exit status: 0 ok, 1 mismatch, 2 bad input (message on stderr as 'error: ...')
@@ -278,6 +280,51 @@ def _cmd_sweep(argv: list[str], prog: str) -> int:
     return EXIT_OK if res.failed == 0 else EXIT_MISMATCH
 
 
+# --------------------------------------------------------------------------- firmware-report
+
+
+def _cmd_firmware_report(args) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from kappa import firmware_report, from_qkeras, load_model
+    from kappa.precision import PrecisionDict
+    from kappa.qkeras import has_qkeras_layers
+
+    from hls.model_job import load_test_data, without_final_softmax
+
+    if args.plot and not Path(args.plot).parent.is_dir():
+        return _fail(f"{Path(args.plot).parent}: no such directory for the plot")
+    try:
+        X, y = load_test_data(args.data)
+        model = load_model(args.model, args.weights)
+        if has_qkeras_layers(model):
+            twin, P = from_qkeras(model, drop_final_softmax=args.drop_softmax)
+            model = twin.model
+            if args.precision:
+                spec = P.to_dict()
+                for layer, fields in PrecisionDict.load(args.precision).to_dict().items():
+                    spec.setdefault(layer, {}).update(fields)
+                P = PrecisionDict(spec)
+        else:
+            if not args.precision:
+                return _fail("--precision FILE is required for a model without QKeras layers")
+            if args.drop_softmax:
+                model, _ = without_final_softmax(model)
+            P = PrecisionDict.load(args.precision)
+        rep = firmware_report(model, P, X, y, io_type=args.io_type)
+    except (FileNotFoundError, ValueError) as e:
+        return _fail(str(e))
+    if args.json:
+        _print_json({"task": rep.task, "metric": rep.metric, "samples": rep.samples, "float": rep.float_metric,
+                     "firmware": rep.firmware_metric, "flip_rate": rep.flip_rate,
+                     "lsb_diff": [float(v) for v in rep.lsb_diff], "output_type": rep.output_type,
+                     "layers": [vars(c) for c in rep.layers], "points": [vars(p) for p in rep.points]})
+    else:
+        print(rep.to_markdown())
+    if args.plot:
+        print(f"wrote {rep.plot(args.plot)}", file=sys.stderr)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -349,6 +396,24 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("output", metavar="OUTPUT", help="output path (.json, .yaml or .yml)")
     conv.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
 
+    fr = sub.add_parser("firmware-report", help="float vs firmware and what each layer's types cost",
+                        formatter_class=fmt,
+                        description="Float vs firmware (kappa's bit-exact Python forward, no HLS project): the "
+                                    "metric, argmax flip rate, largest difference per output in LSBs, and per "
+                                    "layer the metric with only that layer quantized and with all but that layer.",
+                        epilog="examples:\n  kappa firmware-report model.keras --precision types.yaml --data test.npz\n"
+                               "  kappa firmware-report arch.json --weights w.h5 --precision types.yaml --data t.npz "
+                               "--drop-softmax --plot cost.png\n  kappa firmware-report qkeras_model.keras --data t.npz\n\n"
+                               "exit status: 0 ok; 2 a missing or malformed file or a model kappa cannot emulate")
+    fr.add_argument("model", metavar="MODEL", help=".keras, whole-model .h5, or Keras 2 .json (with --weights)")
+    fr.add_argument("--weights", help="HDF5 weights of a .json architecture")
+    fr.add_argument("--precision", help="PrecisionDict (.yaml/.json); optional for a QKeras model")
+    fr.add_argument("--data", required=True, help=".npz with X (and optionally labels/targets y)")
+    fr.add_argument("--io-type", choices=("io_parallel", "io_stream"), default="io_parallel")
+    fr.add_argument("--drop-softmax", action="store_true", help="compare at the logits (a final softmax is left out)")
+    fr.add_argument("--plot", metavar="PNG", help="also plot the per-layer cost to PNG")
+    fr.add_argument("--json", action="store_true", help="print JSON")
+
     sub.add_parser("sweep", help="a precision sweep on Dask: train, convert and C-simulate a grid of configs", add_help=False)
     return ap
 
@@ -376,7 +441,7 @@ def _main(argv: list[str]) -> int:
         ap.print_help()
         return EXIT_OK
     return {"report": _cmd_report, "csim": _cmd_csim, "compare": _cmd_compare,
-            "precision": _cmd_precision}[args.command](args)
+            "precision": _cmd_precision, "firmware-report": _cmd_firmware_report}[args.command](args)
 
 
 def entry() -> None:

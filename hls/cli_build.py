@@ -10,6 +10,11 @@ Examples:
     kappa build --weights trained.keras --strategy Resource --reuse-factor 4
     kappa build --synth          # needs Vitis HLS on PATH
 
+A model you already have (no training; QKeras layers are converted with their quantizers):
+    kappa build --model KERAS_3layer.json --weights KERAS_3layer_weights.h5 \
+                --precision types.yaml --suggest-precision --data test.npz --drop-softmax
+    kappa build --model qkeras-v3_3layer.keras --data test.npz --drop-softmax
+
 (``python scripts/build_hls.py`` takes the same options.)
 """
 from __future__ import annotations
@@ -51,7 +56,19 @@ def main(argv=None, prog=None) -> int:
     ap.add_argument("--reuse-factor", help="reuse factor (integer >= 1)")
     ap.add_argument("--io-type", help="io_parallel or io_stream")
     ap.add_argument("--force", action="store_true", help="replace an existing kappa project directory")
-    ap.add_argument("--weights", help="a .keras model to convert instead of training")
+    ap.add_argument("--weights", help="without --model: a .keras model to convert instead of training; with "
+                                      "--model FILE.json: its HDF5 weights")
+    ap.add_argument("--model", help="convert this model without training: .keras, whole-model .h5, or a Keras 2 "
+                                    ".json (with --weights); QKeras layers take their types from their quantizers")
+    ap.add_argument("--precision", help="with --model: the PrecisionDict (.yaml/.json) to use (or, with "
+                                        "--suggest-precision, to write)")
+    ap.add_argument("--suggest-precision", action="store_true",
+                    help="with --model: write --precision from the test inputs' ranges (never overwrites)")
+    ap.add_argument("--bits", type=int, default=16, help="width budget of --suggest-precision (default 16)")
+    ap.add_argument("--data", help="with --model: test data .npz with X (and optionally y); default: the "
+                                   "job config's dataset")
+    ap.add_argument("--drop-softmax", action="store_true", help="with --model: compare at the logits (a final "
+                                                                "softmax is left out)")
     ap.add_argument("--synth", action="store_true", help="run HLS synthesis (needs Vitis/Vivado HLS on PATH)")
     ap.add_argument("--vsynth", action="store_true", help="also run Vivado logic synthesis (implies --synth)")
     ap.add_argument("--quiet", action="store_true", help="no progress output")
@@ -85,7 +102,14 @@ def _run(args) -> int:
     from hls.job import load_config, run_job
 
     user_errors = _user_errors()
+    model_only = [f"--{k.replace('_', '-')}" for k in ("precision", "suggest_precision", "data", "drop_softmax")
+                  if getattr(args, k)]
+    if model_only and not args.model:
+        print(f"error: {', '.join(model_only)} need --model FILE", file=sys.stderr)
+        return 2
     try:
+        if args.model:
+            return _model_job(args)
         cfg = load_config(args.config)
         result = run_job(
             cfg, args.output, force=args.force, weights=args.weights,
@@ -112,6 +136,30 @@ def _run(args) -> int:
         return 3
     rep = result.report
     print(f"project: {result.project_dir}  (report.md, report.json, training_curves.png)")
+    print(f"{rep.mismatches} mismatches over {rep.outputs} outputs ({rep.samples} test samples): "
+          f"{'bit-exact' if rep.bit_exact else 'NOT bit-exact'}")
+    return 0 if rep.bit_exact else 1
+
+
+def _model_job(args) -> int:
+    """``--model``: convert an existing model without training (hls/model_job.py)."""
+    from hls.job import load_config
+    from hls.model_job import run_model_job
+
+    cfg = None if args.data else load_config(args.config)
+    res = run_model_job(args.model, args.output, weights=args.weights, precision=args.precision,
+                        suggest=args.suggest_precision, data=args.data,
+                        dataset_cfg=None if cfg is None else cfg["dataset"],
+                        split=None if cfg is None else cfg.get("split"), drop_softmax=args.drop_softmax,
+                        suggest_bits=args.bits, force=args.force,
+                        hls_opts={"backend": args.backend, "part": args.part, "clock_period": args.clock_period,
+                                  "strategy": args.strategy, "reuse_factor": args.reuse_factor,
+                                  "io_type": args.io_type},
+                        synth=args.synth or args.vsynth, vsynth=args.vsynth, progress=not args.quiet)
+    rep, fw = res.report, res.firmware
+    print(f"project: {res.project_dir}  (report.md, report.json, firmware_cost.png)")
+    print(f"{fw.metric}: float {fw.float_metric:.4f}, firmware {fw.firmware_metric:.4f}; "
+          f"argmax flip rate {fw.flip_rate:.4f}")
     print(f"{rep.mismatches} mismatches over {rep.outputs} outputs ({rep.samples} test samples): "
           f"{'bit-exact' if rep.bit_exact else 'NOT bit-exact'}")
     return 0 if rep.bit_exact else 1

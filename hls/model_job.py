@@ -68,43 +68,55 @@ def without_final_softmax(model):
     return model, False
 
 
-def run_model_job(model_path, output, *, weights=None, precision=None, suggest: bool = False,
+def run_model_job(model_path, output=None, *, weights=None, precision=None, suggest: bool = False,
                   data=None, dataset_cfg: dict | None = None, split: dict | None = None, drop_softmax: bool = False,
-                  suggest_bits: int = 16, force: bool = False, hls_opts: dict | None = None,
-                  progress: bool = True) -> ModelJobResult:
+                  suggest_bits: int = 16, force: bool = False, hls_opts: dict | None = None, synth: bool = False,
+                  vsynth: bool = False, progress: bool = True) -> ModelJobResult:
     """Convert an existing model (no training), C-simulate, compare, and report.
 
     Args:
         model_path: ``.keras``, whole-model ``.h5``, or Keras 2 ``.json`` (then ``weights``).
-        output: the project directory to create.
+        output: the project directory (default ``vivado_projects/<model file stem>``).
         weights: HDF5 weights of a ``.json`` architecture.
         precision: ``.yaml``/``.json`` PrecisionDict path (required unless the model has
-            QKeras layers); with ``suggest`` the file written first.
-        suggest: write ``precision`` with :func:`kappa.suggest_precision` (``suggest_bits``
-            wide) from the test inputs, then use it.
+            QKeras layers); with ``suggest`` the file to write (after the project is
+            complete; refused up front if it exists).
+        suggest: types from :func:`kappa.suggest_precision` (``suggest_bits`` wide) on the
+            test inputs.
         data: ``.npz`` with ``X`` (and ``y``); else ``dataset_cfg``/``split`` (a job config's
             ``dataset``/``split``) give the test split.
         drop_softmax: compare at the logits (a final softmax is left out).
-        force: replace an existing project directory (never the precision file).
-        hls_opts: ``hls.convert`` options (backend, part, io_type, strategy, reuse_factor...).
+        force: replace an existing kappa project directory (never the precision file).
+        hls_opts: ``backend``, ``part``, ``clock_period``, ``io_type``, ``strategy``,
+            ``reuse_factor`` (None or absent: the defaults), validated first.
+        synth, vsynth: HLS (and Vivado) synthesis afterwards; the tools are looked for first.
 
     Raises:
         ValueError / FileNotFoundError / FileExistsError: bad input, found before any
-        conversion (missing precision, an existing file to be written, data whose shape
-        does not fit the model).
+        conversion (bad options, missing precision, an existing file to be written, data
+        whose shape does not fit the model). The project is written to a staging directory,
+        C-simulated and reported there, and moved into place at the end.
     """
     from kappa import datasets, firmware_report, from_qkeras, load_model, suggest_precision
     from kappa.precision import PrecisionDict
     from kappa.qkeras import has_qkeras_layers
 
     from .compare import compare
-    from .convert import convert
+    from .convert import BACKENDS, DEFAULT_CLOCK_NS, DEFAULT_PART, IO_TYPES, STRATEGIES, convert
+    from .job import PROJECTS_DIR
+    from .safety import check_hls_options, check_replaceable
 
     say = print if progress else (lambda *a, **k: None)
-    hls_opts = dict(hls_opts or {})
-    out = Path(output)
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} already exists; pass --force to replace it")
+    given = {k: v for k, v in (hls_opts or {}).items() if v is not None}
+    unknown = set(given) - {"backend", "part", "clock_period", "io_type", "strategy", "reuse_factor"}
+    if unknown:
+        raise ValueError(f"unknown hls options {sorted(unknown)}")
+    defaults = {"backend": "Vitis", "part": DEFAULT_PART, "clock_period": DEFAULT_CLOCK_NS, "io_type": "io_parallel",
+                "strategy": "Latency", "reuse_factor": 1}
+    hls_opts = check_hls_options(backends=BACKENDS, io_types=IO_TYPES, strategies=STRATEGIES, **{**defaults, **given})
+    out = check_replaceable(Path(output) if output else PROJECTS_DIR / Path(model_path).stem, force)
+    if isinstance(suggest_bits, bool) or not isinstance(suggest_bits, int) or not 2 <= suggest_bits <= 32:
+        raise ValueError(f"--bits {suggest_bits!r}: give an integer width from 2 to 32")
     ppath = Path(precision) if precision is not None else None
     if suggest:
         if ppath is None:
@@ -112,8 +124,14 @@ def run_model_job(model_path, output, *, weights=None, precision=None, suggest: 
         if ppath.exists():
             raise FileExistsError(f"{ppath} exists; --suggest-precision does not overwrite it (remove it, or drop "
                                   "--suggest-precision to use it)")
+        if ppath.suffix not in (".yaml", ".yml", ".json"):
+            raise ValueError(f"--precision {str(ppath)!r}: use a .yaml, .yml or .json file")
     elif ppath is not None and not ppath.is_file():
         raise FileNotFoundError(f"PrecisionDict file {str(ppath)!r} does not exist")
+    if synth or vsynth:
+        from .synth import require_tools
+
+        require_tools(hls_opts["backend"], vsynth=vsynth)
 
     km = load_model(model_path, weights)
     say(f"loaded {model_path}: {len(km.layers)} layers")
@@ -129,6 +147,8 @@ def run_model_job(model_path, output, *, weights=None, precision=None, suggest: 
     in_shape = tuple(int(d) for d in km.inputs[0].shape[1:])
     if tuple(X.shape[1:]) != in_shape:
         raise ValueError(f"test inputs have shape {X.shape}; the model expects (N, {', '.join(map(str, in_shape))})")
+    if y is not None and len(y) != len(X):
+        raise ValueError(f"the test data have {len(X)} inputs X but {len(y)} targets y")
 
     if has_qkeras_layers(km):
         twin, P = from_qkeras(km, drop_final_softmax=drop_softmax)
@@ -139,32 +159,48 @@ def run_model_job(model_path, output, *, weights=None, precision=None, suggest: 
             for layer, fields in PrecisionDict.load(ppath).to_dict().items():
                 spec.setdefault(layer, {}).update(fields)
             P = PrecisionDict(spec)
+        elif suggest:
+            raise ValueError("--suggest-precision with a QKeras model: its quantizers already give the types "
+                             "(pass --precision FILE to override entries)")
     else:
         if drop_softmax:
             km, cut = without_final_softmax(km)
             if cut:
                 say("final softmax left out: comparing logits")
         if suggest:
-            P = suggest_precision(km, X, bits=suggest_bits, io_type=hls_opts.get("io_type", "io_parallel"),
-                                  path=ppath)
-            say(f"wrote {ppath} (suggested from {len(X)} test inputs)")
+            P = suggest_precision(km, X, bits=suggest_bits, io_type=hls_opts["io_type"])
+            say(f"types suggested from the ranges on {len(X)} test inputs")
         elif ppath is None:
             raise ValueError("give --precision FILE.yaml (or --suggest-precision --precision FILE.yaml)")
         else:
             P = PrecisionDict.load(ppath)
 
+    holder = {}
+
+    def finish(staging: Path) -> None:
+        say("C simulation (g++) ...")
+        report = compare(staging, quiet=not progress)
+        report.project = out.name
+        fw = firmware_report(km, P, X, y, io_type=hls_opts["io_type"], strategy=hls_opts["strategy"],
+                             reuse_factor=hls_opts["reuse_factor"])
+        fw.plot(staging / "firmware_cost.png")
+        md = report.to_markdown() + "\n" + fw.to_markdown() + "\n![what each layer's types cost](firmware_cost.png)\n"
+        (staging / "report.md").write_text(md)
+        payload = {"model": str(model_path), "hls": hls_opts, "comparison": report.to_dict(),
+                   "firmware": {"metric": fw.metric, "float": fw.float_metric, "firmware": fw.firmware_metric,
+                                "flip_rate": fw.flip_rate, "lsb_diff": np.ravel(fw.lsb_diff).tolist(),
+                                "output_type": fw.output_type, "layers": [vars(c) for c in fw.layers],
+                                "points": [vars(p) for p in fw.points]}}
+        (staging / "report.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        holder["report"], holder["firmware"] = report, fw
+
     say(f"converting to an hls4ml project in {out}")
-    prj = convert(km, P, out, tb_inputs=X, force=force, **hls_opts)
-    say("C simulation (g++) ...")
-    report = compare(prj, quiet=not progress)
-    fw = firmware_report(km, P, X, y, io_type=hls_opts.get("io_type", "io_parallel"),
-                         strategy=hls_opts.get("strategy", "Latency"), reuse_factor=hls_opts.get("reuse_factor", 1))
-    fw.plot(prj / "firmware_cost.png")
-    md = report.to_markdown() + "\n" + fw.to_markdown() + "\n![what each layer's types cost](firmware_cost.png)\n"
-    (prj / "report.md").write_text(md)
-    payload = {"model": str(model_path), "hls": hls_opts, "comparison": report.to_dict(),
-               "firmware": {"metric": fw.metric, "float": fw.float_metric, "firmware": fw.firmware_metric,
-                            "flip_rate": fw.flip_rate, "lsb_diff": np.ravel(fw.lsb_diff).tolist(),
-                            "layers": [vars(c) for c in fw.layers], "points": [vars(p) for p in fw.points]}}
-    (prj / "report.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    return ModelJobResult(prj, report, fw, ppath)
+    prj = convert(km, P, out, tb_inputs=X, force=force, before_publish=finish, **hls_opts)
+    if suggest:
+        P.save(ppath)
+        say(f"wrote {ppath}")
+    if synth or vsynth:
+        from .synth import run_synthesis
+
+        run_synthesis(prj, backend=hls_opts["backend"], csynth=True, vsynth=vsynth)
+    return ModelJobResult(prj, holder["report"], holder["firmware"], ppath)

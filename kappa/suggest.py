@@ -127,7 +127,7 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
         ValueError: bad widths/headroom, an existing ``path`` without ``overwrite``, and
             whatever :func:`kappa.predict_quantized` raises for the model or X.
     """
-    from .firmware_forward import _as_batch
+    from .inputs import check_inputs, model_input_shape
     from .layers import FirmwareOptions, build_plan
     from .layers.conv import as_2d, im2col
 
@@ -143,7 +143,7 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
         if path.exists() and not overwrite:
             raise ValueError(f"{str(path)!r} exists; pass overwrite=True or choose another path")
     opts = FirmwareOptions(io_type)
-    x_all = _as_batch(model, X)
+    x_all = check_inputs(X, model_input_shape(model))
     ranges: list[FieldRange] = []
 
     def data_type(layer, fld, values, width):

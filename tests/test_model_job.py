@@ -23,21 +23,56 @@ def _data(tmp_path, n=200, with_y=True):
 
 
 @pytest.mark.slow
-def test_keras2_model_with_suggested_types_is_bit_exact(tmp_path):
-    from hls.model_job import run_model_job
+def test_kappa_build_model_with_suggested_types_is_bit_exact(tmp_path, capsys):
+    """``kappa build --model X.json --weights W.h5 --suggest-precision ...``: load, suggest, convert, csim, report."""
+    from hls.cli import main
 
     ppath = tmp_path / "types.yaml"
-    res = run_model_job(MLP[0], tmp_path / "prj", weights=MLP[1], precision=ppath, suggest=True,
-                        data=_data(tmp_path), drop_softmax=True, suggest_bits=14, progress=False)
+    code = main(["build", "--model", str(MLP[0]), "--weights", str(MLP[1]), "--precision", str(ppath),
+                 "--suggest-precision", "--bits", "14", "--data", str(_data(tmp_path)), "--drop-softmax",
+                 "--output", str(tmp_path / "prj"), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "0 mismatches over 1000 outputs (200 test samples): bit-exact" in out
     assert ppath.is_file()
-    assert res.report.mismatches == 0 and res.report.outputs == 200 * 5
-    md = (res.project_dir / "report.md").read_text()
-    assert "only this layer quantized" in md and (res.project_dir / "firmware_cost.png").is_file()
-    rep = json.loads((res.project_dir / "report.json").read_text())
+    prj = tmp_path / "prj"
+    md = (prj / "report.md").read_text()
+    assert "only this layer quantized" in md and (prj / "firmware_cost.png").is_file()
+    rep = json.loads((prj / "report.json").read_text())
     assert rep["comparison"]["mismatches"] == 0
     assert {c["layer"] for c in rep["firmware"]["layers"]} == {"input", "fc1_relu", "fc2_relu", "fc3_relu",
                                                                "output_softmax"}
     assert all(p["out_of_range"] == 0.0 for p in rep["firmware"]["points"])  # suggested types: no overflow
+
+
+def test_kappa_firmware_report_command(tmp_path, capsys):
+    from hls.cli import main
+    from kappa.suggest import suggest_precision
+    from kappa.loading import load_model
+    from hls.model_job import without_final_softmax
+
+    data = _data(tmp_path, n=100)
+    model, _ = without_final_softmax(load_model(*MLP))
+    ppath = tmp_path / "types.yaml"
+    suggest_precision(model, np.load(data)["X"], bits=8, path=ppath)
+    code = main(["firmware-report", str(MLP[0]), "--weights", str(MLP[1]), "--precision", str(ppath),
+                 "--data", str(data), "--drop-softmax", "--json", "--plot", str(tmp_path / "c.png")])
+    rep = json.loads(capsys.readouterr().out)
+    assert code == 0 and rep["metric"] == "accuracy" and rep["samples"] == 100
+    assert [c["layer"] for c in rep["layers"]][0] == "input" and (tmp_path / "c.png").is_file()
+    qcode = main(["firmware-report", str(FIXTURES / "qkeras-v3_3layer.keras"), "--data", str(data), "--drop-softmax",
+                  "--json"])
+    qrep = json.loads(capsys.readouterr().out)
+    assert qcode == 0 and qrep["output_type"].startswith("ap_fixed<")
+    assert main(["firmware-report", str(MLP[0]), "--weights", str(MLP[1]), "--data", str(data)]) == 2
+    assert "--precision FILE is required" in capsys.readouterr().err
+
+
+def test_kappa_build_model_flags_need_model(capsys):
+    from hls.cli import main
+
+    assert main(["build", "--precision", "x.yaml", "--drop-softmax"]) == 2
+    assert "--precision, --drop-softmax need --model FILE" in capsys.readouterr().err
 
 
 def test_bad_input_is_refused_before_any_work(tmp_path):
