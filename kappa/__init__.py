@@ -18,7 +18,7 @@ _LAZY = {"BaseModel": "nn", "KerasModel": "nn", "LinearBlockModel": "nn", "ConvB
          "FitHistory": "history",
          "train_instrumented": "training",
          "load_model": "loading", "from_qkeras": "qkeras", "suggest_precision": "suggest",
-         "firmware_report": "firmware_report", "FirmwareReport": "firmware_report"}
+         "firmware_report": "firmware_cost", "FirmwareReport": "firmware_cost"}
 
 
 def __getattr__(name):

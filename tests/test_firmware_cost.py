@@ -35,7 +35,7 @@ Y = np.array([1, 1, 0, 0, 1])
 
 
 def test_hand_checked_attribution():
-    from kappa.firmware_report import firmware_report
+    from kappa.firmware_cost import firmware_report
 
     r = firmware_report(_identity_model(), P, X, Y)
     assert (r.task, r.metric, r.samples) == ("classification", "accuracy", 5)
@@ -56,7 +56,7 @@ def test_hand_checked_attribution():
 
 
 def test_regression_and_plot(tmp_path):
-    from kappa.firmware_report import firmware_report
+    from kappa.firmware_cost import firmware_report
 
     r = firmware_report(_identity_model(), P, X, task="regression")
     assert r.metric == "mse" and r.float_metric == 0.0
