@@ -62,7 +62,7 @@ def test_no_overflow_on_its_own_data(make, shape, io_type):
         d = P.to_dict()[layer.name]
         from kappa.fixed_point import as_type
 
-        xq = quantize(X, as_type(d and P.to_dict()["input"]["value"]))
+        xq = quantize(X, as_type(P.to_dict()["input"]["value"]))
         w = quantize(layer.kernel.numpy().astype(np.float64), as_type(d["weight"]))
         b = quantize(layer.bias.numpy().astype(np.float64), as_type(d["bias"]))
         partial = b + np.cumsum(xq[:, :, None] * w[None], axis=1)
