@@ -135,7 +135,12 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
         say("C simulation (g++) ...")
         report = compare(staging, quiet=not progress)
         report.project = out.name
-        _write_reports(staging, cfg, hls_opts, report, history, health, job.Y_te, job.model.predict(job.X_te))
+        from kappa.firmware_cost import firmware_report
+
+        fw = firmware_report(km, job.precision, job.X_te, job.Y_te, io_type=hls_opts["io_type"],
+                             strategy=hls_opts["strategy"], reuse_factor=hls_opts["reuse_factor"],
+                             layer_options=hls_opts.get("layer_options"))
+        _write_reports(staging, cfg, hls_opts, report, history, health, job.Y_te, job.model.predict(job.X_te), fw)
         holder["report"] = report
 
     say(f"converting to an hls4ml project in {out}")
@@ -150,8 +155,9 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
     return result
 
 
-def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_float) -> None:
-    """``report.json``, ``report.md`` (first line: the verdict) and ``training_curves.png``.
+def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_float, firmware=None) -> None:
+    """``report.json``, ``report.md`` (first line: the verdict), ``training_curves.png`` and,
+    with ``firmware`` (a :class:`kappa.FirmwareReport`), its table and ``firmware_cost.png``.
 
     ``Y_float``: the float Keras model's outputs on the test inputs (N, n_out), for the
     float accuracy and the argmax agreement between float and firmware."""
@@ -173,6 +179,12 @@ def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_fl
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+    if firmware is not None:
+        payload["firmware"] = {"metric": firmware.metric, "float": firmware.float_metric,
+                               "firmware": firmware.firmware_metric, "flip_rate": firmware.flip_rate,
+                               "lsb_diff": np.ravel(firmware.lsb_diff).tolist(), "output_type": firmware.output_type,
+                               "layers": [vars(c) for c in firmware.layers], "points": [vars(p) for p in firmware.points]}
+        firmware.plot(prj / "firmware_cost.png")
     (prj / "report.json").write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
     md = report.to_markdown()
     if health and health["status"] != "ok":
@@ -182,6 +194,8 @@ def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_fl
     md += "\n" + "\n".join(f"- {k}: {v:.4f}" for k, v in extra.items()) + "\n"
     if history is not None:
         md += "\n![training curves](training_curves.png)\n"
+    if firmware is not None:
+        md += "\n" + firmware.to_markdown() + "\n![what each layer's types cost](firmware_cost.png)\n"
     (prj / "report.md").write_text(md)
 
 

@@ -137,7 +137,7 @@ def _task(y, out, task):
 
 
 def firmware_report(model, precision, X, y=None, *, task: str | None = None, io_type: str = "io_parallel",
-                    strategy: str = "Latency", reuse_factor: int = 1) -> FirmwareReport:
+                    strategy: str = "Latency", reuse_factor: int = 1, layer_options=None) -> FirmwareReport:
     """Float vs firmware and what each layer's types cost.
 
     Args:
@@ -149,7 +149,7 @@ def firmware_report(model, precision, X, y=None, *, task: str | None = None, io_
         task: ``"classification"`` or ``"regression"``; default: inferred from ``y``
             (integer or one-hot -> classification), else from the output (several
             outputs -> classification).
-        io_type, strategy, reuse_factor: the firmware options (as ``hls.convert``).
+        io_type, strategy, reuse_factor, layer_options: the firmware options (as ``hls.convert``).
 
     Returns:
         :class:`FirmwareReport`: metric name (``accuracy``, ``argmax agreement``, ``mse``),
@@ -167,7 +167,7 @@ def firmware_report(model, precision, X, y=None, *, task: str | None = None, io_
     P = ensure_precision_dict(precision)
     if P is None:
         raise ValueError("precision is None: give the firmware types (a PrecisionDict, dict or YAML path)")
-    kw = dict(io_type=io_type, strategy=strategy, reuse_factor=reuse_factor)
+    kw = dict(io_type=io_type, strategy=strategy, reuse_factor=reuse_factor, layer_options=layer_options)
     X = np.asarray(X, dtype=np.float64)
     f_out = layer_outputs(model, None, X, **kw)[-1][1]
     outs = layer_outputs(model, P, X, **kw)
@@ -196,7 +196,7 @@ def firmware_report(model, precision, X, y=None, *, task: str | None = None, io_
         rest = layer_outputs(model, PrecisionDict({k: v for k, v in entries.items() if k != name}), X, **kw)[-1][1]
         layers.append(LayerCost(name, score(only), score(rest)))
 
-    opts = FirmwareOptions(io_type, strategy, reuse_factor)
+    opts = FirmwareOptions(io_type, strategy, reuse_factor, layer_options or {})
     steps = firmware_steps(model, P, opts)
     points = []
     in_t = P.dtype(INPUT_LAYER, "value")

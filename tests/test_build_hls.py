@@ -43,6 +43,10 @@ def test_affine_job_end_to_end(tmp_path, small_affine):
     assert report["training"]["n_steps"] == 3 * 10  # 300 training samples / batch 32 -> 10 steps per epoch
     assert (out / "training_curves.png").stat().st_size > 10_000
     assert "0 mismatches over 200 outputs" in (out / "report.md").read_text()
+    fw = report["firmware"]  # the firmware report: float vs firmware and per-layer cost (regression: MSE)
+    assert fw["metric"] == "mse" and fw["float"] < 1.0 and len(fw["lsb_diff"]) == 2
+    assert fw["layers"][0]["layer"] == "input" and (out / "firmware_cost.png").is_file()
+    assert "only this layer quantized" in (out / "report.md").read_text()
     # an existing project is never overwritten without --force
     before = (out / "manifest.json").read_bytes()
     r2 = _run("--config", str(small_affine), "--output", str(out), "--quiet")
