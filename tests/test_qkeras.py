@@ -177,3 +177,28 @@ def test_qkeras_loses_saturation_far_out_of_range():
     assert _qk(q, x).tolist() == [0.96875, 0.0, 0.0, 0.0]          # QKeras
     assert quantize(x, t).tolist() == [0.96875, 0.96875, 0.96875, -1.0]  # ap_fixed<6,1,AP_RND_CONV,AP_SAT>
     assert _qk(r, x).tolist() == [0.984375, 0.984375, 0.984375, 0.0]
+
+
+def test_qconv1d_twin_matches_qkeras_predict():
+    import keras
+    from qkeras import QActivation, QConv1D, QDense, quantized_bits, quantized_relu
+
+    from kappa import predict_quantized
+    from kappa.fixed_point import as_type
+    from kappa.qkeras import from_qkeras
+    from kappa.quantization import quantize
+
+    q = quantized_bits(6, 1, alpha=1)
+    model = _model(QConv1D(3, 3, padding="same", kernel_quantizer=q, bias_quantizer=q, name="c1"),
+                   QActivation(quantized_relu(7, 2), name="r1"),
+                   keras.layers.MaxPooling1D(2, name="p1"),
+                   keras.layers.Flatten(name="f"),
+                   QDense(2, kernel_quantizer=q, bias_quantizer=q, name="d"), shape=(8, 2))
+    twin, P = from_qkeras(model, input_type="ap_fixed<9,3,AP_RND_CONV,AP_SAT>")
+    assert P.to_dict()["c1"]["weight"] == "ap_fixed<6,2,AP_RND_CONV,AP_SAT>"
+    assert P.to_dict()["r1"]["activation"] == "ap_ufixed<7,2,AP_RND_CONV,AP_SAT>"
+    X = np.random.default_rng(5).uniform(-4, 4, (300, 8, 2))
+    xq = quantize(X, as_type(P.to_dict()["input"]["value"]))
+    ref = model.predict(xq.astype(np.float32), verbose=0).astype(np.float64)
+    for io_type in ("io_parallel", "io_stream"):
+        np.testing.assert_array_equal(predict_quantized(twin.model, P, X, io_type=io_type), ref)
