@@ -95,3 +95,21 @@ def test_real_qkeras_model(check_bit_exact, io_type):
           f"{raw_lsbs:.3g} LSB")
     assert agree == 1.0 and lsbs < 0.01
     assert raw_agree >= 0.95
+
+
+def test_real_qkeras_model_with_its_softmax(check_bit_exact):
+    """The whole example model, softmax included (hls4ml's default tables, result
+    ap_ufixed<16,0>): bit-exact, and its argmax against QKeras's float softmax."""
+    from kappa.loading import load_model
+    from kappa.qkeras import from_qkeras
+
+    model = load_model(FIXTURES / "qkeras-v3_3layer.keras")
+    twin, P = from_qkeras(model)
+    assert twin.model.layers[-1].name == "softmax"
+    X = np.random.default_rng(6).normal(0, 1, (300, 16))
+    check_bit_exact("qkeras_3layer_softmax", twin.model, P, X)
+    fw = predict_quantized(twin.model, P, X)
+    (lsbs, agree), (raw_lsbs, raw_agree) = _lsb_diff(model, P, fw, X)
+    print(f"[qkeras] example-models qkeras-v3_3layer with softmax: argmax agreement {agree:.4f} "
+          f"(raw inputs {raw_agree:.4f}), largest difference {lsbs:.3g} LSB of ap_ufixed<16,0>")
+    assert agree >= 0.97 and raw_agree >= 0.95

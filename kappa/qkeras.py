@@ -39,7 +39,8 @@ activation quantizers other than quantized_bits/quantized_relu, ``QBatchNormaliz
 QKeras layers other than QDense, QConv1D, QConv2D, QActivation.
 
 Types QKeras leaves open (QKeras computes them in float32): the model input
-(``input_type``), each weighted layer's accumulator (``accumulator``; default: the
+(``input_type``), a final softmax (``softmax_type``, tables at hls4ml's defaults), each
+weighted layer's accumulator (``accumulator``; default: the
 narrowest lossless type for that layer's inputs and quantized weights, so the firmware
 sum equals the exact sum), the result of a weighted layer without an output quantizer
 (its accumulator type, lossless), and a float bias (``bias_type``).
@@ -60,6 +61,9 @@ DEFAULT_INPUT_TYPE = "ap_fixed<16,6,AP_RND_CONV,AP_SAT>"
 """``input_type`` default: 10 fractional bits, range [-32, 32)."""
 DEFAULT_BIAS_TYPE = "ap_fixed<16,6,AP_RND_CONV,AP_SAT>"
 """``bias_type`` default, for weighted layers whose QKeras bias is not quantized."""
+DEFAULT_SOFTMAX_TYPE = "ap_ufixed<16,0,AP_RND,AP_SAT>"
+"""``softmax_type`` default: the result of a kept softmax (probabilities in [0, 1), LSB 2**-16);
+its tables take hls4ml's defaults (:mod:`kappa.layers.softmax`)."""
 MAX_ACCUMULATOR_BITS = 62
 MAX_GRID_BITS = 32
 
@@ -198,7 +202,8 @@ def _activation_name(act) -> str:
 
 
 def from_qkeras(model, *, input_type: str = DEFAULT_INPUT_TYPE, accumulator: str | None = None,
-                bias_type: str = DEFAULT_BIAS_TYPE, drop_final_softmax: bool = False):
+                bias_type: str = DEFAULT_BIAS_TYPE, drop_final_softmax: bool = False,
+                softmax_type: str = DEFAULT_SOFTMAX_TYPE):
     """A plain Keras twin of a QKeras model and the PrecisionDict expressing its quantizers.
 
     Args:
@@ -209,7 +214,9 @@ def from_qkeras(model, *, input_type: str = DEFAULT_INPUT_TYPE, accumulator: str
         bias_type: the type of a bias without a QKeras bias quantizer.
         drop_final_softmax: True: a softmax at the end (an ``Activation('softmax')`` layer
             or a last layer's softmax activation) is left out of the twin, which then ends
-            at the logits.
+            at the logits. False: a final softmax is kept, with result type ``softmax_type``
+            and hls4ml's default tables (QKeras computes it in float; the firmware's
+            table-based softmax is what kappa emulates bit for bit).
 
     Returns:
         ``(kappa.KerasModel, PrecisionDict)``: the twin (``.model`` is the Keras model; same
@@ -252,6 +259,8 @@ def from_qkeras(model, *, input_type: str = DEFAULT_INPUT_TYPE, accumulator: str
                 fused = act_name
             elif act_name == "softmax" and drop_final_softmax and is_last:
                 fused = "linear"
+            elif act_name == "softmax" and is_last:
+                fused = "softmax"
             else:
                 raise _refuse(layer, f"activation {act_name!r}: kappa emulates linear, relu, quantized_bits and "
                                      "quantized_relu")
@@ -272,6 +281,8 @@ def from_qkeras(model, *, input_type: str = DEFAULT_INPUT_TYPE, accumulator: str
                     bw, b_t = _weights_on_grid(bq, bias, layer, "bias")
             acc_t = acc_fixed or lossless_accumulator(cur_t, kw, w_t, bw, b_t, layer)
             res_t = out_q or acc_t  # no output quantizer: the lossless accumulator value
+            if fused == "softmax":
+                res_t = as_type(softmax_type)
             cfg = {"name": layer.name, "use_bias": layer.use_bias, "activation": fused}
             if cls == "QDense":
                 new = keras.layers.Dense(layer.units, **cfg)
@@ -304,6 +315,9 @@ def from_qkeras(model, *, input_type: str = DEFAULT_INPUT_TYPE, accumulator: str
             why = ("kappa's batch normalization is float-only (training) until its layer family is firmware-exact"
                    if cls == "QBatchNormalization" else "kappa converts QDense, QConv1D, QConv2D and QActivation")
             raise _refuse(layer, why)
+        elif cls == "Activation" and _activation_name(layer.activation) == "softmax" and is_last:
+            new = keras.layers.Activation("softmax", name=layer.name)
+            spec[layer.name] = {"activation": str(as_type(softmax_type))}
         elif cls == "Activation" and _activation_name(layer.activation) in ("linear", "relu"):
             new = keras.layers.Activation(_activation_name(layer.activation), name=layer.name)
             spec[layer.name] = {"activation": str(cur_t)}
@@ -314,8 +328,8 @@ def from_qkeras(model, *, input_type: str = DEFAULT_INPUT_TYPE, accumulator: str
             new = type(layer).from_config(layer.get_config())
         else:
             raise _refuse(layer, "no QKeras twin rule for this layer (kappa converts QDense, QConv1D, QConv2D, "
-                                 "QActivation, linear/relu Activation, max pooling, Flatten and Reshape); "
-                                 "a final softmax needs drop_final_softmax=True")
+                                 "QActivation, linear/relu Activation, a final softmax, max pooling, Flatten and "
+                                 "Reshape)")
         x = new(x)
     twin = keras.Model(inp, x, name=model.name)
     for new, kw, bw in weights_to_set:

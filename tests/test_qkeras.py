@@ -127,9 +127,12 @@ def test_unsupported_layers_are_refused_by_name():
         from_qkeras(_model(QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d"), QBatchNormalization(name="bn")))
     with pytest.raises(ValueError, match=r"'d' \(QDense\): its kernel has no quantizer"):
         from_qkeras(_model(QDense(4, name="d")))
-    with pytest.raises(ValueError, match=r"'sm' \(Activation\).*drop_final_softmax"):
-        from_qkeras(_model(QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d"),
-                           keras.layers.Activation("softmax", name="sm")))
+    kept, Pk = from_qkeras(_model(QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d"),
+                                  keras.layers.Activation("softmax", name="sm")))
+    assert Pk.to_dict()["sm"] == {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>"}
+    with pytest.raises(ValueError, match=r"'sm' \(Activation\).*no QKeras twin rule"):
+        from_qkeras(_model(keras.layers.Activation("softmax", name="sm"),
+                           QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d")))
     twin, P = from_qkeras(_model(QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d"),
                                  keras.layers.Activation("softmax", name="sm")), drop_final_softmax=True)
     assert [layer.name for layer in twin.model.layers[1:]] == ["d"]
