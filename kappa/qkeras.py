@@ -35,8 +35,8 @@ other than None/1 (``"auto"``/``"auto_po2"`` scales are per-channel floats that 
 applies with an extra ``ApplyAlpha`` layer), stochastic rounding, ``qnoise_factor`` != 1,
 ``quantized_relu`` with ``use_sigmoid``, ``negative_slope`` or ``relu_upper_bound``,
 activation quantizers other than quantized_bits/quantized_relu, ``QBatchNormalization``
-(kappa's batch normalization is float-only until its layer family is firmware-exact), and
-QKeras layers other than QDense, QConv1D, QConv2D, QActivation.
+(its gamma/beta/mean/variance quantizers are not yet mapped), and QKeras layers other than
+QDense, QConv1D, QConv2D, QActivation.
 
 Types QKeras leaves open (QKeras computes them in float32): the model input
 (``input_type``), a final softmax (``softmax_type``, tables at hls4ml's defaults), each
@@ -312,8 +312,9 @@ def from_qkeras(model, *, input_type: str = DEFAULT_INPUT_TYPE, accumulator: str
             spec[layer.name] = {"activation": str(res_t)}
             cur_t = res_t
         elif cls.startswith("Q"):
-            why = ("kappa's batch normalization is float-only (training) until its layer family is firmware-exact"
-                   if cls == "QBatchNormalization" else "kappa converts QDense, QConv1D, QConv2D and QActivation")
+            why = ("its gamma/beta/mean/variance quantizers are not yet expressed as a PrecisionDict (kappa "
+                   "converts QDense, QConv1D, QConv2D and QActivation)" if cls == "QBatchNormalization"
+                   else "kappa converts QDense, QConv1D, QConv2D and QActivation")
             raise _refuse(layer, why)
         elif cls == "Activation" and _activation_name(layer.activation) == "softmax" and is_last:
             new = keras.layers.Activation("softmax", name=layer.name)

@@ -15,6 +15,10 @@ from float); then, per quantization point:
   ReLU for ``relu`` steps; the pooled value for pooling layers, whose accumulator gets
   the same integer bits plus, for average pooling, the window sum's);
 
+Layer kinds with a range rule: Dense, Conv1D/2D, ReLU/linear activations, pooling,
+Flatten/Reshape; others (BatchNormalization, table-based activations) are refused naming
+the layer: give their types by hand in the YAML.
+
 Integer bits: the fewest for which the largest magnitude seen, rounded to the type's grid,
 stays inside the signed range, plus ``headroom_bits`` (data-dependent fields only).
 Fractional bits: the width budget minus the integer bits (``bits``, or per field
@@ -213,7 +217,9 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
                                        "TRN", "WRAP")
                 entry["accumulator"] = str(acc_t)
             elif fam not in ("reshape", "zeropad"):
-                raise ValueError(f"layer {name!r}: no range rule for a {fam} layer")
+                raise ValueError(f"layer {name!r}: suggest_precision has no range rule for a {fam} layer (it covers "
+                                 "Dense, Conv1D/2D, ReLU/linear, pooling, Flatten, Reshape); give that model's types "
+                                 "by hand, or suggest for the model up to the layer before it")
             # advance through this step with the types chosen so far (the firmware's values)
             if entry:
                 spec[name] = dict(entry)

@@ -123,7 +123,7 @@ def test_unsupported_layers_are_refused_by_name():
     from kappa.qkeras import from_qkeras
 
     q = quantized_bits(6, 0, alpha=1)
-    with pytest.raises(ValueError, match=r"'bn' \(QBatchNormalization\).*float-only"):
+    with pytest.raises(ValueError, match=r"'bn' \(QBatchNormalization\).*not yet expressed"):
         from_qkeras(_model(QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d"), QBatchNormalization(name="bn")))
     with pytest.raises(ValueError, match=r"'d' \(QDense\): its kernel has no quantizer"):
         from_qkeras(_model(QDense(4, name="d")))

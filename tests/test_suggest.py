@@ -108,3 +108,14 @@ def test_yaml_written_validated_and_never_overwritten(tmp_path):
         suggest_precision(model, X, headroom_bits=-1)
     with pytest.raises(ValueError, match="bits=40"):
         suggest_precision(model, X, bits=40)
+
+
+def test_layers_without_a_range_rule_are_named():
+    import keras
+
+    from kappa.suggest import suggest_precision
+
+    inp = keras.Input((4,), name="x")
+    model = keras.Model(inp, keras.layers.Activation("softmax", name="sm")(keras.layers.Dense(3, name="d")(inp)))
+    with pytest.raises(ValueError, match=r"layer 'sm': suggest_precision has no range rule for a softmax layer"):
+        suggest_precision(model, np.random.default_rng(0).normal(size=(20, 4)))
