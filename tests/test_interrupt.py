@@ -3,10 +3,13 @@ no new directory (no hidden ``.NAME.tmp-*``, no half project)."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,8 +48,11 @@ def _interrupt(cfg, out, sig, marker, *, force=False, wait_for_compiler=False):
     args = [sys.executable, "-u", str(SCRIPT), "--config", str(cfg), "--output", str(out)]
     if force:
         args.append("--force")
+    # an empty C-simulation cache of its own, so that g++ really runs (a shared cached binary would skip it)
+    cache = tempfile.mkdtemp(prefix="kappa-csim-cache-test-")
+    atexit.register(shutil.rmtree, cache, True)
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KAPPA_CSIM_CACHE=str(cache)))
     seen = []
     try:
         for line in proc.stdout:

@@ -74,7 +74,7 @@ def _one_error(lines):
     ({"hls__io_type": "io_serial"}, "hls.io_type", "unknown io_type 'io_serial'"),
     ({"hls__clock_period": -5}, "hls.clock_period", "clock_period must be a number of ns"),
     ({"model__activation": "sigmoid"}, "model.activation", "unsupported activation 'sigmoid'"),
-    ({"model__num_hidden": [4], "model__use_batchnorm": True}, "model", "BatchNormalization is not emulated bit for bit"),
+    ({"model__output_activation": "elu"}, "model.output_activation", "unsupported output activation 'elu'"),
     ({"hls__part": 'xc"; exec touch FILE; "'}, "hls.part", "not a valid FPGA part"),
 ])
 def test_bad_options_refused_before_training(tmp_path, capsys, no_training, change, key, match):
