@@ -29,11 +29,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python scripts/build_hls.py --force
 
+# Two pytest-xdist workers, one test file each at a time (module fixtures stay in one worker):
+# the C simulation compiles and TensorFlow tests of different files run side by side.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py

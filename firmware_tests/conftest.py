@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -71,6 +72,17 @@ def check_bit_exact(tmp_path):
         return prj, report
 
     return run
+
+
+def pytest_sessionfinish(session):
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:  # a pytest-xdist worker: hand its projects to the controller
+        out["firmware_results"] = json.dumps(RESULTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    RESULTS.extend(tuple(r) for r in json.loads(getattr(node, "workeroutput", {}).get("firmware_results", "[]")))
 
 
 def pytest_terminal_summary(terminalreporter):
