@@ -199,11 +199,11 @@ def _model_layer_names(path: str) -> list[str]:
         raise UsageError(f"{p}: no such model file")
     if p.suffix not in (".keras", ".h5"):
         raise UsageError(f"{p}: expected a saved Keras model (.keras or .h5)")
-    import keras
+    from kappa import load_model
 
     try:
-        model = keras.models.load_model(p, compile=False)
-    except Exception as e:  # Keras raises ValueError/OSError/zipfile errors for a bad file
+        model = load_model(p)  # interprets the architecture, never executes code from the file
+    except Exception as e:  # ValueError/OSError/zipfile errors for a bad or unsafe file
         raise UsageError(f"{p}: cannot load the Keras model ({type(e).__name__}: {e})") from None
     return [layer.name for layer in model.layers]
 
