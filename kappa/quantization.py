@@ -371,7 +371,7 @@ def requantize_codes(codes: np.ndarray, frac_bits: int, dtype: "str | FixedPoint
     P = np.asarray(codes, dtype=np.int64)
     shift = frac_bits - t.fractional
     W = t.width
-    if P.size >= COMPILED_MIN_SIZE and (0 <= shift <= 62 or _max_abs_bits(P) - shift <= 62):
+    if P.size >= COMPILED_MIN_SIZE and (0 <= shift <= 62 or (shift < 0 and _max_abs_bits(P) - shift <= 62)):
         return _requantize_compiled(P, shift, t)
     if shift > 0:
         neg = P < 0
