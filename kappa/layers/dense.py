@@ -363,6 +363,10 @@ def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None,
                 bound = tf.abs(b_acc) + tf.matmul(tf.abs(x), tf.abs(w)) + 2 * d_in * acc_t.lsb
         if ok:
             if wrap:
+                if Fp > F:
+                    # s (< 2**51 LSBs, see above) and b_acc (< 2**51 LSBs) are on the accumulator
+                    # grid: s + b_acc is exact, and one modular wrap equals wrapping s first.
+                    return qv(s + b_acc)
                 return qv(qv(s) + b_acc)
             return tf.cond(fits(bound), lambda: qv(s + b_acc), lambda: sequential(products_q()))
     pq = products_q()
