@@ -8,6 +8,9 @@
 
 Each replaces a chain of whole-array numpy passes (10-30 of them) by one pass; the numpy
 expressions stay the definition and the tests compare both (``tests/test_fast_paths.py``).
+The element-wise kernels are compiled once per (rounding, overflow) pair, with both as
+constants: with run-time modes the sign-dependent branches are mispredicted and an element
+costs ~10x more.
 
 The dot-product kernel computes, for every row ``m`` and output ``j``, the accumulator code of
 ``nnet_dense_latency.h`` (see :mod:`kappa.layers.dense`)::
@@ -66,14 +69,14 @@ def kernel():
 
 
 def requantize_kernel():
-    """Compiled ``requant(codes, shift, mode, ovf, W, signed, lo, hi, out)``: codes at
+    """``requant(codes, shift, mode, ovf, W, signed, lo, hi, out)`` (compiled per mode pair): codes at
     ``2**-(F_t + shift)`` -> codes of a type (as :func:`kappa.quantization.requantize_codes`,
     ``|shift| <= 62``; a left shift must keep ``|code| < 2**62``)."""
     return _kernels()["requant"]
 
 
 def quantize_kernel():
-    """Compiled ``quant(x, F, I, W, signed, is_int, mode, ovf, qmin, qmax, out)``: float64
+    """``quant(x, F, I, W, signed, is_int, mode, ovf, qmin, qmax, out)`` (compiled per mode pair): float64
     values -> float64 values of a type (as :func:`kappa.quantization.quantize`, deterministic
     rounding modes)."""
     return _kernels()["quant"]
@@ -165,28 +168,39 @@ def _build():
                 out[r, j] = acc[j]
         return out
 
-    @njit(cache=True, nogil=True)
-    def requant(codes, shift, mode, ovf, W, signed, lo, hi, out):
-        c = codes.ravel()
-        o = out.ravel()
-        h = np.int64(1) << (shift - 1) if shift > 0 else np.int64(0)
-        period = np.int64(1) << W
-        half = np.int64(1) << (W - 1)
-        mask = period - 1
-        for k in range(c.shape[0]):
-            q = rnd(c[k], shift, h, mode)
-            if ovf == 0:
-                m = q & mask
-                if signed and m >= half:
-                    m -= period
-                q = m
-            elif ovf == 1:
-                q = min(max(q, lo), hi)
-            elif q < lo or q > hi:
-                q = 0
-            o[k] = q
+    def requant_for(mode, ovf):
+        @njit(nogil=True)
+        def requant(codes, shift, W, signed, lo, hi, out):
+            c = codes.ravel()
+            o = out.ravel()
+            h = np.int64(1) << (shift - 1) if shift > 0 else np.int64(0)
+            period = np.int64(1) << W
+            half = np.int64(1) << (W - 1)
+            mask = period - 1
+            for k in range(c.shape[0]):
+                q = rnd(c[k], shift, h, mode)
+                if ovf == 0:
+                    m = q & mask
+                    if signed and m >= half:
+                        m -= period
+                    q = m
+                elif ovf == 1:
+                    q = min(max(q, lo), hi)
+                elif q < lo or q > hi:
+                    q = 0
+                o[k] = q
 
-    @njit(inline="always")
+        return requant
+
+    requant_cache = {}
+
+    def requant(codes, shift, mode, ovf, W, signed, lo, hi, out):
+        f = requant_cache.get((mode, ovf))
+        if f is None:
+            f = requant_cache[(mode, ovf)] = requant_for(mode, ovf)
+        f(codes, shift, W, signed, lo, hi, out)
+
+    @njit
     def quant_one(x0, mode, ovf, signed, is_int, wrap_p, bound, tiny, scale, inv, period, inv_period, half_p,
                   full_min, qmin, qmax):
         # The float64 operations of kappa.quantization._quantize_core / _round_units
@@ -234,19 +248,35 @@ def _build():
             q = min(max(q, qmin), qmax)
         return q * inv + 0.0
 
-    @njit(inline="always")
-    def quant_loop(xv, o, mode, ovf, signed, is_int, c):
-        for k in range(xv.shape[0]):
-            o[k] = quant_one(xv[k], mode, ovf, signed, is_int, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-                             c[8], c[9], c[10])
+    def quant_for(mode, ovf):
+        # mode and overflow as compile-time constants: the sign-dependent branches become
+        # selects (with run-time modes, mispredicted branches cost ~10x)
+        @njit(nogil=True)
+        def quant(x, F, I, W, signed, is_int, qmin, qmax, out):
+            xv = x.ravel()
+            o = out.ravel()
+            wrap_p = 2.0 ** I
+            bound = 2.0 ** (I + 1)
+            tiny = 2.0 ** (-(F + 60))
+            scale = 2.0 ** F
+            inv = 2.0 ** (-F)
+            period = 2.0 ** W
+            inv_period = 1.0 / period
+            half_p = 2.0 ** (W - 1)
+            full_min = -(2.0 ** (W - 1)) if signed else 0.0
+            for k in range(xv.shape[0]):
+                o[k] = quant_one(xv[k], mode, ovf, signed, is_int, wrap_p, bound, tiny, scale, inv, period,
+                                 inv_period, half_p, full_min, qmin, qmax)
 
-    @njit(cache=True, nogil=True)
+        return quant
+
+    quant_cache = {}
+
     def quant(x, F, I, W, signed, is_int, mode, ovf, qmin, qmax, out):
-        xv = x.ravel()
-        o = out.ravel()
-        c = (2.0 ** I, 2.0 ** (I + 1), 2.0 ** (-(F + 60)), 2.0 ** F, 2.0 ** (-F), 2.0 ** W, 1.0 / 2.0 ** W,
-             2.0 ** (W - 1), -(2.0 ** (W - 1)) if signed else 0.0, qmin, qmax)
-        quant_loop(xv, o, mode, ovf, signed, is_int, c)
+        f = quant_cache.get((mode, ovf))
+        if f is None:
+            f = quant_cache[(mode, ovf)] = quant_for(mode, ovf)
+        f(x, F, I, W, signed, is_int, qmin, qmax, out)
 
     @njit(cache=True, nogil=True)
     def codes(x, scale, out):
