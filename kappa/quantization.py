@@ -155,10 +155,12 @@ def round_units_tensor(s, mode: str, *, bounded: bool = False):
     return _round_units(s, mode, _TFOps(), bounded=bounded)
 
 
-def _quantize_core(x, t: FixedPointType, ops, u=None):
+def _quantize_core(x, t: FixedPointType, ops, u=None, *, bounded: bool = False):
     """Exact quantization of float64 ``x`` (numpy array or tf.float64 tensor) to ``t``.
 
-    ``u``: uniform [0, 1) samples of x's shape, required for S_RND only.
+    ``u``: uniform [0, 1) samples of x's shape, required for S_RND only. ``bounded``: use
+    the bounded rounding of :func:`_round_units`; only valid when :func:`_bounded_ok`
+    (the wrap or clip below keeps ``|x * 2**F| < 2**52``).
     """
     W, F, I = t.width, t.fractional, t.integer
     if t.overflow == "WRAP":
@@ -176,7 +178,7 @@ def _quantize_core(x, t: FixedPointType, ops, u=None):
 
     s = xr * (2.0**F)  # exact: power-of-two scaling
     neg = s < 0
-    q = _round_units(s, "TRN_ZERO" if t.kind == "int" else t.rounding, ops, u)
+    q = _round_units(s, "TRN_ZERO" if t.kind == "int" else t.rounding, ops, u, bounded=bounded)
     if t.kind == "int":
         # ap_int_base(double) (ap_int_base.h): for |x| < 0.5 it sets V = is_neg ? -1 : 0 and
         # then negates negative inputs, so every negative |x| < 0.5 becomes +1 (before wrap).
@@ -195,6 +197,13 @@ def _quantize_core(x, t: FixedPointType, ops, u=None):
     else:  # SAT, SAT_SYM (qmin already excludes -2**(W-1) for SAT_SYM)
         q = ops.clip(q, float(t.qmin), full_max)
     return q * (2.0 ** (-F)) + 0.0  # + 0.0 turns -0.0 into +0.0 (ap_fixed has no -0)
+
+
+def _bounded_ok(t: FixedPointType) -> bool:
+    """True when :func:`_quantize_core` may round with ``bounded=True``: WRAP reduces ``x``
+    below ``2**I`` (``|x * 2**F| < 2**W <= 2**51``); the saturating modes clip it to
+    ``2**(I+1)`` (``|x * 2**F| <= 2**(W+1)``, below 2**52 for W <= 50)."""
+    return t.width <= (51 if t.overflow == "WRAP" else 50)
 
 
 def _check_finite(x: np.ndarray, t: FixedPointType) -> None:
@@ -284,13 +293,14 @@ def quantize_tensor(x, dtype: "str | FixedPointType", ste: bool = True, seed=Non
     if t.stochastic and seed is None:
         raise ValueError(f"{t} uses stochastic rounding: pass seed= (shape-[2] ints for tf.random.stateless_uniform)")
     ops = _TFOps()
+    bounded = _bounded_ok(t)  # fewer ops per cast in the training graph (same values)
 
     def _q(v):
         v64 = tf.cast(v, tf.float64)
         u = None
         if t.stochastic:
             u = tf.random.stateless_uniform(tf.shape(v64), seed=seed, dtype=tf.float64)
-        return tf.cast(_quantize_core(v64, t, ops, u), v.dtype)
+        return tf.cast(_quantize_core(v64, t, ops, u, bounded=bounded), v.dtype)
 
     x = tf.convert_to_tensor(x)
     if not ste:

@@ -237,3 +237,20 @@ def test_predict_quantized_chunks_equal_one_pass():
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="chunk_samples must be an integer >= 1"):
             predict_quantized(m, P, X, chunk_samples=bad)
+
+
+@pytest.mark.parametrize("overflow", OVERFLOWS)
+def test_tensor_quantize_bounded_rounding_equals_numpy(overflow, monkeypatch):
+    """``quantize_tensor`` rounds with the bounded fast path (``_bounded_ok``): same values
+    as the numpy definition, for every mode, at the widest widths it is used for."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(hash(("tf", overflow)) % 2**32)
+    _numpy_only(monkeypatch)
+    for rounding in ROUNDINGS:
+        for (w, i) in ((8, 3), (5, -2), (6, 9), (50, 20), (51, 51), (24, 0)):
+            t = FixedPointType(w, i, signed=bool(w % 2), rounding=rounding, overflow=overflow)
+            x = _values(rng, t, n=500)
+            x = x[(x == 0) | (np.abs(x) >= np.finfo(np.float64).tiny)]  # TensorFlow flushes subnormals to zero
+            got = Q.quantize_tensor(tf.constant(x, tf.float64), t, ste=False).numpy()
+            np.testing.assert_array_equal(got, Q.quantize(x, t), err_msg=f"{t} (bounded: {Q._bounded_ok(t)})")
