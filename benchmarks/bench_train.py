@@ -16,8 +16,8 @@ its own (the expensive firmware path), and stochastic-rounding updates.
 Issue 10 targets (``digits_targets``), each ratio measured against Keras ``fit`` on the same
 model in the same run, interleaved, min / median / max over ``--repeats``:
 
-* the default digits job's network (64 -> 32 ReLU -> 10, batch 32, configs/digits.yaml's
-  types plus a gradient type): every firmware field plus gradient and update types
+* the default digits job's network (configs/digits.yaml: model, loss and types plus a
+  gradient type; batch 32; Keras ``fit`` with the matching loss): every firmware field plus gradient and update types
   >= 2x ``fit``; with that job's accumulator the products of both layers are rounded
   (F_x + F_w > F_acc); a second row uses an accumulator that holds every product exactly
   (``ap_fixed<32,12>``), and a third one that rounds every product with RND;
@@ -137,15 +137,17 @@ def digits_targets(epochs, repeats):
     root = Path(__file__).resolve().parents[1]
     rows = []
 
-    def run(name, make, X, Y, precision, lr, target):
+    def run(name, make, X, Y, precision, lr, target, loss_mode="half_mse"):
         steps = epochs * int(np.ceil(len(X) / 32))
         ref = make()
-        ref.model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+        ref.model.compile(optimizer=keras.optimizers.SGD(0.01),
+                          loss="categorical_crossentropy" if loss_mode == "cross_entropy" else "mse")
         ours = make()
         fr, orates, ratios = _interleaved(
             lambda: ref.model.fit(X, Y, batch_size=32, epochs=epochs, verbose=0),
             lambda: ours.train_instrumented(X, Y, epochs=epochs, batch_size=32, learning_rate=lr,
-                                            precision_dict=precision, compute_analytic_hessian=False),
+                                            precision_dict=precision, compute_analytic_hessian=False,
+                                            loss_mode=loss_mode),
             steps, repeats)
         rows.append((name, statistics.median(fr), statistics.median(orates), min(ratios), statistics.median(ratios),
                      max(ratios), target))
@@ -155,14 +157,16 @@ def digits_targets(epochs, repeats):
     X, Y = (a.astype(np.float32) for a in ds.get())
     P = cfg["precision"]
     P["default"]["gradient"] = GRADIENT
-    make = lambda: LinearBlockModel(dataset=ds, num_hidden=[32], activation="relu", seed=0)  # noqa: E731
-    run("digits MLP, job types (products rounded, TRN)", make, X, Y, P, 0.1, 2.0)
+    mcfg, loss = cfg["model"], cfg["training"].get("loss_mode", "half_mse")
+    make = lambda: LinearBlockModel(dataset=ds, num_hidden=mcfg["num_hidden"], activation=mcfg["activation"],  # noqa: E731
+                                    output_activation=mcfg.get("output_activation"), seed=0)
+    run("digits MLP, job types (products rounded, TRN)", make, X, Y, P, 0.1, 2.0, loss)
     P_rnd = {k: dict(v) for k, v in P.items()}
     P_rnd["default"]["accumulator"] = "ap_fixed<20,8,AP_RND,AP_WRAP>"
-    run("digits MLP, products rounded (RND)", make, X, Y, P_rnd, 0.1, 2.0)
+    run("digits MLP, products rounded (RND)", make, X, Y, P_rnd, 0.1, 2.0, loss)
     P_ex = {k: dict(v) for k, v in P.items()}
     P_ex["default"]["accumulator"] = "ap_fixed<32,12,AP_TRN,AP_WRAP>"
-    run("digits MLP, exact products", make, X, Y, P_ex, 0.1, 2.0)
+    run("digits MLP, exact products", make, X, Y, P_ex, 0.1, 2.0, loss)
 
     cfg = yaml.safe_load((root / "configs" / "digits_cnn.yaml").read_text())
     dsi = kappa.DigitsDataset(images=True, one_hot=True)

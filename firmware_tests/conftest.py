@@ -77,6 +77,8 @@ def pytest_terminal_summary(terminalreporter):
     if RESULTS:
         total = sum(r[2] for r in RESULTS)
         bad = sum(r[3] for r in RESULTS)
+        for case, samples, outputs, mismatches in RESULTS:
+            terminalreporter.write_line(f"  {case}: {outputs} outputs ({samples} samples), {mismatches} mismatching")
         terminalreporter.write_line(
             f"firmware matrix: {len(RESULTS)} projects C-simulated, {total} outputs compared, {bad} mismatching"
         )

@@ -121,7 +121,7 @@ def _pool2d_model():
     import keras
 
     return chain((8, 8, 2), [keras.layers.AveragePooling2D((2, 2), name="pool0"),
-                             keras.layers.MaxPooling2D((2, 2), strides=(1, 1), name="pool1"),
+                             keras.layers.MaxPooling2D((2, 2), name="pool1"),
                              keras.layers.GlobalAveragePooling2D(name="pool2")])
 
 
@@ -136,15 +136,19 @@ def _pool1d_model():
 @pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
 @pytest.mark.parametrize("rank", [1, 2])
 def test_pooling_negative_values(check_bit_exact, io_type, rank):
-    """Max/Average pooling (windowed, strided, global) over mostly negative inputs, with
-    accumulators narrower than the inputs (rounding, wrap-around)."""
+    """Max/Average pooling (windowed, overlapping windows in 1-D, global) over mostly negative
+    inputs, with accumulators narrower than the inputs (rounding, wrap-around)."""
     model = _pool1d_model() if rank == 1 else _pool2d_model()
     shape = (12, 3) if rank == 1 else (8, 8, 2)
     X = np.random.default_rng(rank).uniform(-7, 2, (300, *shape))
-    check_bit_exact(f"pool{rank}d_{io_type}", model, POOL_P, X, io_type=io_type)
+    P = POOL_P
+    if rank == 1:  # max pooling keeps the input grid; a sign-dependent rounding in the average's accumulator
+        P = _wide(_wide(POOL_P, "pool0", accumulator="ap_fixed<12,4,AP_RND,AP_SAT>"),
+                  "pool1", accumulator="ap_fixed<8,3,AP_TRN_ZERO,AP_WRAP>")
+    check_bit_exact(f"pool{rank}d_{io_type}", model, P, X, io_type=io_type)
     from kappa.firmware_forward import layer_outputs
 
-    par, stream = (dict(layer_outputs(model, POOL_P, X, io_type=m)) for m in ("io_parallel", "io_stream"))
+    par, stream = (dict(layer_outputs(model, P, X, io_type=m)) for m in ("io_parallel", "io_stream"))
     # the two modes' different orders of casts really give different averages
     assert np.mean(par["pool0" if rank == 2 else "pool1"] != stream["pool0" if rank == 2 else "pool1"]) > 0.05
     assert np.mean(X < 0) > 0.7
@@ -179,6 +183,9 @@ def test_same_padded_pooling_io_parallel(check_bit_exact):
     assert np.all(Y[:, 1, 1, :] == 2.0)  # the corner window holds only the padded border's pad value
     with pytest.raises(ValueError, match="padding='same' under io_stream"):
         predict_quantized(model, P, X, io_type="io_stream")
+    overlapping = chain((6, 6, 1), [keras.layers.MaxPooling2D((2, 2), strides=(1, 1), name="p")])
+    with pytest.raises(ValueError, match=r"'p'.*strides \(1, 1\) differ from pool_size \(2, 2\) under io_stream"):
+        predict_quantized(overlapping, {"input": {"value": "ap_fixed<8,3>"}}, np.zeros((1, 6, 6, 1)), io_type="io_stream")
 
 
 # --------------------------------------------------------------------- Dense under io_stream
@@ -202,9 +209,9 @@ def test_dense_io_stream(check_bit_exact, strategy):
 
 
 # --------------------------------------------------------------------- a real trained network
-def keras2_conv1d_small():
+def keras2_conv1d_small(softmax: bool = True):
     """hls4ml's example model ``KERAS_conv1d_small`` (Keras 2 JSON + HDF5 weights), rebuilt in
-    Keras 3 up to its logits (its final softmax is left out)."""
+    Keras 3, ending in its softmax (``softmax=False``: up to its logits)."""
     import h5py
     import keras
 
@@ -219,7 +226,7 @@ def keras2_conv1d_small():
         elif cls == "Flatten":
             x = keras.layers.Flatten(name=c["name"])(x)
         elif cls == "Dense":
-            act = "linear" if c["activation"] == "softmax" else c["activation"]
+            act = "linear" if c["activation"] == "softmax" and not softmax else c["activation"]
             x = keras.layers.Dense(c["units"], activation=act, use_bias=c["use_bias"], name=c["name"])(x)
         else:  # pragma: no cover - the fixture holds only these
             raise AssertionError(cls)
@@ -240,8 +247,19 @@ def test_real_trained_conv1d(check_bit_exact, io_type):
     P = {"input": {"value": "ap_fixed<12,4,AP_RND,AP_SAT>"},
          "default": {"weight": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>", "bias": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>",
                      "accumulator": "ap_fixed<22,10,AP_RND,AP_SAT>", "activation": "ap_fixed<14,6,AP_RND,AP_SAT>"}}
+    # The softmax input is the Dense accumulator ap_fixed<22,10>: hls4ml's default inp_norm_t
+    # (ap_ufixed<21,9>) addresses the 1024-entry exp table with steps of 0.5, so logits less
+    # than 0.5 below the largest all count as exp(0) = 1 and the argmax goes to the first of
+    # them (hls4ml issue #1512). A narrower inp_norm (steps of 1/64) keeps the order.
+    P_default = {**P, "output_softmax": {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>"}}
+    P["output_softmax"] = {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>", "inp_norm": "ap_ufixed<14,4,AP_RND,AP_SAT>"}
+    assert model.layers[-1].activation.__name__ == "softmax"
     X = np.random.default_rng(7).normal(0, 1.5, (300, 10, 4))
     check_bit_exact(f"example_conv1d_small_{io_type}", model, P, X, io_type=io_type)
     float_out = model.predict(X.astype(np.float32), verbose=0)
     fw = predict_quantized(model, P, X, io_type=io_type)
     assert np.mean(np.argmax(fw, 1) == np.argmax(float_out, 1)) > 0.9  # trained weights, sensible types
+    # the default inv_inp (ap_fixed<18,8>) addresses the 1024-entry 1/x table in steps of 1/4: rows sum to 1..1.25
+    assert np.max(np.abs(fw - float_out)) < 0.1 and np.all(np.abs(fw.sum(1) - 1.1) < 0.15)
+    fw_default = predict_quantized(model, P_default, X, io_type=io_type)
+    assert np.mean(np.argmax(fw_default, 1) == np.argmax(float_out, 1)) < 0.6

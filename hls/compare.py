@@ -97,6 +97,22 @@ class ComparisonReport:
         return "\n".join(lines) + "\n"
 
 
+def read_manifest(project_dir: Path) -> dict:
+    """The kappa manifest of a project written by ``hls.convert``.
+
+    Raises:
+        FileNotFoundError: no such directory, or a directory that is not a kappa project.
+    """
+    from .safety import MANIFEST, is_kappa_project
+
+    if not project_dir.is_dir():
+        raise FileNotFoundError(f"project directory {str(project_dir)!r} does not exist")
+    if not is_kappa_project(project_dir):
+        raise FileNotFoundError(f"{project_dir} is not a kappa project (no valid kappa {MANIFEST}); "
+                                "pass a directory written by hls.convert / scripts/build_hls.py")
+    return json.loads((project_dir / MANIFEST).read_text())
+
+
 def _load_expected(project_dir: Path) -> np.ndarray:
     path = project_dir / "tb_data" / "tb_output_predictions.dat"
     if not path.exists():
@@ -116,12 +132,13 @@ def compare(project_dir, *, quiet: bool = True, trace: bool = True) -> Compariso
         A :class:`ComparisonReport`.
 
     Raises:
-        FileNotFoundError: missing project or testbench files.
+        FileNotFoundError: ``project_dir`` does not exist, is not a kappa project (no
+            readable kappa ``manifest.json``), or lacks testbench files.
         hls.csim.CsimError: compile error, crash, or malformed results.
         ValueError: result shape differs from the expected outputs.
     """
     project_dir = Path(project_dir).resolve()
-    manifest = json.loads((project_dir / "manifest.json").read_text())
+    manifest = read_manifest(project_dir)
     out_t = FixedPointType.from_string(manifest["output_type"])
     expected = _load_expected(project_dir)
     run = run_csim(project_dir, quiet=quiet, return_run=True)

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,17 +27,26 @@ import numpy as np
 
 from kappa.fixed_point import FixedPointType
 from kappa.firmware_forward import firmware_steps, predict_quantized
-from kappa.layers import FirmwareOptions, fields_by_layer
+from kappa.inputs import check_inputs, model_input_shape
+from kappa.layers import IO_TYPES, STRATEGIES, FirmwareOptions, fields_by_layer
 from kappa.precision import FIRMWARE_FIELDS, INPUT_LAYER, ensure_precision_dict
 from kappa.quantization import quantize
 from kappa.utils import sha256_file
 
+from .safety import (check_hls_options, check_layer_name, check_replaceable, interruptible, publish,
+                     remove_staging, signals_blocked, staging_dir)
+from .testbench import write_testbench
 from .testbench import write_testbench
 
 BACKENDS = ("Vitis", "Vivado")
 DEFAULT_PART = "xcu250-figd2104-2L-e"
 DEFAULT_CLOCK_NS = 5.0
 PROJECT_NAME = "myproject"
+PRECISION_KEYS = ("result", "accum", "weight", "bias", "scale", "param")
+"""hls4ml precision keys set through a layer's ``Precision`` entry; the others (``table``,
+``exp_table``, ``inv_table``, ``inv_inp``, ``inp_norm``) are ignored there by hls4ml 1.3.0
+and must be given as ``<key>_t`` attributes of the layer's configuration."""
+WEIGHT_KEYS = ("weight", "bias", "scale")
 
 
 @dataclass
@@ -118,6 +125,7 @@ def _hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend):
     config["Model"]["Strategy"] = opts.strategy
     config["Model"]["ReuseFactor"] = opts.reuse_factor
     inserted = {st.name for st in steps if st.family.inserted}
+    by_name = {st.name: st for st in steps}
     for name, keys in layer_precisions.items():
         if name in inserted:
             continue  # created by hls4ml's optimizer; its type is read back after conversion
@@ -129,7 +137,13 @@ def _hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend):
         entry["Strategy"] = opts.strategy
         entry["ReuseFactor"] = opts.reuse_factor
         for key, t in keys.items():
-            entry.setdefault("Precision", {})[key] = str(t)
+            if key in PRECISION_KEYS:
+                entry.setdefault("Precision", {})[key] = str(t)
+            else:  # table types: hls4ml reads them as layer attributes (<key>_t), not from 'Precision'
+                entry[f"{key}_t"] = str(t)
+        step = by_name.get(name)
+        if step is not None:
+            entry.update(step.family.hls_config(step))
     return config
 
 
@@ -143,27 +157,49 @@ def read_emitted_typedefs(project_dir: Path) -> dict[str, str]:
     return {name: ctype for ctype, name in _TYPEDEF.findall(text)}
 
 
-def _check_emitted_types(hls_model, project_dir: Path, layer_precisions) -> list[FirmwareType]:
+_CONFIG_STRUCT = re.compile(r"struct\s+\w*?config(\d+)\s*:[^{]*\{(.*?)\n\};", re.S)
+
+
+def _config_struct_typedefs(project_dir: Path) -> dict[tuple[int, str], str]:
+    """``{(layer index, typedef name): C++ type}`` declared inside ``firmware/parameters.h``'s
+    config structs (hls4ml writes, e.g., a softmax's ``inp_norm_t`` there, not in defines.h)."""
+    text = (Path(project_dir) / "firmware" / "parameters.h").read_text()
+    out = {}
+    for idx, body in _CONFIG_STRUCT.findall(text):
+        for ctype, name in _TYPEDEF.findall(body):
+            out[(int(idx), name)] = ctype
+    return out
+
+
+def _check_emitted_types(hls_model, project_dir: Path, layer_precisions, optional=()) -> list[FirmwareType]:
     """Compare every C++ typedef hls4ml wrote with the PrecisionDict's type.
 
     Raises:
         RuntimeError: a layer/type missing from the emitted code, or a type that differs.
     """
     typedefs = read_emitted_typedefs(project_dir)
+    config_typedefs = _config_struct_typedefs(project_dir)
     layers = {layer.name: layer for layer in hls_model.get_layers()}
     checked, problems = [], []
     for lname, keys in layer_precisions.items():
         layer = layers.get(lname)
+        if layer is None and lname in optional:
+            continue  # a Flatten/Reshape hls4ml dropped (at the model's end): its output is its input
         if layer is None:
             problems.append(f"layer {lname!r} is not in the hls4ml model (its layers: {list(layers)})")
             continue
         for key, expected in keys.items():
             if key == "result":
                 tname = layer.get_output_variable().type.name
+            elif key in WEIGHT_KEYS:
+                tname = layer.get_weights(key).type.name
             else:
-                attr = layer.get_attr(f"{key}_t") if key == "accum" else layer.get_weights(key).type
+                attr = layer.get_attr(f"{key}_t")
+                if attr is None:
+                    problems.append(f"{lname}.{key}: hls4ml's layer has no {key}_t")
+                    continue
                 tname = attr.name
-            ctype = typedefs.get(tname)
+            ctype = typedefs.get(tname) or config_typedefs.get((layer.index, f"{key}_t"))
             packed = ctype and _PACKED.match(ctype)
             if packed:  # io_stream: nnet::array<element type, n> per stream word
                 ctype = packed.group(1)
@@ -238,6 +274,7 @@ def convert(
     reuse_factor: int = 1,
     layer_options=None,
     force: bool = False,
+    before_publish=None,
 ) -> Path:
     """Write an hls4ml HLS project for ``model`` with every type from ``precision_dict``.
 
@@ -248,52 +285,55 @@ def convert(
             (input value, Dense weight/bias/accumulator/activation, ReLU activation)
             must be given, directly or through ``default``.
         output_dir: project directory to create.
-        tb_inputs: testbench inputs, shape (N, *input_shape) (channels_last); they are
-            quantized to the input type and written flattened in that order.
+        tb_inputs: testbench inputs, shape (N, n_in); they are quantized to the input type.
             None writes no testbench data.
         backend: "Vitis" (default) or "Vivado".
         part: FPGA part number. clock_period: target clock in ns.
         io_type: "io_parallel" or "io_stream". strategy: "Latency" or "Resource".
         reuse_factor: >= 1. layer_options: per-layer options ``{layer: {option: value}}``
             (the same as ``predict_quantized``'s).
-        force: replace an existing ``output_dir``. Without it an existing directory is an error.
+        force: replace an existing ``output_dir`` that is a kappa project (holds kappa's
+            ``manifest.json``). Anything else there is never deleted, even with ``force``.
+        before_publish: optional ``f(staging_dir)`` called with the finished project before
+            it is moved into place (the main job compiles and C-simulates there, so an
+            interruption never leaves a half project).
 
     Returns:
         Path of the project directory.
 
     Raises:
-        FileExistsError: ``output_dir`` exists and ``force`` is False.
-        ValueError: bad option, unsupported layer, missing/stochastic firmware type, inputs
-            that are not exactly representable in float32 after quantization.
+        FileExistsError: ``output_dir`` exists and ``force`` is False, or it exists and is
+            not a kappa project (names what is there).
+        ValueError: bad option (backend, part, clock period, io_type, strategy, reuse
+            factor: anything that could reach Tcl is validated), a layer name that is not a
+            C++ identifier, unsupported layer, missing/stochastic firmware type, tb_inputs
+            of the wrong shape or non-finite, inputs that are not exactly representable in
+            float32 after quantization.
+        KeyboardInterrupt: SIGINT or SIGTERM; nothing new is left on disk.
         RuntimeError: hls4ml emitted a type or weight that differs from kappa's.
     """
     import hls4ml
 
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
-    opts = FirmwareOptions(io_type, strategy, reuse_factor, layer_options or {})
-    if not clock_period > 0:
-        raise ValueError(f"clock_period must be > 0 ns, got {clock_period!r}")
-    output_dir = Path(output_dir).resolve()
-    if output_dir.exists() and not force:
-        raise FileExistsError(f"{output_dir} already exists; pass force=True (--force) to replace it")
+    opts = check_hls_options(backends=BACKENDS, io_types=IO_TYPES, strategies=STRATEGIES, backend=backend,
+                             part=part, clock_period=clock_period, io_type=io_type, strategy=strategy,
+                             reuse_factor=reuse_factor)
+    part, clock_period, reuse_factor = opts["part"], opts["clock_period"], opts["reuse_factor"]
+    fw_opts = FirmwareOptions(io_type, strategy, reuse_factor, layer_options or {})
+    output_dir = check_replaceable(output_dir, force)
 
     km = _keras_model(model)
+    for layer in km.layers:
+        check_layer_name(layer.name)
     precision = ensure_precision_dict(precision_dict)
     if precision is None:
         raise ValueError("convert needs a PrecisionDict: firmware types cannot be left to hls4ml's 'auto'")
     precision.validate(fields_by_layer(km, strict=True))
-    layer_precisions, steps = firmware_types(km, precision, opts)
+    layer_precisions, steps = firmware_types(km, precision, fw_opts)
     in_t = layer_precisions[_input_layer_name(km)]["result"]
 
     X = None
     if tb_inputs is not None:
-        in_shape = tuple(int(d) for d in km.inputs[0].shape[1:])
-        X = np.asarray(tb_inputs, dtype=np.float64)
-        if X.ndim != len(in_shape) + 1 or tuple(X.shape[1:]) != in_shape:
-            raise ValueError(f"tb_inputs has shape {X.shape}; the model expects (N, {', '.join(map(str, in_shape))}) "
-                             f"(N samples of shape {in_shape}; one sample is shape (1, {', '.join(map(str, in_shape))}))")
-        X = quantize(X, in_t)
+        X = quantize(check_inputs(tb_inputs, model_input_shape(km), what="tb_inputs"), in_t)  # (N, *input_shape)
         bad = X.astype(np.float32).astype(np.float64) != X
         if bad.any():
             k = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -304,69 +344,119 @@ def convert(
 
     # Keras copy with weights on their grids (hls4ml prints them with F decimals: exact).
     km_q = _quantized_copy(km, steps)
-    config = _hls_config(km_q, layer_precisions, steps, opts, backend)
+    config = _hls_config(km_q, layer_precisions, steps, fw_opts, backend)
 
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=output_dir.parent))
-    try:
-        hls_model = hls4ml.converters.convert_from_keras_model(
-            km_q, hls_config=config, output_dir=str(tmp), project_name=PROJECT_NAME, backend=backend,
-            part=part, clock_period=clock_period, io_type=io_type,
-        )
-        # Emit nnet::save_layer_output hooks (C simulation only, #ifndef __SYNTHESIS__).
-        # hls4ml reads TraceOutput from its top-level config, not from hls_config['Model'].
-        hls_model.config.trace_output = True
-        hls_model.write()
-        # hls4ml records its output directory; point it at the final location so
-        # hls4ml's build()/link_existing_project work on the moved project.
-        cfg_yml = tmp / "hls4ml_config.yml"
-        cfg_yml.write_text(cfg_yml.read_text().replace(str(tmp), str(output_dir)))
-        checked = _check_emitted_types(hls_model, tmp, layer_precisions)
-        _check_weights_read_back(hls_model, tmp, steps)
-        traced = [(layer.name, int(layer.get_output_variable().size())) for layer in hls_model.get_layers()
-                  if layer.get_attr("trace", False) and layer.class_name != "Input"]
-        inp = hls_model.get_input_variables()[0]
-        outv = hls_model.get_output_variables()[0]
-        write_testbench(tmp / f"{PROJECT_NAME}_test.cpp", PROJECT_NAME, int(inp.size()), int(outv.size()),
-                        traced, inp.type.name, outv.type.name, io_type=io_type)
-        tb = tmp / "tb_data"
-        tb.mkdir(exist_ok=True)
-        files = {}
-        if X is not None:
-            Y = predict_quantized(km, precision, X, io_type=io_type, strategy=strategy, reuse_factor=reuse_factor,
-                                  layer_options=layer_options)
-            X, Y = X.reshape(len(X), -1), Y.reshape(len(Y), -1)  # channels_last order, as hls4ml streams it
-            (tb / "tb_input_features.dat").write_text(_fmt(X))
-            (tb / "tb_output_predictions.dat").write_text(_fmt(Y))
-            files = {f"tb_data/{n}": sha256_file(tb / n) for n in ("tb_input_features.dat", "tb_output_predictions.dat")}
-        precision.save(tmp / "precision.yaml")
-        files["precision.yaml"] = sha256_file(tmp / "precision.yaml")
-        for wf in sorted((tmp / "firmware" / "weights").glob("*.txt")):
-            files[f"firmware/weights/{wf.name}"] = sha256_file(wf)
-        total_weight_bits = sum(int(v.size) * t.width for st in steps for _, _, v, t in st.family.weights(st))
-        manifest = {
-            "project_name": PROJECT_NAME,
-            "backend": backend, "part": part, "clock_period_ns": clock_period, "io_type": io_type,
-            "strategy": strategy, "reuse_factor": reuse_factor,
-            "layer_options": dict(opts.layer_options),
-            "input_shape": list(int(d) for d in km.inputs[0].shape[1:]),
-            "input_type": str(in_t),
-            "output_type": str(checked[-1].expected) if checked else None,
-            "layers": [{"layer": c.layer, "key": c.key, "typedef": c.cpp_name, "type": str(c.expected)} for c in checked],
-            "traced_layers": [{"name": n, "size": s} for n, s in traced],
-            "tb_samples": 0 if X is None else int(X.shape[0]),
-            "total_weight_bits": total_weight_bits,
-            "sha256": files,
-            "versions": _versions(),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        tmp.rename(output_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with interruptible():  # SIGTERM -> KeyboardInterrupt: the staging directory is removed
+        tmp = None
+        try:
+            with signals_blocked():
+                tmp = staging_dir(output_dir)
+            _write_project(km, km_q, precision, config, tmp, output_dir, X, layer_precisions, steps, in_t,
+                           backend=backend, part=part, clock_period=clock_period, opts=fw_opts)
+            if before_publish is not None:
+                before_publish(tmp)
+            publish(tmp, output_dir)
+        except BaseException:
+            if tmp is not None:
+                remove_staging(tmp)
+            raise
     return output_dir
+
+
+def _write_project(km, km_q, precision, config, tmp, output_dir, X, layer_precisions, steps, in_t, *,
+                   backend, part, clock_period, opts: FirmwareOptions) -> None:
+    """Write the complete project into the staging directory ``tmp`` (see :func:`convert`)."""
+    import hls4ml
+
+    io_type, strategy, reuse_factor = opts.io_type, opts.strategy, opts.reuse_factor
+
+    hls_model = hls4ml.converters.convert_from_keras_model(
+        km_q, hls_config=config, output_dir=str(tmp), project_name=PROJECT_NAME, backend=backend,
+        part=part, clock_period=clock_period, io_type=io_type,
+    )
+    _set_computed_weights(hls_model, steps)  # e.g. BatchNormalization's scale and bias, from kappa
+    # Emit nnet::save_layer_output hooks (C simulation only, #ifndef __SYNTHESIS__).
+    # hls4ml reads TraceOutput from its top-level config, not from hls_config['Model'].
+    hls_model.config.trace_output = True
+    hls_model.write()
+    # hls4ml records its output directory; point it at the final location so
+    # hls4ml's build()/link_existing_project work on the moved project.
+    cfg_yml = tmp / "hls4ml_config.yml"
+    cfg_yml.write_text(cfg_yml.read_text().replace(str(tmp), str(output_dir)))
+    checked = _check_emitted_types(hls_model, tmp, layer_precisions,
+                                   optional={st.name for st in steps if st.family.passthrough})
+    _check_weights_read_back(hls_model, tmp, steps)
+    traced = [(layer.name, int(layer.get_output_variable().size())) for layer in hls_model.get_layers()
+              if layer.get_attr("trace", False) and layer.class_name != "Input"]
+    inp = hls_model.get_input_variables()[0]
+    outv = hls_model.get_output_variables()[0]
+    write_testbench(tmp / f"{PROJECT_NAME}_test.cpp", PROJECT_NAME, int(inp.size()), int(outv.size()),
+                    traced, inp.type.name, outv.type.name, io_type=io_type)
+    tb = tmp / "tb_data"
+    tb.mkdir(exist_ok=True)
+    files = {}
+    if X is not None:
+        Y = predict_quantized(km, precision, X, io_type=io_type, strategy=strategy, reuse_factor=reuse_factor,
+                              layer_options=dict(opts.layer_options))
+        X, Y = X.reshape(len(X), -1), Y.reshape(len(Y), -1)  # channels_last order, as hls4ml streams it
+        (tb / "tb_input_features.dat").write_text(_fmt(X))
+        (tb / "tb_output_predictions.dat").write_text(_fmt(Y))
+        files = {f"tb_data/{n}": sha256_file(tb / n) for n in ("tb_input_features.dat", "tb_output_predictions.dat")}
+    resolved_precision(precision, steps, fields_by_layer(km, strict=True)).save(tmp / "precision.yaml")
+    files["precision.yaml"] = sha256_file(tmp / "precision.yaml")
+    for wf in sorted((tmp / "firmware" / "weights").glob("*.txt")):
+        files[f"firmware/weights/{wf.name}"] = sha256_file(wf)
+    total_weight_bits = sum(int(v.size) * t.width for st in steps for _, _, v, t in st.family.weights(st))
+    manifest = {
+        "project_name": PROJECT_NAME,
+        "backend": backend, "part": part, "clock_period_ns": clock_period, "io_type": io_type,
+        "strategy": strategy, "reuse_factor": reuse_factor,
+        "layer_options": dict(opts.layer_options),
+        "input_shape": list(int(d) for d in km.inputs[0].shape[1:]),
+        "input_type": str(in_t),
+        "output_type": str(checked[-1].expected) if checked else None,
+        "layers": [{"layer": c.layer, "key": c.key, "typedef": c.cpp_name, "type": str(c.expected)} for c in checked],
+        "traced_layers": [{"name": n, "size": s} for n, s in traced],
+        "tb_samples": 0 if X is None else int(X.shape[0]),
+        "total_weight_bits": total_weight_bits,
+        "sha256": files,
+        "versions": _versions(),
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def resolved_precision(precision, steps, fields: dict):
+    """The PrecisionDict with every firmware type the project uses written out: fields the
+    user left to hls4ml's own explicit defaults (a ``table`` of ``ap_fixed<18,8>``, the
+    softmax tables, ``inp_norm`` derived from the input type, a LeakyReLU ``param``) are
+    added under their layer, so ``precision.yaml`` records the resolved types."""
+    from kappa.precision import PrecisionDict
+
+    spec = precision.to_dict()
+    for st in steps:
+        for key, t in st.types.items():
+            fld = "activation" if key == "result" else key
+            if t is None or fld not in fields.get(st.keras_name, ()) or precision.dtype(st.keras_name, fld) is not None:
+                continue
+            spec.setdefault(st.keras_name, {})[fld] = str(t)
+    return PrecisionDict(spec)
+
+
+def _set_computed_weights(hls_model, steps) -> None:
+    """Put kappa's values of weights that hls4ml computes itself (BatchNormalization scale and
+    bias, from gamma/beta/mean/variance in float32) into the hls4ml model before it is written."""
+    layers = {layer.name: layer for layer in hls_model.get_layers()}
+    for st in steps:
+        for key, attr, values, t in st.family.weights(st):
+            if attr is None:
+                var = layers[st.name].get_weights(key)
+                q = quantize(values, t)
+                if var.data.shape != q.shape and var.data.size == q.size:
+                    q = q.reshape(var.data.shape)
+                var.data = q
+                var.min, var.max = float(np.min(q)), float(np.max(q))
+                var.nonzeros = int(np.count_nonzero(q))
+                var.nzeros = var.data_length - var.nonzeros
 
 
 def _quantized_copy(km, steps):
@@ -382,6 +472,8 @@ def _quantized_copy(km, steps):
     layers = {layer.name: layer for layer in clone.layers}
     for st in steps:
         for key, attr, values, t in st.family.weights(st):
+            if attr is None:
+                continue  # computed by hls4ml; replaced in the hls4ml model (_set_computed_weights)
             q = quantize(values, t)
             if not np.array_equal(q.astype(np.float32).astype(np.float64), q):
                 raise ValueError(f"layer {st.name!r}: {key} type {t} needs more than float32's 24-bit significand; "

@@ -95,7 +95,11 @@ def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
         print(f"compiling C simulation of {project_dir.name} with {cxx} ...", flush=True)
     t0 = time.perf_counter()
     tmp_out = binary.with_suffix(".partial")
-    proc = subprocess.run(cmd + ["-o", str(tmp_out)], cwd=project_dir, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(cmd + ["-o", str(tmp_out)], cwd=project_dir, capture_output=True, text=True)
+    except BaseException:  # Ctrl-C / SIGTERM: subprocess.run killed g++; leave no partial binary
+        tmp_out.unlink(missing_ok=True)
+        raise
     if proc.returncode != 0:
         tmp_out.unlink(missing_ok=True)
         errors = [ln for ln in proc.stderr.splitlines() if "error" in ln.lower()][:15] or proc.stderr.splitlines()[:15]

@@ -14,129 +14,151 @@ from pathlib import Path
 
 import numpy as np
 
+from .jobconfig import HLS_KEYS, MODEL_TYPES, TOP_KEYS as _TOP_KEYS  # noqa: F401 (re-exported)
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO / "configs" / "digits.yaml"
-HLS_KEYS = ("backend", "part", "clock_period", "io_type", "strategy", "reuse_factor", "layer_options")
-MODEL_TYPES = ("linear_block", "conv_block")
-"""``model.type`` in a job config: ``linear_block`` (:class:`kappa.LinearBlockModel`, the default)
-or ``conv_block`` (:class:`kappa.ConvBlockModel`)."""
-TOP_KEYS = {"name", "dataset", "split", "model", "training", "precision", "hls"}
+PROJECTS_DIR = REPO / "vivado_projects"
+TOP_KEYS = set(_TOP_KEYS)
 
 
 def load_config(path: str | Path) -> dict:
-    """Read a job YAML file.
+    """Read a job YAML file (its content is validated by :func:`run_job`, all at once).
 
     Raises:
-        FileNotFoundError: no such file. ValueError: unknown top-level keys or missing ones.
+        FileNotFoundError: no such file (lists the shipped configs). ValueError: malformed
+            YAML (names the file, line and column) or a file that does not hold a mapping.
     """
-    import yaml
+    from kappa.inputs import read_structured_file
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"job config {str(path)!r} does not exist (shipped: {sorted(p.name for p in (REPO / 'configs').glob('*.yaml'))})")
-    cfg = yaml.safe_load(path.read_text()) or {}
-    unknown = set(cfg) - TOP_KEYS
-    if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(TOP_KEYS)}")
-    missing = {"name", "dataset", "model", "precision"} - set(cfg)
-    if missing:
-        raise ValueError(f"{path}: missing keys {sorted(missing)}")
-    cfg.setdefault("hls", {})
-    cfg.setdefault("training", {})
-    cfg.setdefault("split", {"val_fraction": 0.25, "seed": 0})
+    cfg = read_structured_file(path, what="job config")
+    if cfg is None:
+        cfg = {}
+    if not isinstance(cfg, dict):
+        raise ValueError(f"job config {str(path)!r} must hold a mapping with keys {', '.join(_TOP_KEYS)}, "
+                         f"got {type(cfg).__name__}")
     return cfg
+
+
+class TrainingFailedError(RuntimeError):
+    """Training diverged or stalled; the project and its report were still written.
+
+    Attributes: status ("diverged" or "stalled"), reason, result (the :class:`JobResult`).
+    """
+
+    def __init__(self, status: str, reason: str, result: "JobResult"):
+        self.status, self.reason, self.result = status, reason, result
+        super().__init__(f"training {status}: {reason}; project and report written to {result.project_dir} "
+                         f"(report.md says so in its first line)")
 
 
 @dataclass
 class JobResult:
-    """What a job produced: project directory, comparison report, training history (or None)."""
+    """What a job produced: project directory, comparison report, training history (or
+    None), the training health (``{"status", "reason", "step"}``, see
+    :meth:`kappa.history.FitHistory.health`; ``status`` "ok" when training was skipped),
+    the trained model (``kappa.nn.BaseModel``, float weights) and the test split
+    ``(X_test, Y_test)`` the testbench was written from."""
 
     project_dir: Path
     report: object
     history: object | None
+    health: dict | None = None
+    model: object | None = None
+    test_data: tuple | None = None
 
 
 def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False, weights: str | Path | None = None,
-            overrides: dict | None = None, synth: bool = False, vsynth: bool = False, progress: bool = True) -> JobResult:
+            overrides: dict | None = None, synth: bool = False, vsynth: bool = False, progress: bool = True,
+            source: str = "job config") -> JobResult:
     """Run a job end to end.
+
+    Everything is validated first (:func:`hls.jobconfig.prepare_job`: every config key,
+    type and value, the PrecisionDict against the model, the output path, g++ and, with
+    ``synth``, the vendor tools); only then does training start. The project is written
+    to a hidden staging directory, C-simulated and reported there, and moved into place
+    at the end, so an error or an interruption (SIGINT/SIGTERM) leaves the previous state.
 
     Args:
         cfg: a config dict from :func:`load_config`.
         output: project directory (default ``vivado_projects/<name>``).
-        force: replace an existing project directory.
+        force: replace an existing project directory (only a kappa project is replaced).
         weights: a ``.keras`` file to use instead of training.
         overrides: HLS options (``backend``, ``part``, ``clock_period``, ``io_type``,
             ``strategy``, ``reuse_factor``) that take precedence over the config.
-        synth, vsynth: run HLS (and Vivado logic) synthesis after C simulation; the vendor
-            tools are looked for first, before any work.
+        synth, vsynth: run HLS (and Vivado logic) synthesis after C simulation.
         progress: show progress bars and messages.
+        source: config file name used in error messages.
 
     Returns:
         JobResult.
 
     Raises:
-        FileExistsError: the project exists and ``force`` is False (checked before training).
-        hls.synth.VendorToolNotFoundError: ``synth`` without the vendor tools.
-        ValueError / RuntimeError / hls.csim.CsimError: as the steps they come from.
+        hls.jobconfig.JobConfigError: every config/option/path/tool problem, in one error.
+        TrainingFailedError: training diverged or stalled (raised after the project and
+            its report, whose first line says so, were written).
+        hls.csim.CsimError / RuntimeError: as the steps they come from.
     """
-    import keras
-
-    from kappa import datasets
-    from kappa.nn import ConvBlockModel, KerasModel, LinearBlockModel
-    from kappa.precision import PrecisionDict
-
     from .compare import compare
     from .convert import convert
+    from .jobconfig import prepare_job
 
-    cfg = copy.deepcopy(cfg)
-    hls_opts = {**cfg.get("hls", {}), **{k: v for k, v in (overrides or {}).items() if v is not None}}
-    unknown = set(hls_opts) - set(HLS_KEYS)
-    if unknown:
-        raise ValueError(f"unknown hls options {sorted(unknown)}; valid: {', '.join(HLS_KEYS)}")
-    out = Path(output) if output else REPO / "vivado_projects" / cfg["name"]
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} already exists; pass --force to replace it")
-    if synth or vsynth:
-        from .synth import require_tools
-
-        require_tools(hls_opts.get("backend", "Vitis"), vsynth=vsynth)
+    job = prepare_job(copy.deepcopy(cfg), source=source, output=output, force=force, weights=weights,
+                      overrides=overrides, synth=synth, vsynth=vsynth, projects_dir=PROJECTS_DIR)
+    cfg, hls_opts, out = job.cfg, job.hls, job.output
     say = print if progress else (lambda *a, **k: None)
 
-    ds_cfg = dict(cfg["dataset"])
-    ds = datasets.create(ds_cfg.pop("name"), **ds_cfg)
-    sp = cfg.get("split") or {}
-    X_tr, Y_tr, X_te, Y_te = ds.split(val_fraction=sp.get("val_fraction", 0.25), seed=sp.get("seed", 0))
-    precision = PrecisionDict(cfg["precision"])
     history = None
-    if weights is not None:
-        km = keras.models.load_model(weights, compile=False)
-        model = KerasModel(km, dataset=ds)
-        say(f"loaded weights from {weights} (training skipped)")
+    health = {"status": "ok", "reason": None, "step": None}
+    if job.weights is not None:
+        say(f"loaded weights from {job.weights} (training skipped)")
     else:
-        mcfg = dict(cfg["model"])
-        mtype = mcfg.pop("type", "linear_block")
-        if mtype not in MODEL_TYPES:
-            raise ValueError(f"model.type {mtype!r} is not known; valid: {', '.join(MODEL_TYPES)}")
-        model = (ConvBlockModel if mtype == "conv_block" else LinearBlockModel)(dataset=ds, **mcfg)
-        tcfg = dict(cfg.get("training") or {})
-        say(f"training {cfg['name']}: {X_tr.shape[0]} samples, PrecisionDict with {len(precision.layers)} entries")
-        history = model.train_instrumented(X_tr, Y_tr, precision_dict=precision, progress=progress, **tcfg)
-        s = history.summary()
-        say(f"training done: {s}")
-        if s.get("diverged_at_step") is not None:
-            raise RuntimeError(f"training diverged at step {s['diverged_at_step']}; lower the learning rate in the config")
-    km = model.model
+        say(f"training {cfg['name']}: {job.X_tr.shape[0]} samples, PrecisionDict with {len(job.precision.layers)} entries")
+        tcfg = dict(job.training)  # train with the firmware's tables and stream/parallel casts
+        tcfg.setdefault("io_type", hls_opts.get("io_type", "io_parallel"))
+        tcfg.setdefault("layer_options", hls_opts.get("layer_options"))
+        history = job.model.train_instrumented(job.X_tr, job.Y_tr, precision_dict=job.precision, progress=progress,
+                                               **tcfg)
+        health = history.health()
+        say(f"training done: {history.summary()}")
+        if health["status"] != "ok":
+            say(f"WARNING: training {health['status']}: {health['reason']}")
+    km = job.model.model
+    holder = {}
+
+    def finish(staging: Path) -> None:
+        # C simulation and reports inside the staging directory: the project appears
+        # complete or not at all.
+        say("C simulation (g++) ...")
+        report = compare(staging, quiet=not progress)
+        report.project = out.name
+        _write_reports(staging, cfg, hls_opts, report, history, health, job.Y_te, job.model.predict(job.X_te))
+        holder["report"] = report
 
     say(f"converting to an hls4ml project in {out}")
-    prj = convert(km, precision, out, tb_inputs=X_te, force=force, **hls_opts)
-    say("C simulation (g++) ...")
-    report = compare(prj, quiet=not progress)
+    prj = convert(km, job.precision, out, tb_inputs=job.X_te, force=force, before_publish=finish, **hls_opts)
+    result = JobResult(prj, holder["report"], history, health, job.model, (job.X_te, job.Y_te))
+    if synth or vsynth:
+        from .synth import run_synthesis
 
-    # Reports beside the project: what a reader of the project wants first.
+        run_synthesis(prj, backend=hls_opts.get("backend", "Vitis"), csynth=True, vsynth=vsynth)
+    if health["status"] != "ok":
+        raise TrainingFailedError(health["status"], health["reason"], result)
+    return result
+
+
+def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_float) -> None:
+    """``report.json``, ``report.md`` (first line: the verdict) and ``training_curves.png``.
+
+    ``Y_float``: the float Keras model's outputs on the test inputs (N, n_out), for the
+    float accuracy and the argmax agreement between float and firmware."""
     extra = {}
     Yq = np.loadtxt(prj / "tb_data" / "tb_output_predictions.dat", ndmin=2)
     if Y_te.ndim == 2 and Y_te.shape[1] > 1:
-        Yf = model.predict(X_te).reshape(len(X_te), -1)
+        Yf = Y_float.reshape(len(Y_float), -1)
         extra["test_accuracy_float"] = float(np.mean(np.argmax(Yf, 1) == np.argmax(Y_te, 1)))
         extra["test_accuracy_quantized"] = float(np.mean(np.argmax(Yq, 1) == np.argmax(Y_te, 1)))
         extra["argmax_agreement_float_vs_firmware"] = float(np.mean(np.argmax(Yq, 1) == np.argmax(Yf, 1)))
@@ -145,6 +167,7 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
     payload = {"config": cfg, "hls": hls_opts, "comparison": report.to_dict(), **extra}
     if history is not None:
         payload["training"] = history.summary()
+        payload["training_health"] = health
         fig = history.plot_results()
         fig.savefig(prj / "training_curves.png", dpi=110)
         import matplotlib.pyplot as plt
@@ -152,15 +175,14 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
         plt.close(fig)
     (prj / "report.json").write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
     md = report.to_markdown()
+    if health and health["status"] != "ok":
+        step = f" at step {health['step']}" if health.get("step") is not None else ""
+        md = (f"# TRAINING {health['status'].upper()}{step}: {health['reason']}. The firmware below matches "
+              f"Python bit for bit, but the trained network is not usable.\n\n") + md
     md += "\n" + "\n".join(f"- {k}: {v:.4f}" for k, v in extra.items()) + "\n"
     if history is not None:
         md += "\n![training curves](training_curves.png)\n"
     (prj / "report.md").write_text(md)
-    if synth or vsynth:
-        from .synth import run_synthesis
-
-        run_synthesis(prj, backend=hls_opts.get("backend", "Vitis"), csynth=True, vsynth=vsynth)
-    return JobResult(prj, report, history)
 
 
 def _json_default(o):

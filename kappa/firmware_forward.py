@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .inputs import check_inference_precision, check_inputs, model_input_shape
 from .layers import FirmwareOptions, Step, build_plan, fields_by_layer
 from .precision import INPUT_LAYER, PrecisionDict, ensure_precision_dict
 from .quantization import quantize
@@ -47,20 +48,6 @@ def firmware_steps(keras_model, precision: PrecisionDict | None, opts: FirmwareO
     return steps
 
 
-def _as_batch(keras_model, X) -> np.ndarray:
-    in_shape = tuple(int(d) for d in keras_model.inputs[0].shape[1:])
-    x = np.asarray(X, dtype=np.float64)
-    if x.ndim == len(in_shape) and tuple(x.shape) == in_shape and len(in_shape) == 1:
-        x = x[None, :]  # one sample of a 1-D input
-    if tuple(x.shape[1:]) != in_shape or x.ndim != len(in_shape) + 1:
-        raise ValueError(f"X has shape {x.shape}; the model expects (N, {', '.join(map(str, in_shape))}) "
-                         f"(N samples of shape {in_shape})")
-    if not np.all(np.isfinite(x)):
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
-        raise ValueError(f"X contains NaN or infinite values (first at index {bad})")
-    return x
-
-
 def layer_outputs(keras_model, precision, X, *, io_type: str = "io_parallel", strategy: str = "Latency",
                   reuse_factor: int = 1, layer_options=None,
                   chunk_samples: int | None = None) -> list[tuple[str, np.ndarray]]:
@@ -88,9 +75,10 @@ def _forward(keras_model, precision, X, io_type, strategy, reuse_factor, layer_o
         raise ValueError(f"chunk_samples must be an integer >= 1 (or None for the default), got {chunk_samples!r}")
     opts = FirmwareOptions(io_type, strategy, reuse_factor, layer_options or {})
     precision = ensure_precision_dict(precision)
+    check_inference_precision(keras_model, precision)  # layers the model has, no S_RND in firmware
     if precision is not None:
         precision.validate(fields_by_layer(keras_model, strict=True))
-    x = _as_batch(keras_model, X)
+    x = check_inputs(X, model_input_shape(keras_model), what="X")
     steps = firmware_steps(keras_model, precision, opts)
     cur_t = None if precision is None else precision.dtype(INPUT_LAYER, "value")
     if cur_t is not None and cur_t.stochastic:
@@ -145,8 +133,8 @@ def predict_quantized(keras_model, precision, X, *, io_type: str = "io_parallel"
     Args:
         keras_model: a Keras 3 model of supported layers (``kappa.layers.SUPPORTED_LAYERS_STRICT``).
         precision: PrecisionDict, nested dict, YAML/JSON path, or None (float).
-        X: inputs, shape (N, *input_shape) (channels_last); a single sample of a 1-D input
-            may be given as shape (n_in,).
+        X: inputs, shape (N, *input_shape) (channels_last), finite; a single sample as
+            shape (1, *input_shape) (never broadcast).
         io_type: ``"io_parallel"`` or ``"io_stream"``, as given to ``hls.convert``.
         strategy: ``"Latency"`` or ``"Resource"``; Resource with a saturating accumulator
             is refused. reuse_factor: integer >= 1. layer_options: per-layer options
@@ -160,9 +148,10 @@ def predict_quantized(keras_model, precision, X, *, io_type: str = "io_parallel"
         float64 array, shape (N, *output_shape).
 
     Raises:
-        ValueError: unsupported layer or configuration, bad PrecisionDict, a shape that
-            does not match the model, non-finite X, unknown io_type or strategy, a
-            chunk_samples that is not an integer >= 1.
+        ValueError: unsupported layer or configuration, bad PrecisionDict (a layer the
+            model lacks, a field its kind does not have, S_RND in a firmware field), X of
+            another shape (says which was expected), non-finite X (names the index), unknown
+            io_type or strategy, a chunk_samples that is not an integer >= 1.
     """
     return _forward(keras_model, precision, X, io_type, strategy, reuse_factor, layer_options, chunk_samples,
                     keep_all=False)[-1][1]

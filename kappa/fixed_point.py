@@ -26,6 +26,13 @@ MAX_WIDTH = 51
 """Widest type kappa represents: values are carried in float64 and every integer
 below 2**53 must stay exact through rounding (which may add one LSB) and overflow."""
 
+MAX_EXPONENT = 511
+"""Bound on the binary exponents of a type: ``I <= 511`` (largest magnitude below
+2**511) and ``F = W - I <= 511`` (LSB at least 2**-511). A product of two such values
+(and of two LSBs) then stays a normal float64 (exponent within [-1022, 1022]), so
+kappa's float64 arithmetic stays exact; ``ap_fixed<8,1030>`` (max ~2**1030 overflows
+float64) or ``ap_fixed<8,-1100>`` (LSB 2**-1108 underflows to 0.0) are refused."""
+
 _PATTERN = re.compile(r"^\s*(ap_)?(u?fixed|u?int)\s*<([^<>]*)>\s*$", re.IGNORECASE)
 _VALID_FORMS = (
     "ap_fixed<W,I[,Q[,O[,N]]]>, ap_ufixed<W,I[,Q[,O[,N]]]>, ap_int<W>, ap_uint<W> "
@@ -70,13 +77,37 @@ class FixedPointType:
     saturation_bits: int = 0
     kind: str = "fixed"
 
+    @property
+    def value_cast_type(self) -> "FixedPointType":
+        """The type that converting an ap_fixed *value* (not a double) to this type acts as.
+
+        For ``ap_fixed`` that is the type itself. ``ap_int<W>`` from an ap_fixed value
+        truncates toward zero and wraps (``ap_fixed_base::to_ap_int_base``, checked with g++
+        against hls4ml's headers: ``ap_int<4>(ap_fixed<22,8>(-0.3)) == 0``), which is
+        ``ap_fixed<W,W,AP_TRN_ZERO,AP_WRAP>``; from a double it gives +1 instead (see ``kind``).
+        Every conversion inside the firmware (products, sums, results) starts from an
+        ap_fixed value; only inputs and weights are read as doubles.
+        """
+        if self.kind != "int":
+            return self
+        return FixedPointType(self.width, self.width, self.signed, "TRN_ZERO", "WRAP")
+
     def __post_init__(self):
-        if not isinstance(self.width, int) or self.width < 1:
+        if not isinstance(self.width, int) or isinstance(self.width, bool) or self.width < 1:
             raise ValueError(f"fixed-point width W={self.width!r} is invalid: W must be an integer >= 1")
         if self.width > MAX_WIDTH:
             raise ValueError(
                 f"fixed-point width W={self.width} is not supported: kappa carries values in float64 "
                 f"and supports 1 <= W <= {MAX_WIDTH}"
+            )
+        if not isinstance(self.integer, int) or isinstance(self.integer, bool):
+            raise ValueError(f"fixed-point integer bits I={self.integer!r} are invalid: I must be an integer")
+        lo = self.width - MAX_EXPONENT
+        if not lo <= self.integer <= MAX_EXPONENT:
+            raise ValueError(
+                f"fixed-point type with W={self.width}, I={self.integer} leaves float64's exponent range "
+                f"(largest value ~2**{self.integer}, LSB 2**{-(self.width - self.integer)}): kappa needs "
+                f"|value| < 2**{MAX_EXPONENT} and LSB >= 2**-{MAX_EXPONENT}, i.e. {lo} <= I <= {MAX_EXPONENT} for W={self.width}"
             )
         if self.rounding not in ROUNDING_MODES + (STOCHASTIC_ROUNDING,):
             raise ValueError(
@@ -141,6 +172,14 @@ class FixedPointType:
             raise ValueError(f"unknown overflow mode {args[n_num + 1]!r} in {s!r}; valid: {', '.join(OVERFLOW_MODES)}")
         if int(args[0]) < 1:
             raise ValueError(f"invalid fixed-point type {s!r}: width W={args[0]} must be >= 1")
+        if n_num == 2 and int(args[0]) <= MAX_WIDTH:
+            w_, i_ = int(args[0]), int(args[1])
+            if not w_ - MAX_EXPONENT <= i_ <= MAX_EXPONENT:
+                raise ValueError(
+                    f"fixed-point type {s!r} leaves float64's exponent range: kappa needs |value| < 2**{MAX_EXPONENT} "
+                    f"and LSB >= 2**-{MAX_EXPONENT}, so for W={w_} the integer bits I must lie in "
+                    f"[{w_ - MAX_EXPONENT}, {MAX_EXPONENT}] (got I={i_})"
+                )
 
         from hls4ml.backends.fpga.fpga_backend import FPGABackend  # the converter's own parser
         from hls4ml.model.types import FixedPrecisionType
@@ -152,17 +191,20 @@ class FixedPointType:
             parsed = FPGABackend.convert_precision_string(canonical)
         except Exception as exc:  # hls4ml raises KeyError/AttributeError/IndexError on bad input
             raise ValueError(f"hls4ml cannot parse fixed-point type {s!r} ({exc!r}); valid forms: {_VALID_FORMS}") from None
-        if isinstance(parsed, FixedPrecisionType):
-            return cls(
-                width=int(parsed.width),
-                integer=int(parsed.integer),
-                signed=bool(parsed.signed),
-                rounding=STOCHASTIC_ROUNDING if stochastic else str(parsed.rounding_mode),
-                overflow=str(parsed.saturation_mode),
-                saturation_bits=int(parsed.saturation_bits),
-            )
-        return cls(width=int(parsed.width), integer=int(parsed.width), signed=bool(parsed.signed),
-                   rounding="TRN_ZERO", overflow="WRAP", kind="int")
+        try:
+            if isinstance(parsed, FixedPrecisionType):
+                return cls(
+                    width=int(parsed.width),
+                    integer=int(parsed.integer),
+                    signed=bool(parsed.signed),
+                    rounding=STOCHASTIC_ROUNDING if stochastic else str(parsed.rounding_mode),
+                    overflow=str(parsed.saturation_mode),
+                    saturation_bits=int(parsed.saturation_bits),
+                )
+            return cls(width=int(parsed.width), integer=int(parsed.width), signed=bool(parsed.signed),
+                       rounding="TRN_ZERO", overflow="WRAP", kind="int")
+        except ValueError as exc:  # name the string, not only the field that is wrong
+            raise ValueError(f"invalid fixed-point type {s!r}: {exc}") from None
 
     def __str__(self) -> str:
         """The type as a string hls4ml accepts, e.g. ``ap_fixed<8,3,AP_RND,AP_SAT>``."""

@@ -31,6 +31,11 @@ METRIC_NAMES = (
 )
 """Names of the per-step arrays, in order."""
 
+DIVERGENCE_LOSS_FACTOR = 10.0
+"""A loss settling this many times above its best (and above its start) is a blow-up."""
+PINNED_RAIL_FRACTION = 0.5
+"""Mean saturated fraction of weights and of updates that counts as pinned at the rails."""
+
 _EMPTY = lambda: np.zeros(0)  # noqa: E731
 _CONFIG_KEY = "__config_json__"
 
@@ -73,6 +78,9 @@ class FitHistory:
       with a nonzero intended update, the fraction whose stored value did not change).
       Each is the max over variables; see :func:`kappa.quantization.rail_stats`.
 
+    ``val_loss``, ``val_accuracy``: per epoch (shape (n_epochs,), empty without validation
+    data): the loss and the argmax agreement with the targets on the validation samples.
+
     ``config``: JSON-serialisable run settings (learning rate, eta_max, precision, …).
     """
 
@@ -110,10 +118,17 @@ class FitHistory:
     update_saturation_fraction_max: np.ndarray = field(default_factory=_EMPTY)
     update_underflow_fraction_max: np.ndarray = field(default_factory=_EMPTY)
     config: dict = field(default_factory=dict)
+    val_loss: np.ndarray = field(default_factory=_EMPTY)
+    val_accuracy: np.ndarray = field(default_factory=_EMPTY)
 
     def __post_init__(self):
         for name in METRIC_NAMES:
             setattr(self, name, np.asarray(getattr(self, name)))
+        self.val_loss = np.asarray(self.val_loss, np.float64)
+        self.val_accuracy = np.asarray(self.val_accuracy, np.float64)
+        if self.val_loss.shape != self.val_accuracy.shape:
+            raise ValueError(f"val_loss and val_accuracy need the same shape (n_epochs,), got "
+                             f"{self.val_loss.shape} and {self.val_accuracy.shape}")
         n = {name: getattr(self, name).shape for name in METRIC_NAMES}
         lengths = {s[0] if s else None for s in n.values()}
         if len(lengths) > 1:
@@ -128,15 +143,72 @@ class FitHistory:
 
     @property
     def diverged(self) -> bool:
-        """True if a NaN/inf loss (or parameter) ended the run."""
-        return bool(self.divergence.size and np.any(self.divergence))
+        """True if the run diverged: a NaN/inf loss (or parameter) ended it, or the logged
+        metrics show a blow-up that saturation hid (see :meth:`health`)."""
+        return self.health()["status"] == "diverged"
 
     @property
     def diverged_at_step(self) -> int | None:
-        """Index (into the arrays) of the first non-finite step, or None."""
-        if not self.diverged:
-            return None
-        return int(np.argmax(self.divergence))
+        """Index (into the arrays) of the first non-finite step, else of the first step
+        of a detected blow-up (see :meth:`health`), or None."""
+        return self.health()["step"] if self.diverged else None
+
+    def health(self, *, loss_factor: float = DIVERGENCE_LOSS_FACTOR,
+               rail_fraction: float = PINNED_RAIL_FRACTION, window: int | None = None) -> dict:
+        """Did the run diverge or stall, judged only from what was logged?
+
+        In fixed point a blow-up rarely gives NaN: updates and weights saturate at their
+        types' rails and the loss settles far above where it was. A run is *diverged* if
+
+        1. a NaN/inf loss or parameter ended it (``divergence``); or
+        2. *loss blow-up*: the mean loss of the last ``window`` steps (default
+           ``max(3, n_steps // 20)``) is at least ``loss_factor`` (10) times the best
+           logged batch loss and above the first step's loss; or
+        3. *pinned at the rails* (quantized runs): over the last ``window`` steps the mean
+           ``weight_saturation_fraction_max`` and the mean
+           ``update_saturation_fraction_max`` are both ``>= rail_fraction`` (0.5): weights
+           sit on their rails while the intended updates overflow the update type.
+
+        Otherwise it is *stalled* if :meth:`stalled` holds, else *ok*.
+
+        Returns:
+            ``{"status": "ok" | "diverged" | "stalled", "reason": str or None, "step": int
+            or None}`` (``step``: first step of the divergence).
+        """
+        n = self.n_steps
+        if n and self.divergence.size and np.any(self.divergence):
+            k = int(np.argmax(self.divergence))
+            return {"status": "diverged", "step": k,
+                    "reason": f"the loss or the parameters became NaN/inf at step {k}"}
+        if n >= 2:
+            w = max(1, min(n, window if window is not None else max(3, n // 20)))
+            loss = np.asarray(self.loss, np.float64)
+            best = float(np.min(loss))
+            tail = float(np.mean(loss[-w:]))
+            if tail >= loss_factor * best and tail > float(loss[0]) and tail > 0:
+                running = np.minimum.accumulate(loss)
+                above = np.flatnonzero(loss > np.maximum(loss[0], loss_factor * running))
+                k = int(above[0]) if above.size else n - 1
+                return {"status": "diverged", "step": k,
+                        "reason": f"the loss rose to {tail:.4g} (mean of the last {w} steps), {tail / best:.3g} times "
+                                  f"its best {best:.4g} and above its initial {float(loss[0]):.4g}; saturation hid "
+                                  f"the blow-up (lower the learning rate)"}
+            ws = np.asarray(self.weight_saturation_fraction_max, np.float64)
+            us = np.asarray(self.update_saturation_fraction_max, np.float64)
+            if ws.size == n and us.size == n and np.all(np.isfinite(ws[-w:])) and np.all(np.isfinite(us[-w:])):
+                if float(np.mean(ws[-w:])) >= rail_fraction and float(np.mean(us[-w:])) >= rail_fraction:
+                    pinned = np.flatnonzero((ws >= rail_fraction) & (us >= rail_fraction))
+                    k = int(pinned[0]) if pinned.size else n - w
+                    return {"status": "diverged", "step": k,
+                            "reason": f"weights pinned at their rails (mean saturated fraction "
+                                      f"{float(np.mean(ws[-w:])):.2f}) and updates overflowing their type (mean "
+                                      f"{float(np.mean(us[-w:])):.2f}) over the last {w} steps (lower the "
+                                      f"learning rate or widen the types)"}
+        if self.stalled():
+            return {"status": "stalled", "step": None,
+                    "reason": "the updates no longer change the stored parameters and the loss is flat "
+                              "(updates underflow the weight grid: use S_RND updates or more fractional bits)"}
+        return {"status": "ok", "step": None, "reason": None}
 
     @property
     def quantized(self) -> bool:
@@ -166,7 +238,7 @@ class FitHistory:
         for diverged runs (see ``diverged``).
         """
         n = self.n_steps
-        if n < 2 or self.diverged:
+        if n < 2 or (self.divergence.size and np.any(self.divergence)):
             return False
         w = max(2, min(n, window if window is not None else max(5, n // 10)))
         loss = self.loss[-w:]
@@ -189,7 +261,7 @@ class FitHistory:
         Returns:
             dict with ``n_steps``, ``initial_loss``, ``final_loss``, ``min_loss``,
             ``diverged`` (bool), ``diverged_at_step`` (int or None), ``stalled`` (bool, see
-            :meth:`stalled`), ``final_alpha``, ``min_alpha``, ``final_eta_eff``,
+            :meth:`stalled`), ``status`` and ``status_reason`` (see :meth:`health`), ``final_alpha``, ``min_alpha``, ``final_eta_eff``,
             ``final_update_underflow_fraction`` (NaN if not quantized),
             ``final_weight_error_fro``.
         """
@@ -197,19 +269,23 @@ class FitHistory:
             return float(a[-1]) if a.size else math.nan
 
         finite_loss = self.loss[np.isfinite(self.loss)] if self.loss.size else self.loss
+        health = self.health()
         return {
             "n_steps": self.n_steps,
             "initial_loss": float(self.loss[0]) if self.loss.size else math.nan,
             "final_loss": last(self.loss),
             "min_loss": float(np.min(finite_loss)) if finite_loss.size else math.nan,
-            "diverged": self.diverged,
-            "diverged_at_step": self.diverged_at_step,
-            "stalled": self.stalled(),
+            "diverged": health["status"] == "diverged",
+            "diverged_at_step": health["step"] if health["status"] == "diverged" else None,
+            "stalled": health["status"] == "stalled",
+            "status": health["status"],
+            "status_reason": health["reason"],
             "final_alpha": last(self.alpha),
             "min_alpha": float(np.nanmin(self.alpha)) if self.alpha.size else math.nan,
             "final_eta_eff": last(self.eta_eff),
             "final_update_underflow_fraction": last(self.update_underflow_fraction_max),
             "final_weight_error_fro": last(self.weight_error_fro),
+            "final_val_accuracy": last(self.val_accuracy),
         }
 
     # -------------------------------------------------------------- save/load
@@ -223,6 +299,7 @@ class FitHistory:
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
         arrays = self.as_dict()
+        arrays.update(val_loss=self.val_loss, val_accuracy=self.val_accuracy)
         arrays[_CONFIG_KEY] = np.array(json.dumps(self.config, default=_json_default))
         np.savez_compressed(path, **arrays)
         return path
@@ -245,7 +322,8 @@ class FitHistory:
             for name in METRIC_NAMES:
                 kwargs.setdefault(name, np.full(n, np.nan))
             config = json.loads(str(z[_CONFIG_KEY])) if _CONFIG_KEY in z.files else {}
-        return cls(**kwargs, config=config)
+            val = {k: z[k] for k in ("val_loss", "val_accuracy") if k in z.files}
+        return cls(**kwargs, config=config, **val)
 
     # ------------------------------------------------------------------- plot
     def plot_results(self, title: str | None = None):
@@ -270,7 +348,19 @@ class FitHistory:
         if self.diverged:
             ax.axvline(x[self.diverged_at_step], color="red", ls="--", label="diverged")
         ax.set_ylabel("loss")
-        ax.legend(loc="upper right")
+        if self.val_accuracy.size:
+            spe = int(self.config.get("steps_per_epoch") or max(1, self.n_steps // self.val_accuracy.size))
+            xe = (np.arange(1, self.val_accuracy.size + 1) * spe) - 1
+            ax.plot(xe, self.val_loss, "o-", color="C2", ms=3, label="validation loss")
+            axa = ax.twinx()
+            axa.plot(xe, self.val_accuracy, "s-", color="C4", ms=3, label="validation accuracy")
+            axa.set_ylim(-0.02, 1.02)
+            axa.set_ylabel("validation accuracy")
+            h1, l1 = ax.get_legend_handles_labels()
+            h2, l2 = axa.get_legend_handles_labels()
+            ax.legend(h1 + h2, l1 + l2, loc="upper right")
+        else:
+            ax.legend(loc="upper right")
         ax.set_title(title or "training")
 
         ax = axes[1]
@@ -297,6 +387,11 @@ class FitHistory:
         ax.axhline(1.0, color="gray", lw=0.8, ls="--", label="ρ = 1")
         ax.set_ylabel("stability")
         ax.legend(loc="upper right", ncol=3, fontsize="small")
+        if not np.any(np.isfinite(self.stability_margin_lambda_raw)) and not np.any(
+                np.isfinite(self.spectral_radius_raw)):
+            ax.text(0.5, 0.5, "nothing to show: λ_max (and so the stability margins) is computed analytically only "
+                    "for a one-layer linear model", transform=ax.transAxes, ha="center", va="center", color="gray",
+                    wrap=True)
 
         ax = axes[3]
         ax.plot(x, self.raw_update_norm, label="‖intended update‖", color="C0", ls=":")

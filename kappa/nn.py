@@ -329,6 +329,9 @@ class LinearBlockModel(BaseModel):
             (cloned per block as ``activation{i}``).
         use_batchnorm: add ``batchnorm{i}`` after each block.
         use_bias: bias in every Dense (including the final one).
+        output_activation: None or a Keras activation name (``"softmax"`` for a
+            classifier trained with ``loss_mode="cross_entropy"``): an ``output_activation``
+            layer after the last Dense.
 
     Layer names: ``model_input``, ``dense0``, ``activation0``, ``batchnorm0``, ``dense1``…;
     if the last block's width differs from the output size, a final linear Dense
@@ -343,6 +346,7 @@ class LinearBlockModel(BaseModel):
     activation: Optional[Union[str, tf.keras.layers.Activation]] = None
     use_batchnorm: bool = False
     use_bias: bool = True
+    output_activation: Optional[str] = None
     name: str = "LinearBlockModel"
 
     def __post_init__(self):
@@ -371,6 +375,8 @@ class LinearBlockModel(BaseModel):
             n = len(widths)
             x = keras.layers.Dense(d_out, use_bias=self.use_bias, name=f"dense{n}",
                                    kernel_initializer=_initializers(self.seed, n))(x)
+        if self.output_activation is not None:
+            x = keras.layers.Activation(self.output_activation, name="output_activation")(x)
         model = keras.Model(inp, x, name=self.name)
         _check_layer_names(model)
         if verbose:
@@ -395,6 +401,10 @@ class ConvBlockModel(BaseModel):
             each convolution, and after each hidden Dense of the head.
         dense_hidden: widths of the head's hidden Dense layers (``[]``: none).
         use_bias: bias in every Conv and Dense.
+        use_batchnorm: a ``batchnorm{i}`` BatchNormalization after each convolution
+            (before its activation).
+        output_activation: None or a Keras activation name (``"softmax"``): an
+            ``output_activation`` layer after the output Dense.
         conv_dims: 1 (``Conv1D``, inputs (W, C)) or 2 (``Conv2D``, inputs (H, W, C)); by
             default 2 for rank-3 inputs and 1 for rank-2 inputs.
 
@@ -418,6 +428,8 @@ class ConvBlockModel(BaseModel):
     activation: Optional[str] = "relu"
     dense_hidden: list = field(default_factory=list)
     use_bias: bool = True
+    use_batchnorm: bool = False
+    output_activation: Optional[str] = None
     conv_dims: Optional[int] = None
     name: str = "ConvBlockModel"
 
@@ -461,6 +473,8 @@ class ConvBlockModel(BaseModel):
         for i, f in enumerate(self.filters):
             x = conv(int(f), self.kernel_size, strides=self.strides, padding=self.padding, use_bias=self.use_bias,
                      name=f"conv{i}", kernel_initializer=_initializers(self.seed, i))(x)
+            if self.use_batchnorm:
+                x = keras.layers.BatchNormalization(name=f"batchnorm{i}")(x)
             if self.activation is not None:
                 x = keras.layers.Activation(self.activation, name=f"activation{i}")(x)
             if pool is not None:
@@ -474,6 +488,8 @@ class ConvBlockModel(BaseModel):
                 x = keras.layers.Activation(self.activation, name=f"dense_activation{i}")(x)
         x = keras.layers.Dense(d_out, use_bias=self.use_bias, name=f"dense{len(widths)}",
                                kernel_initializer=_initializers(self.seed, 100 + len(widths)))(x)
+        if self.output_activation is not None:
+            x = keras.layers.Activation(self.output_activation, name="output_activation")(x)
         model = keras.Model(inp, x, name=self.name)
         _check_layer_names(model)
         if verbose:

@@ -4,7 +4,10 @@ Fields (``FIELDS``):
 
 * firmware fields (``FIRMWARE_FIELDS``): ``value`` (the model input, under the
   pseudo-layer ``input``), ``weight``, ``bias``, ``accumulator`` (hls4ml ``accum_t``) and
-  ``activation`` (the layer's output, hls4ml ``result_t``);
+  ``activation`` (the layer's output, hls4ml ``result_t``), and hls4ml's precision keys of
+  the layers that have them: ``scale`` (BatchNormalization), ``table`` (sigmoid/tanh
+  lookup table), ``exp_table``, ``inv_table``, ``inv_inp``, ``inp_norm`` (softmax), ``param``
+  (LeakyReLU's slope); a field with no type anywhere takes hls4ml's own explicit default;
 * training-only fields: ``gradient``, ``update`` and optimizer state ``momentum``,
   ``adam_m``, ``adam_v``.
 
@@ -27,7 +30,8 @@ from .fixed_point import FixedPointType, as_type
 
 INPUT_LAYER = "input"
 DEFAULT = "default"
-FIRMWARE_FIELDS = ("value", "weight", "bias", "accumulator", "activation")
+FIRMWARE_FIELDS = ("value", "weight", "bias", "accumulator", "activation", "scale", "table", "exp_table", "inv_table",
+                   "inv_inp", "inp_norm", "param")
 TRAINING_FIELDS = ("gradient", "update", "momentum", "adam_m", "adam_v")
 FIELDS = FIRMWARE_FIELDS + TRAINING_FIELDS
 
@@ -48,14 +52,22 @@ class PrecisionDict:
 
     def __init__(self, spec: Mapping[str, Mapping[str, Any]] | None = None):
         self._spec: dict[str, dict[str, FixedPointType]] = {}
+        if spec is not None and not isinstance(spec, Mapping):
+            raise ValueError(
+                f"a PrecisionDict is built from a mapping {{layer: {{field: type}}}}, got {type(spec).__name__} "
+                f"{spec!r:.200}; e.g. {{'default': {{'weight': 'ap_fixed<8,2>'}}}}"
+            )
         problems = []
         for layer, fields in (spec or {}).items():
+            if not isinstance(layer, str):
+                problems.append(f"layer name {layer!r}: layer names must be strings")
+                continue
             if not isinstance(fields, Mapping):
                 problems.append(f"layer {layer!r}: expected a mapping of field -> type, got {fields!r}")
                 continue
             entry = {}
             for field, s in fields.items():
-                if field not in FIELDS:
+                if not isinstance(field, str) or field not in FIELDS:
                     problems.append(f"{layer}.{field}: unknown field (valid: {', '.join(FIELDS)})")
                     continue
                 if s is None:
@@ -124,6 +136,27 @@ class PrecisionDict:
                 + f"\nvalid layer names: {', '.join(sorted(valid))}; valid fields: {', '.join(FIELDS)}"
             )
 
+    def check_for_inference(self, layer_names: Iterable[str]) -> None:
+        """What inference (``predict_quantized``, firmware) needs: every named layer exists
+        (:meth:`validate`) and no firmware field uses stochastic rounding.
+
+        Raises:
+            ValueError: unknown layers (listing the valid names), or an S_RND type in a
+                firmware field (naming layer, field and type: S_RND is training-only).
+        """
+        names = list(layer_names)
+        self.validate(names)
+        wanted = [(INPUT_LAYER, "value")] + [(n, f) for n in names if n not in (INPUT_LAYER, DEFAULT)
+                                             for f in FIRMWARE_FIELDS if f != "value"]
+        bad = [f"{layer}.{fld} = {t}" for layer, fld in wanted
+               for t in [self.dtype(layer, fld)] if t is not None and t.stochastic]
+        if bad:
+            raise ValueError(
+                f"stochastic rounding is training-only: {', '.join(bad)} uses S_RND, which has no ap_fixed "
+                f"equivalent; firmware fields ({', '.join(FIRMWARE_FIELDS)}) need a deterministic mode "
+                "(S_RND belongs in update/gradient/momentum/adam_m/adam_v)"
+            )
+
     # ---------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, dict[str, str]]:
         """Plain nested dict of strings (round-trips through :class:`PrecisionDict`)."""
@@ -158,15 +191,11 @@ class PrecisionDict:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"PrecisionDict file {str(path)!r} does not exist")
-        text = path.read_text()
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        elif path.suffix == ".json":
-            data = json.loads(text)
-        else:
+        if path.suffix not in (".yaml", ".yml", ".json"):
             raise ValueError(f"cannot read a PrecisionDict from {str(path)!r}: use a .yaml, .yml or .json file")
+        from .inputs import read_structured_file
+
+        data = read_structured_file(path, what="PrecisionDict file")
         if data is not None and not isinstance(data, Mapping):
             raise ValueError(f"{str(path)!r} must hold a mapping of layer -> field -> type")
         return cls(data or {})

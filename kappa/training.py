@@ -57,13 +57,14 @@ import tensorflow as tf
 
 from .fixed_point import FixedPointType
 from .history import METRIC_NAMES, FitHistory
+from .inputs import check_training_arrays, model_input_shape
 from .precision import ensure_precision_dict
 from .training_forward import TrainingForward
 from .quantization import NEAR_RAIL_MARGIN, quantize, quantize_tensor
 from .utils import analytic_single_dense_hessian, half_mse_batch_loss, hessian_metrics_np
 
 F64 = tf.float64
-LOSS_MODES = ("half_mse", "keras_mse")
+LOSS_MODES = ("half_mse", "keras_mse", "cross_entropy")
 CURVATURE_MODES = ("cross_batch", "same_batch")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -113,6 +114,24 @@ def update_map_radius(eta, eigs, optimizer="sgd", beta=0.9):
         real = np.maximum(np.abs(a + sq), np.abs(a - sq)) / 2.0
         return np.max(np.where(disc >= 0, real, math.sqrt(beta)), axis=1)
     return np.full(eta.shape[0], np.nan)
+
+
+def cross_entropy_loss(y, p, floor: float = 1e-7):
+    """Mean categorical cross-entropy ``-mean_b sum_k y_bk log(max(p_bk, floor))``.
+
+    Args:
+        y: (B, K) one-hot (or probability) targets. p: (B, K) probabilities (a softmax
+            output: with a table softmax, the firmware's values forward and the float
+            softmax's derivative backward).
+        floor: smallest probability inside the log (the output type's LSB in training),
+            so a firmware probability of exactly 0 gives a finite loss and gradient.
+
+    Returns:
+        scalar tensor (nats).
+    """
+    y = tf.cast(tf.reshape(y, tf.shape(p)), p.dtype)
+    logp = tf.math.log(tf.maximum(p, tf.cast(floor, p.dtype)))
+    return -tf.reduce_mean(tf.reduce_sum(y * logp, axis=-1))
 
 
 def _check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, optimizer,
@@ -242,16 +261,18 @@ class _Runner:
     """
 
     def __init__(self, model, precision, *, loss_mode, curvature_mode, optimizer, batch_lambda,
-                 has_reference, n, batch_size, x_shape, y_shape, d_out):
+                 has_reference, n, batch_size, x_shape, y_shape, d_out, firmware_options=""):
         kmodel = model.model
         quantized = precision is not None
         self.quantized = quantized
         cdt = F64 if quantized else tf.float32
         # Stored parameters lie on their weight/bias grids: the forward skips those quantizers.
-        fwd = TrainingForward(kmodel, precision, strict=False, params_on_grid=quantized)
+        fwd = TrainingForward(kmodel, precision, strict=False, params_on_grid=quantized,
+                              opts=_firmware_options(firmware_options))
         plan = fwd.plan
         variables = list(kmodel.trainable_variables)
         self.variables = variables
+        self.fwd = fwd
         owners = [model._layer_and_field_for_variable(v) for v in variables]
         nv = len(variables)
 
@@ -306,9 +327,14 @@ class _Runner:
         lam_factor = 1.0 if loss_mode == "half_mse" else 2.0 / d_out
         bias_column = bool(plan[0].layer.use_bias) if batch_lambda else False
 
+        out_t = plan[-1].types.get("result") if plan else None
+        ce_floor = max(float(out_t.lsb), 1e-7) if out_t is not None else 1e-7
+
         def loss_fn(y, pred):
             if loss_mode == "half_mse":
                 return half_mse_batch_loss(y, pred)
+            if loss_mode == "cross_entropy":
+                return cross_entropy_loss(y, pred, ce_floor)
             y = tf.cast(tf.reshape(y, tf.shape(pred)), pred.dtype)
             return tf.reduce_mean(tf.square(pred - y))
 
@@ -504,6 +530,13 @@ _CACHE_ATTR = "_kappa_runner_cache"
 _CACHE_SIZE = 4
 
 
+def _firmware_options(key: str):
+    from .layers import FirmwareOptions
+
+    d = json.loads(key) if key else {}
+    return FirmwareOptions(**d)
+
+
 def _get_runner(model, precision, **static) -> _Runner:
     """The cached :class:`_Runner` of ``model`` for this static configuration (built and
     traced once; hyper-parameters change without retracing)."""
@@ -546,6 +579,10 @@ def train_instrumented(
     seed: Optional[int] = None,
     progress: bool = False,
     steps_per_call: int = 256,
+    validation_split: float = 0.0,
+    validation_data=None,
+    io_type: str = "io_parallel",
+    layer_options=None,
 ) -> FitHistory:
     """Train ``model`` (a :class:`kappa.nn.BaseModel`) with full control over each update.
 
@@ -556,8 +593,10 @@ def train_instrumented(
             an epoch may be smaller; ``batch_size >= N`` is full-batch GD).
         learning_rate: base step size η.
         shuffle: new permutation each epoch (seeded by ``seed``).
-        loss_mode: ``"half_mse"`` ``‖Ŷ−Y‖²_F/(2B)`` (Hessian ``I ⊗ XᵀX/N`` for one layer) or
-            ``"keras_mse"`` (mean over all entries = ``2/d_out`` × half_mse).
+        loss_mode: ``"half_mse"`` ``‖Ŷ−Y‖²_F/(2B)`` (Hessian ``I ⊗ XᵀX/N`` for one layer),
+            ``"keras_mse"`` (mean over all entries = ``2/d_out`` × half_mse) or
+            ``"cross_entropy"`` (:func:`cross_entropy_loss`; Y one-hot, the model ending
+            in a softmax).
         curvature_ema_rho: ρ of the curvature EMA. chi: target margin χ (stable iff χ < 2
             for a quadratic once C → λ_max). eps: regulariser of the secant and of α.
         use_controller: apply α (else only log ``alpha_would``).
@@ -573,6 +612,13 @@ def train_instrumented(
         seed: seeds shuffling and stochastic rounding (default: ``model.seed`` or 0).
         progress: show a tqdm progress bar (steps).
         steps_per_call: steps per compiled call (metrics fetched once per call).
+        validation_split: fraction in [0, 1) of the samples (the last ones, before any
+            shuffling, as Keras does) held out for validation.
+        validation_data: ``(X_val, Y_val)`` instead of a split. With either, the history
+            gets ``val_loss`` and ``val_accuracy`` (argmax agreement with Y) per epoch,
+            computed with the inference forward (the firmware's numbers when quantized).
+        io_type, layer_options: the firmware options the model will be converted with
+            (table sizes, softmax implementation), so training computes the same tables.
 
     Returns:
         :class:`kappa.history.FitHistory` with every metric of ``METRIC_NAMES`` per step;
@@ -588,12 +634,29 @@ def train_instrumented(
     kmodel = model.model
     precision = ensure_precision_dict(precision_dict)
     quantized = precision is not None
-    plan = TrainingForward(kmodel, precision, strict=False).plan  # validates precision & S_RND
+    fw_key = json.dumps({"io_type": io_type, "layer_options": dict(layer_options or {})}, sort_keys=True)
+    plan = TrainingForward(kmodel, precision, strict=False, opts=_firmware_options(fw_key)).plan  # validates
 
-    X = np.asarray(X, np.float32)
+    X = check_training_arrays(X, Y, model_input_shape(kmodel))  # (N, *input) finite, also as float32
     Y = np.asarray(Y, np.float32)
     if Y.ndim == 1:
         Y = Y[:, None]
+    if not 0.0 <= float(validation_split) < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    if validation_data is not None and validation_split:
+        raise ValueError("give validation_split or validation_data, not both")
+    Xv = Yv = None
+    if validation_data is not None:
+        Xv, Yv = (np.asarray(a, np.float32) for a in validation_data)
+        Yv = Yv[:, None] if Yv.ndim == 1 else Yv
+        if Xv.shape[1:] != X.shape[1:] or Yv.shape[1:] != Y.shape[1:] or len(Xv) != len(Yv) or len(Xv) < 1:
+            raise ValueError(f"validation_data shapes {Xv.shape}, {Yv.shape} do not match X {X.shape}, Y {Y.shape}")
+    elif validation_split:
+        n_val = int(round(len(X) * float(validation_split)))
+        if n_val < 1 or n_val >= len(X):
+            raise ValueError(f"validation_split {validation_split} of {len(X)} samples leaves {n_val} for validation "
+                             f"and {len(X) - n_val} for training; both need at least 1")
+        X, Xv, Y, Yv = X[:-n_val], X[-n_val:], Y[:-n_val], Y[-n_val:]
     n = X.shape[0]
     if n < 1 or Y.shape[0] != n:
         raise ValueError(f"X and Y need the same number >= 1 of samples, got {X.shape} and {Y.shape}")
@@ -639,6 +702,7 @@ def train_instrumented(
         model, precision, loss_mode=loss_mode, curvature_mode=curvature_mode, optimizer=optimizer,
         batch_lambda=eigs is not None, has_reference=reference_A is not None, n=n,
         batch_size=int(batch_size), x_shape=tuple(X.shape[1:]), y_shape=tuple(Y.shape[1:]), d_out=d_out,
+        firmware_options=fw_key,
     )
     base_seed = int(seed if seed is not None else (model.seed if model.seed is not None else 0))
     hparams = dict(eta=float(learning_rate), chi=float(chi), rho=float(curvature_ema_rho), eps=float(eps),
@@ -666,9 +730,27 @@ def train_instrumented(
     chunks: list = []
     done = 0
     per_call = max(1, int(steps_per_call))
+    val_loss, val_acc = [], []
+    eval_fwd = TrainingForward(kmodel, precision, strict=False, opts=_firmware_options(fw_key)) \
+        if Xv is not None else None
+
+    def evaluate():
+        pred = np.asarray(eval_fwd(tf.constant(Xv), training=False).numpy(), np.float64).reshape(len(Xv), -1)
+        yv = Yv.reshape(len(Yv), -1).astype(np.float64)
+        if loss_mode == "cross_entropy":
+            floor = runner_floor
+            val_loss.append(float(-np.mean(np.sum(yv * np.log(np.maximum(pred, floor)), axis=1))))
+        else:
+            val_loss.append(float(np.mean((pred - yv) ** 2) * (1.0 if loss_mode == "keras_mse" else yv.shape[1] / 2)))
+        val_acc.append(float(np.mean(np.argmax(pred, 1) == np.argmax(yv, 1))))
+
+    out_t = eval_fwd.plan[-1].types.get("result") if eval_fwd is not None and eval_fwd.plan else None
+    runner_floor = max(float(out_t.lsb), 1e-7) if out_t is not None else 1e-7
     with tqdm(total=total, disable=not progress, desc="train_instrumented", unit="step") as bar:
         while done < total:
             k = min(per_call, total - done)
+            if eval_fwd is not None:
+                k = min(k, spe - done % spe)  # stop at the epoch's end to validate
             e0, e1 = done // spe, (done + k - 1) // spe
             perms = np.stack([perm(e) for e in range(e0, e1 + 1)])
             n_done, out = runner.run_chunk(Xt, Yt, perms, tf.constant(done - e0 * spe, tf.int32),
@@ -677,6 +759,8 @@ def train_instrumented(
             chunks.append([o.numpy()[:n_done] for o in out])
             done += n_done
             bar.update(n_done)
+            if eval_fwd is not None and n_done == k and done % spe == 0:
+                evaluate()
             if n_done < k or (n_done and not bool(chunks[-1][_STEP_KEYS.index("finite")][-1])):
                 break
 
@@ -712,5 +796,7 @@ def train_instrumented(
         "seed": base_seed, "quantized": quantized,
         "precision": precision.to_dict() if quantized else None,
         "lambda_max": lam_max, "eta_max": (2.0 / lam_max) if lam_max else None,
+        "validation_samples": 0 if Xv is None else int(len(Xv)),
     }
-    return FitHistory(**{k: np.asarray(cols[k]) for k in METRIC_NAMES}, config=config)
+    return FitHistory(**{k: np.asarray(cols[k]) for k in METRIC_NAMES}, config=config,
+                      val_loss=np.asarray(val_loss, np.float64), val_accuracy=np.asarray(val_acc, np.float64))

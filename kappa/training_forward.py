@@ -60,10 +60,12 @@ def check_forward_types(precision: Optional[PrecisionDict], layer_names: Sequenc
 
 
 def q_ste(x, t: Optional[FixedPointType]):
-    """Straight-through quantizer in float64 (identity when ``t`` is None)."""
+    """Straight-through conversion of an ap_fixed value to ``t`` in float64 (identity when
+    ``t`` is None); ``ap_int`` targets convert as from an ap_fixed value
+    (:attr:`FixedPointType.value_cast_type`), not as from a double."""
     if t is None:
         return x
-    return quantize_tensor(x, t, ste=True)
+    return quantize_tensor(x, t.value_cast_type, ste=True)
 
 
 def with_value(differentiable, value):
@@ -139,7 +141,8 @@ class TrainingForward:
         self.training, self.update_stats = training, update_stats
         x = tf.cast(x, dt)
         cur_t = None if self.precision is None else self.precision.dtype(INPUT_LAYER, "value")
-        x = q_ste(x, cur_t)
+        if cur_t is not None:  # the input is read as a double (text -> float -> input_t)
+            x = quantize_tensor(x, cur_t, ste=True)
         for step in self.plan:
             x = step.family.forward_tf(step, x, cur_t, self)
             if self.precision is None:

@@ -1,54 +1,20 @@
 #!/usr/bin/env python3
-"""Show the synthesis results of one or more hls4ml projects.
+"""Show the synthesis results of one or more projects (the same as `kappa report`).
 
-    python scripts/hls_report.py vivado_projects/PROJECT [PROJECT ...] [--json] [--plot out.png]
+    python scripts/hls_report.py PATH [PATH ...] [--solution S] [--json] [--plot out.png] [--strict]
 
-Prints a table (one project: two columns; several: side by side), or JSON (a list with one
-object per project) with --json.  --plot writes a PNG of resources and latency against each
-project's total weight bits (from its manifest.json) or, failing that, its name.
-Exits with status 2 and a one-line message if a project is not synthesised or a report is
-missing, truncated or malformed.
+See `kappa report --help`; the code lives in hls/cli.py and hls/reports.py.
 """
 
-from __future__ import annotations
-
-import argparse
-import json
-import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: find hls/
-
-from hls.reports import ReportError, format_table, plot_reports, read_report  # noqa: E402
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("projects", nargs="+", metavar="PROJECT_DIR", help="hls4ml project directory")
-    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    ap.add_argument("--plot", metavar="PATH", help="also write a plot of resources and latency to PATH")
-    ap.add_argument("--x", choices=("weight_bits", "name"), default="weight_bits",
-                    help="x axis of the plot (default: weight_bits, falls back to name)")
-    args = ap.parse_args(argv)
-    try:
-        reports = [read_report(p) for p in args.projects]
-    except ReportError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps([r.to_dict() for r in reports], indent=2))
-    else:
-        print(format_table(reports))
-    if args.plot:
-        path = plot_reports(reports, x=args.x, path=args.plot)
-        print(f"wrote {path}", file=sys.stderr)
-    return 0
-
+from hls.cli import main
 
 if __name__ == "__main__":
     try:
-        sys.exit(main())
+        sys.exit(main(["report", *sys.argv[1:]]))
     except BrokenPipeError:  # e.g. `... --json | head`: stop quietly
+        import os
+
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)

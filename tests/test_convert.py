@@ -121,9 +121,9 @@ def test_bad_precision_refused_without_output(tmp_path, precision, match):
 @pytest.mark.parametrize(
     "act, extra, match",
     [
-        ("sigmoid", None, r"dense0.*sigmoid"),
-        ("relu", lambda h: keras.layers.BatchNormalization(name="bn")(h), r"'bn'.*BatchNormalization"),
-        ("relu", lambda h: keras.layers.Activation("tanh", name="t")(h), r"'t'.*tanh.*table"),
+        ("elu", None, r"dense0.*fused activation 'elu' is not emulated"),
+        ("relu", lambda h: keras.layers.LayerNormalization(name="ln")(h), r"'ln'.*LayerNormalization"),
+        ("relu", lambda h: keras.layers.Activation("softplus", name="t")(h), r"'t'.*softplus.*not emulated"),
     ],
 )
 def test_unsupported_layers_named(tmp_path, act, extra, match):
@@ -150,7 +150,7 @@ def test_bad_options(tmp_path):
         hls.convert(_model(), P, tmp_path / "p", backend="Quartus")
     with pytest.raises(ValueError, match="reuse_factor"):
         hls.convert(_model(), P, tmp_path / "p", reuse_factor=0)
-    with pytest.raises(ValueError, match="io_type 'io_serial' is not supported; valid: io_parallel, io_stream"):
+    with pytest.raises(ValueError, match="unknown io_type 'io_serial'; valid: io_parallel, io_stream"):
         hls.convert(_model(), P, tmp_path / "p", io_type="io_serial")
     with pytest.raises(ValueError, match="unknown strategy 'Fast'; valid: Latency, Resource"):
         hls.convert(_model(), P, tmp_path / "p", strategy="Fast")

@@ -92,7 +92,7 @@ FAMILY_CASES = {
     "conv2d_same_pool": lambda: _chain((6, 6, 1), keras.layers.Conv2D(3, 3, padding="same", name="c0"),
                                        keras.layers.Activation("relu", name="a0"),
                                        keras.layers.MaxPooling2D(2, name="p0"),
-                                       keras.layers.AveragePooling2D(3, strides=1, name="p1"),
+                                       keras.layers.AveragePooling2D(3, name="p1"),
                                        keras.layers.Flatten(name="f")),
     "pool1d_global": lambda: _chain((10, 2), keras.layers.AveragePooling1D(2, name="p0"),
                                     keras.layers.MaxPooling1D(2, strides=1, name="p1"),
@@ -102,6 +102,29 @@ FAMILY_CASES = {
                                          keras.layers.AveragePooling2D(2, padding="same", name="p1"),
                                          keras.layers.Flatten(name="f")),
 }
+def _with_bn_stats(m, seed=0):
+    """``m`` with random BatchNormalization statistics and affine parameters (negative scales too)."""
+    rng = np.random.default_rng(seed)
+    for layer in m.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            C = layer.gamma.shape[0]
+            layer.gamma.assign(rng.uniform(-2, 2, C).astype(np.float32))
+            layer.beta.assign(rng.uniform(-1, 1, C).astype(np.float32))
+            layer.moving_mean.assign(rng.uniform(-1, 1, C).astype(np.float32))
+            layer.moving_variance.assign(rng.uniform(0.2, 3, C).astype(np.float32))
+    return m
+
+
+FAMILY_CASES.update({
+    "dense_tables_bn_softmax": lambda: _with_bn_stats(_chain(
+        (6,), keras.layers.Dense(5, activation="sigmoid", name="d0"), keras.layers.BatchNormalization(name="bn"),
+        keras.layers.Activation("tanh", name="t"), keras.layers.Dense(4, activation="softmax", name="d1"))),
+    "conv2d_bn_softmax_layer": lambda: _with_bn_stats(_chain(
+        (5, 5, 2), keras.layers.Conv2D(3, 3, activation="tanh", name="c0"), keras.layers.BatchNormalization(name="bn"),
+        keras.layers.Flatten(name="f"), keras.layers.Dense(3, name="d"), keras.layers.Softmax(name="sm"))),
+    "dense_leaky_relu": lambda: _chain((6,), keras.layers.Dense(5, name="d0"), keras.layers.LeakyReLU(0.2, name="l0"),
+                                       keras.layers.Dense(4, name="d1"), keras.layers.ReLU(negative_slope=0.1, name="l1")),
+})
 P_MIX = {"input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
          "default": {"weight": "ap_fixed<8,2,AP_RND,AP_SAT>", "bias": "ap_fixed<8,2>",
                      "accumulator": "ap_fixed<9,4,AP_RND,AP_WRAP>", "activation": "ap_fixed<10,3,AP_RND,AP_SAT>"}}
@@ -152,7 +175,9 @@ def test_precision_fields_per_layer_kind():
     (keras.layers.Conv1D(2, 3, dilation_rate=2, name="dil"), r"'dil' \(Conv1D\): dilation_rate .* use dilation_rate=1"),
     (keras.layers.Conv1D(2, 3, padding="causal", name="cau"), r"'cau' \(Conv1D\): padding 'causal' .* use 'valid' or 'same'"),
     (keras.layers.Dense(2, name="dd"), r"'dd' \(Dense\): Dense on a 2-D input .* put a Flatten layer before it"),
-    (keras.layers.Conv1D(2, 3, activation="tanh", name="th"), r"'th' \(Conv1D\): fused activation 'tanh'"),
+    (keras.layers.Conv1D(2, 3, activation="elu", name="th"), r"'th' \(Conv1D\): fused activation 'elu' is not "
+                                                            r"emulated bit for bit; use one of linear, relu, sigmoid"),
+    (keras.layers.Softmax(axis=1, name="sx"), r"'sx' \(Softmax\): Softmax\(axis=1\) is not emulated; use axis=-1"),
 ])
 def test_refusals_name_layer_reason_and_alternative(layer, fragment):
     m = _chain((8, 3), layer)

@@ -57,3 +57,26 @@ def test_experiment_000_notebook_executes(venv_kernel):
     images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
                  for o in c.get("outputs", []))
     assert images >= 5  # loss/margin, plot_results x2, minibatch alpha, fixed-point panels
+
+
+SWEEP_NOTEBOOK = NOTEBOOK.parent / "sweep_digits_bits.ipynb"
+
+
+@pytest.mark.slow
+def test_sweep_notebook_executes(venv_kernel, monkeypatch):
+    """The sweep notebook loads the committed results.csv of a real run and plots it."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    results = SWEEP_NOTEBOOK.parent / "sweep_digits_bits_results.csv"
+    monkeypatch.setenv("KAPPA_SWEEP_RESULTS", str(results))
+    nb = nbformat.read(SWEEP_NOTEBOOK, as_version=4)
+    nbclient.NotebookClient(nb, kernel_name=venv_kernel, timeout=300,
+                            resources={"metadata": {"path": str(SWEEP_NOTEBOOK.parent)}}).execute()
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    n_rows = len(results.read_text().strip().splitlines()) - 1
+    assert f"{results}: {n_rows} points" in text
+    assert "all bit-exact: True" in text and "Pareto front: [" in text
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+                 for o in c.get("outputs", []))
+    assert images == 2

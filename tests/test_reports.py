@@ -53,6 +53,13 @@ def vitis_xml() -> bytes:
     return xml.replace(b"<Version>2020.1</Version>", b"<Version>2023.2</Version>")
 
 
+def vitis_rpt() -> bytes:
+    """The fixture's csynth text report as Vitis HLS 2023.2 heads it (consistent with vitis_xml)."""
+    rpt = (FIXTURE / "myproject_csynth.rpt").read_bytes()
+    rpt = rpt.replace(b"== Vivado HLS Report for", b"== Vitis HLS Report for").replace(b"DSP48E", b"DSP   ")
+    return rpt.replace(b"* Version:        2020.1 (", b"* Version:        2023.2 (")
+
+
 def lay_out(prj: Path, vitis: bool = False, vivado_synth: bool = True) -> Path:
     """Write the fixture files into prj/ as a synthesised hls4ml project; returns prj."""
     report = prj / "myproject_prj" / "solution1" / "syn" / "report"
@@ -64,7 +71,8 @@ def lay_out(prj: Path, vitis: bool = False, vivado_synth: bool = True) -> Path:
     else:
         (prj / "myproject_prj" / "vivado_hls.app").write_bytes((FIXTURE / "vivado_hls.app").read_bytes())
         (report / "myproject_csynth.xml").write_bytes((FIXTURE / "myproject_csynth.xml").read_bytes())
-    (report / "myproject_csynth.rpt").write_bytes((FIXTURE / "myproject_csynth.rpt").read_bytes())
+    rpt = vitis_rpt() if vitis else (FIXTURE / "myproject_csynth.rpt").read_bytes()
+    (report / "myproject_csynth.rpt").write_bytes(rpt)
     if vivado_synth:
         (prj / "vivado_synth.rpt").write_bytes((FIXTURE / "vivado_synth.rpt").read_bytes())
     return prj
@@ -127,7 +135,8 @@ def test_without_vivado_synth_rpt_post_synth_is_none(tmp_path):
     r = read_report(lay_out(tmp_path / "p", vivado_synth=False))
     assert r.post_synth is None
     assert r.resources["DSP"].used == 73
-    assert "Vivado synth" not in format_table(r)
+    assert "| Vivado synth" not in format_table(r)
+    assert "missing: Vivado synthesis report (vivado_synth.rpt)" in format_table(r)
 
 
 def test_vitis_format(tmp_path):
@@ -227,6 +236,7 @@ def test_undef_latency_is_none(prj):
     xml.write_bytes(xml.read_bytes().replace(b"<Worst-caseLatency>10<", b"<Worst-caseLatency>undef<"))
     r = read_report(prj)
     assert (r.latency_best_cycles, r.latency_worst_cycles, r.latency_worst_ns) == (10, None, None)
+    assert r.disagreements == ["latency_worst_cycles: myproject_csynth.xml says None, myproject_csynth.rpt says 10"]
     assert "undef" in format_table(r)
 
 

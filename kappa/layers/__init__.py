@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .activations import ACTIVATION_LAYERS, FLOAT_ACTIVATION
+from .activations import ACTIVATION_LAYERS, FLOAT_ACTIVATION, fused_fields, fused_options
 from .base import (IO_TYPES, STRATEGIES, SUPPORTED_LAYERS_STRICT, FirmwareOptions, LayerFamily, ParseContext, Step, index_of,
                    same_variable, shape_of)
 from .batchnorm import BATCHNORM
@@ -25,8 +25,9 @@ from .conv import CONV
 from .dense import DENSE
 from .pooling import POOLING
 from .reshape import RESHAPE
+from .softmax import SOFTMAX
 
-FAMILIES: tuple[LayerFamily, ...] = (DENSE, CONV, POOLING, RESHAPE, ACTIVATION_LAYERS, BATCHNORM)
+FAMILIES: tuple[LayerFamily, ...] = (DENSE, CONV, POOLING, RESHAPE, ACTIVATION_LAYERS, SOFTMAX, BATCHNORM)
 REGISTRY: dict[str, LayerFamily] = {cls: fam for fam in FAMILIES for cls in fam.keras_classes}
 
 __all__ = ["FAMILIES", "REGISTRY", "SUPPORTED_LAYERS_STRICT", "FirmwareOptions", "LayerFamily", "Step",
@@ -120,7 +121,8 @@ def build_plan(keras_model, precision: Any = None, opts: FirmwareOptions | None 
     steps: list[Step] = []
     prev_t = ctx.dtype(_p.INPUT_LAYER, "value")
     layers = _chain_layers(keras_model)
-    _check_layer_options(opts, {layer.name: family_of(layer, strict=strict) for layer in layers})
+    _check_layer_options(opts, {layer.name: family_of(layer, strict=strict) for layer in layers},
+                         {layer.name: layer for layer in layers})
     for layer in layers:
         fam = family_of(layer, strict=strict)
         for st in fam.parse(layer, ctx):
@@ -131,7 +133,7 @@ def build_plan(keras_model, precision: Any = None, opts: FirmwareOptions | None 
     return steps
 
 
-def _check_layer_options(opts: FirmwareOptions, families: dict) -> None:
+def _check_layer_options(opts: FirmwareOptions, families: dict, layers: dict) -> None:
     """Refuse per-layer options for layers the model does not have or whose family takes none."""
     problems = []
     for name, options in opts.layer_options.items():
@@ -140,7 +142,7 @@ def _check_layer_options(opts: FirmwareOptions, families: dict) -> None:
             problems.append(f"layer_options names {name!r}, which is not a layer of the model "
                             f"(its layers: {', '.join(families)})")
             continue
-        allowed = fam.options
+        allowed = tuple(dict.fromkeys(fam.options + fused_options(layers[name])))
         for key in (options or {}):
             if key not in allowed:
                 problems.append(f"layer_options[{name!r}][{key!r}]: a {fam.name} layer takes "
@@ -154,7 +156,11 @@ def fields_by_layer(keras_model, *, strict: bool = False) -> dict[str, tuple[str
     out = {}
     for layer in _chain_layers(keras_model):
         try:
-            out[layer.name] = family_of(layer, strict=strict).fields
+            fam = family_of(layer, strict=strict)
+            own = fam.fields
+            if type(layer).__name__ in ("LeakyReLU", "ReLU"):
+                own = own + ("param",)
+            out[layer.name] = tuple(dict.fromkeys(own + fused_fields(layer)))
         except ValueError:
             out[layer.name] = ()
     return out

@@ -1,4 +1,5 @@
-"""Activations: ReLU and linear (firmware-exact), other functions (training only, in float).
+"""Activations: ReLU, LeakyReLU, linear, sigmoid and tanh (firmware-exact; softmax in
+:mod:`kappa.layers.softmax`), other functions (training only, in float).
 
 Firmware (hls4ml 1.3.0 ``nnet_activation.h``, ``nnet_activation_stream.h``):
 
@@ -9,20 +10,30 @@ Firmware (hls4ml 1.3.0 ``nnet_activation.h``, ``nnet_activation_stream.h``):
   input; kappa refuses a linear activation type that differs from the previous layer's
   result type at conversion (it would be ignored in firmware).
 
-Fused activations (``Dense(..., activation='relu')``, ``Conv2D(..., activation='relu')``)
-are split off as ``<layer>_relu``, as hls4ml does. Other functions (sigmoid, tanh,
-softmax, ...) are table-based in hls4ml; they are refused for firmware and, in training
-without ``strict``, computed in float and cast to the layer's ``activation`` type.
+* sigmoid/tanh: a lookup table filled by hls4ml's own C++ (:mod:`kappa.layers.tables`),
+  indexed as :func:`table_index` computes (:class:`TableActivationFamily`).
+* LeakyReLU: ``x > 0 ? x : (param_t) alpha * x`` (:class:`LeakyReLUFamily`).
+
+Fused activations (``Dense(..., activation='relu')``, ``Conv2D(..., activation='tanh')``)
+are split off as ``<layer>_<fn>``, as hls4ml does. Other functions (softplus, elu, ...)
+are refused for firmware and, in training without ``strict``, computed in float and cast
+to the layer's ``activation`` type.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..quantization import quantize
+from ..fixed_point import FixedPointType
+from ..quantization import quantize, to_codes
 from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
 
-EXACT_ACTIVATIONS = ("linear", "relu")
+EXACT_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
+TABLE_FUNCTIONS = ("sigmoid", "tanh")
+TABLE_OPTIONS = ("table_size",)
+DEFAULT_TABLE_SIZE = 1024
+DEFAULT_TABLE_T = FixedPointType.from_string("ap_fixed<18,8>")
+"""hls4ml 1.3.0's defaults for an activation's ``table_size`` and ``table`` type (``fpga_backend.py``)."""
 
 
 def activation_name(fn) -> str:
@@ -30,28 +41,96 @@ def activation_name(fn) -> str:
     return getattr(fn, "__name__", type(fn).__name__)
 
 
+def fused_options(layer) -> tuple[str, ...]:
+    """The ``layer_options`` a layer with a fused activation takes (table size, softmax implementation)."""
+    act = activation_name(getattr(layer, "activation", None)) if hasattr(layer, "activation") else ""
+    if act in TABLE_FUNCTIONS:
+        return TABLE_OPTIONS
+    if act == "softmax":
+        from .softmax import SOFTMAX
+
+        return SOFTMAX.options
+    return ()
+
+
+def fused_fields(layer) -> tuple[str, ...]:
+    """The PrecisionDict fields a fused table activation adds to its layer (``table``, softmax's)."""
+    act = activation_name(getattr(layer, "activation", None)) if hasattr(layer, "activation") else ""
+    if act in TABLE_FUNCTIONS:
+        return ("table",)
+    if act == "softmax":
+        from .softmax import SOFTMAX
+
+        return tuple(f for f in SOFTMAX.fields if f != "activation")
+    return ()
+
+
 def fused_activation_steps(layer, ctx: ParseContext, shape: tuple) -> tuple[list[Step], str]:
     """The steps a fused activation of ``layer`` becomes, and its name.
 
     Returns:
         ``(steps, fused)``: ``fused`` is ``"linear"`` (no step), ``"relu"``
-        (``<name>_relu`` with the layer's ``activation`` type) or the function's name
-        (a float step, training only).
+        (``<name>_relu`` with the layer's ``activation`` type), ``"sigmoid"``/``"tanh"``
+        (``<name>_<fn>``, a table with the layer's ``table`` type), ``"softmax"``
+        (``<name>_softmax``) or the function's name (a float step, training only).
 
     Raises:
-        ValueError: a function other than linear/relu with ``ctx.strict``.
+        ValueError: another function with ``ctx.strict``.
     """
     act = activation_name(layer.activation)
     if act == "linear":
         return [], "linear"
     result = {"result": ctx.dtype(layer.name, "activation")}
+    name = f"{layer.name}_{act}"
     if act == "relu":
-        return [Step(f"{layer.name}_relu", RELU, layer.name, layer, {"kind": "relu"}, result, {}, shape, shape)], act
+        return [Step(name, RELU, layer.name, layer, {"kind": "relu"}, result, {}, shape, shape)], act
+    if act in TABLE_FUNCTIONS:
+        return [TABLE_ACTIVATION.make_step(name, layer, ctx, act, shape)], act
+    if act == "softmax":
+        from .softmax import SOFTMAX
+
+        return [SOFTMAX.make_step(name, layer, ctx, shape)], act
     if ctx.strict:
-        raise unsupported(layer, f"fused activation {act!r} is table-based in hls4ml and not yet emulated bit for bit",
-                          "use activation 'linear' or 'relu'")
-    return [Step(f"{layer.name}_{act}", FLOAT_ACTIVATION, layer.name, layer, {"kind": "generic", "fn": layer.activation},
+        raise unsupported(layer, f"fused activation {act!r} is not emulated bit for bit",
+                          f"use one of {', '.join(EXACT_ACTIVATIONS)}")
+    return [Step(name, FLOAT_ACTIVATION, layer.name, layer, {"kind": "generic", "fn": layer.activation},
                  result, {}, shape, shape)], act
+
+
+def option(ctx_or_opts, layer_name: str, key: str, default):
+    """``layer_options[layer_name][key]`` or ``default``."""
+    opts = getattr(ctx_or_opts, "opts", ctx_or_opts)
+    return (opts.layer_options.get(layer_name) or {}).get(key, default)
+
+
+def table_index(x: np.ndarray, in_t: FixedPointType, function: str, n: int) -> np.ndarray:
+    """hls4ml's index into a sigmoid/tanh table of ``n`` entries (``nnet_activation.h``).
+
+    C++: ``int data_round = data * table_size / R; int index = data_round + (R/2) * table_size / R;``
+    clipped to ``[0, n-1]``, with R = 16 (sigmoid) or 8 (tanh). ``data * table_size`` is an
+    exact ap_fixed product, ``/ R`` divides the raw integers truncating toward zero (keeping
+    the input's fractional bits), and the conversion to ``int`` truncates toward zero
+    (``to_int``, C semantics) and keeps the low 32 bits. Two truncations toward zero
+    compose, so ``data_round = trunc(code * n / (R * 2**F))`` in exact integers.
+
+    Args:
+        x: float64 array of values on ``in_t``. in_t: their type. function: sigmoid/tanh.
+        n: table size.
+
+    Returns:
+        int64 array of indices, the shape of ``x``.
+    """
+    r_bits = 4 if function == "sigmoid" else 3
+    c = to_codes(x, in_t) * np.int64(n)
+    shift = in_t.fractional + r_bits
+    if shift >= 0:
+        q = np.sign(c) * (np.abs(c) >> np.int64(min(shift, 63)))
+    else:
+        q = c << np.int64(-shift)
+    q = ((q + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)  # int: the low 32 bits
+    offset = ((1 << (r_bits - 1)) * n) // (1 << r_bits)  # unsigned arithmetic, as in C++
+    idx = ((q + offset + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+    return np.clip(idx, 0, n - 1)
 
 
 class ReLUFamily(LayerFamily):
@@ -68,7 +147,7 @@ class ReLUFamily(LayerFamily):
     def forward(self, step, x, in_t, opts):
         t = step.types.get("result")
         y = np.maximum(x, 0.0)
-        return y if t is None else quantize(y, t)
+        return y if t is None else quantize(y, t.value_cast_type)
 
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf
@@ -91,7 +170,7 @@ class LinearFamily(LayerFamily):
 
     def forward(self, step, x, in_t, opts):
         t = step.types.get("result")
-        return x if t is None else quantize(x, t)
+        return x if t is None else quantize(x, t.value_cast_type)
 
     def forward_tf(self, step, x, in_t, fwd):
         from ..training_forward import q_ste
@@ -107,6 +186,154 @@ class LinearFamily(LayerFamily):
             return [f"{step.name}.activation: hls4ml removes linear Activation layers, so its type {t} would be "
                     f"ignored in firmware; give it the preceding layer's type ({prev_t}) or remove the layer"]
         return []
+
+
+def _float_fn(kind: str):
+    fns = {"sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)), "tanh": np.tanh}
+    return fns[kind]
+
+
+def numpy_in_tf(fn, x, dtype):
+    """``fn`` (numpy, float64 -> float64) applied to tensor ``x`` inside TensorFlow, no gradient."""
+    import tensorflow as tf
+
+    y = tf.numpy_function(lambda a: np.asarray(fn(np.asarray(a, np.float64)), np.float64), [tf.cast(x, tf.float64)],
+                          tf.float64, stateful=False)
+    y.set_shape(x.shape)
+    return tf.cast(y, dtype)
+
+
+class TableActivationFamily(LayerFamily):
+    """Sigmoid and tanh as hls4ml computes them: a lookup table (``nnet_activation.h``).
+
+    ``res = (result_t) table[index(x)]`` with the table filled by hls4ml's own C++
+    (:func:`kappa.layers.tables.activation_table`) and the index of :func:`table_index`.
+    The same in io_parallel and io_stream (``nnet_activation_stream.h`` indexes the same way).
+    Fields: ``activation`` (result) and ``table`` (default: the PrecisionDict's
+    ``default``, else hls4ml's ``ap_fixed<18,8>``). Option: ``table_size`` (default 1024).
+
+    Training: the forward value is the table's (bit for bit the firmware's), the gradient
+    is the float function's derivative (straight-through).
+    """
+
+    name = "table"
+    fields = ("activation", "table")
+    options = TABLE_OPTIONS
+
+    def make_step(self, name, layer, ctx, kind, shape):
+        n = option(ctx, layer.name, "table_size", DEFAULT_TABLE_SIZE)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+            raise ValueError(f"layer_options[{layer.name!r}]['table_size'] must be an integer >= 2, got {n!r}")
+        types = {"result": ctx.dtype(layer.name, "activation"), "table": ctx.dtype(layer.name, "table")}
+        if ctx.precision is not None and types["table"] is None:
+            types["table"] = DEFAULT_TABLE_T
+        return Step(name, self, layer.name, layer, {"kind": kind, "table_size": int(n)}, types, {}, shape, shape)
+
+    def parse(self, layer, ctx):
+        kind = activation_name(layer.activation)
+        return [self.make_step(layer.name, layer, ctx, kind, shape_of(layer.output))]
+
+    def check(self, step, opts, in_t):
+        n = step.attrs["table_size"]
+        if in_t is not None and in_t.width + int(n).bit_length() > 62:
+            raise ValueError(f"layer {step.name!r}: input {in_t} times table_size {n} needs more than 62 bits; "
+                             "kappa's int64 index emulation supports at most 62")
+        t = step.types.get("table")
+        if t is not None and t.width > 53:
+            raise ValueError(f"layer {step.name!r}: table type {t} is wider than 53 bits (float64 significand)")
+
+    def values(self, step, x, in_t):
+        kind, n, table_t = step.attrs["kind"], step.attrs["table_size"], step.types.get("table")
+        if in_t is None or table_t is None:
+            y = _float_fn(kind)(x)  # floating point (no PrecisionDict): no exactness claim
+        else:
+            from .tables import activation_table
+
+            y = activation_table(kind, n, table_t)[table_index(x, in_t, kind, n)]
+        t = step.types.get("result")
+        return y if t is None else quantize(y, t)
+
+    def forward(self, step, x, in_t, opts):
+        return self.values(step, x, in_t)
+
+    def forward_tf(self, step, x, in_t, fwd):
+        import tensorflow as tf
+
+        from ..training_forward import q_ste, with_value
+
+        smooth = tf.sigmoid(x) if step.attrs["kind"] == "sigmoid" else tf.tanh(x)
+        if fwd.precision is None:
+            return q_ste(smooth, step.types.get("result"))
+        return with_value(smooth, numpy_in_tf(lambda a: self.values(step, a, in_t), x, x.dtype))
+
+    def hls_precision(self, step):
+        return {"result": (step.types.get("result"), f"{step.keras_name}.activation"),
+                "table": (step.types.get("table"), f"{step.keras_name}.table")}
+
+    def hls_config(self, step):
+        return {"TableSize": step.attrs["table_size"]}
+
+
+DEFAULT_PARAM_T = FixedPointType.from_string("ap_fixed<16,6>")
+"""hls4ml's type for a LeakyReLU slope when none is configured (the model default of
+``config_from_keras_model``)."""
+
+
+class LeakyReLUFamily(LayerFamily):
+    """``LeakyReLU(negative_slope=a)`` and ``ReLU(negative_slope=a)`` (hls4ml ``leaky_relu``).
+
+    ``res = x > 0 ? x : alpha * x`` with ``alpha = (param_t) a`` (hls4ml writes ``a`` as a
+    decimal literal, converted to ``param_t``), the product exact, then the implicit
+    conversion to the result type. Fields: ``activation``, ``param`` (default: the
+    PrecisionDict's ``default``, else hls4ml's ``ap_fixed<16,6>``).
+    """
+
+    name = "leaky_relu"
+    fields = ("activation", "param")
+
+    def parse(self, layer, ctx):
+        shape = shape_of(layer.output)
+        types = {"result": ctx.dtype(layer.name, "activation"), "param": ctx.dtype(layer.name, "param")}
+        if ctx.precision is not None and types["param"] is None:
+            types["param"] = DEFAULT_PARAM_T
+        return [Step(layer.name, self, layer.name, layer, {"kind": "leaky_relu", "alpha": float(layer.negative_slope)},
+                     types, {}, shape, shape)]
+
+    def values(self, step, x, in_t):
+        a, p_t, res_t = step.attrs["alpha"], step.types.get("param"), step.types.get("result")
+        if in_t is None or p_t is None:
+            y = np.where(x > 0, x, a * x)
+            return y if res_t is None else quantize(y, res_t)
+        from .dense import MAX_PRODUCT_BITS_NUMPY
+
+        if in_t.width + p_t.width > MAX_PRODUCT_BITS_NUMPY:
+            raise ValueError(f"layer {step.name!r}: {in_t} x {p_t} needs more than {MAX_PRODUCT_BITS_NUMPY} bits")
+        aq = float(quantize(np.array(a), p_t))
+        F = in_t.fractional + p_t.fractional
+        neg = to_codes(x, in_t) * to_codes(np.array(aq), p_t)
+        if res_t is None:
+            return np.where(x > 0, x, neg * 2.0 ** -F)
+        from ..quantization import requantize_codes
+
+        pos = requantize_codes(to_codes(x, in_t), in_t.fractional, res_t)
+        return np.where(x > 0, pos, requantize_codes(neg, F, res_t)) * res_t.lsb
+
+    def forward(self, step, x, in_t, opts):
+        return self.values(step, x, in_t)
+
+    def forward_tf(self, step, x, in_t, fwd):
+        import tensorflow as tf
+
+        from ..training_forward import q_ste, with_value
+
+        smooth = tf.where(x > 0, x, step.attrs["alpha"] * x)
+        if fwd.precision is None:
+            return q_ste(smooth, step.types.get("result"))
+        return with_value(smooth, numpy_in_tf(lambda a: self.values(step, a, in_t), x, x.dtype))
+
+    def hls_precision(self, step):
+        return {"result": (step.types.get("result"), f"{step.keras_name}.activation"),
+                "param": (step.types.get("param"), f"{step.keras_name}.param")}
 
 
 class FloatActivationFamily(LayerFamily):
@@ -136,21 +363,27 @@ class FloatActivationFamily(LayerFamily):
 RELU = ReLUFamily()
 LINEAR = LinearFamily()
 FLOAT_ACTIVATION = FloatActivationFamily()
+TABLE_ACTIVATION = TableActivationFamily()
+LEAKY_RELU = LeakyReLUFamily()
 
 
 class ActivationLayers(LayerFamily):
     """Dispatch of ``Activation`` and ``ReLU`` layers to the families above."""
 
     name = "activation"
-    keras_classes = ("Activation", "ReLU")
+    keras_classes = ("Activation", "ReLU", "LeakyReLU")
     fields = ("activation",)
 
     def parse(self, layer, ctx):
+        if type(layer).__name__ == "LeakyReLU":
+            return LEAKY_RELU.parse(layer, ctx)
         if type(layer).__name__ == "ReLU":
             default = (layer.max_value is None and float(layer.negative_slope) == 0.0
                        and float(layer.threshold) == 0.0)
             if default:
                 return RELU.parse(layer, ctx)
+            if layer.max_value is None and float(layer.threshold) == 0.0:
+                return LEAKY_RELU.parse(layer, ctx)  # hls4ml's Keras 3 parser maps it to LeakyReLU
             if ctx.strict:
                 raise unsupported(layer, "ReLU with max_value/negative_slope/threshold is not emulated",
                                   "use ReLU() with default arguments")
@@ -160,9 +393,15 @@ class ActivationLayers(LayerFamily):
             return RELU.parse(layer, ctx)
         if act == "linear":
             return LINEAR.parse(layer, ctx)
+        if act in TABLE_FUNCTIONS:
+            return TABLE_ACTIVATION.parse(layer, ctx)
+        if act == "softmax":
+            from .softmax import SOFTMAX
+
+            return SOFTMAX.parse(layer, ctx)
         if ctx.strict:
-            raise unsupported(layer, f"activation {act!r} is table-based in hls4ml and cannot be emulated bit for bit "
-                              "yet", "use 'relu' or 'linear'")
+            raise unsupported(layer, f"activation {act!r} is not emulated bit for bit",
+                              f"use one of {', '.join(EXACT_ACTIVATIONS)}")
         return FLOAT_ACTIVATION.parse(layer, ctx)
 
 

@@ -31,12 +31,15 @@ IO_TYPES = ("io_parallel", "io_stream")
 STRATEGIES = ("Latency", "Resource")
 SUPPORTED_LAYERS_STRICT = (
     "InputLayer",
-    "Dense (activation None/'linear' or 'relu'; 1-D input)",
-    "Conv1D, Conv2D (channels_last, padding 'valid'/'same', any strides, dilation 1, activation 'linear'/'relu')",
+    "Dense (activation None/'linear', 'relu', 'sigmoid', 'tanh', 'softmax'; 1-D input)",
+    "Conv1D, Conv2D (channels_last, padding 'valid'/'same', any strides, dilation 1, activation 'linear'/'relu'/'sigmoid'/'tanh')",
     "MaxPooling1D/2D, AveragePooling1D/2D (padding 'valid'; 'same' under io_parallel)",
     "GlobalMaxPooling1D/2D, GlobalAveragePooling1D/2D",
     "Flatten, Reshape",
-    "Activation('linear'), Activation('relu'), ReLU() (default arguments)",
+    "Activation('linear'/'relu'/'sigmoid'/'tanh'/'softmax'), ReLU() (default arguments, or negative_slope only), "
+    "LeakyReLU, Softmax() (last axis); "
+    "sigmoid/tanh/softmax also fused into Dense/Conv",
+    "BatchNormalization (last axis; a separate hls4ml layer)",
 )
 """Layers kappa emulates bit for bit (``strict=True``), in io_parallel and io_stream."""
 
@@ -154,9 +157,14 @@ class LayerFamily:
         """``{hls4ml precision key: (type, "layer.field" for messages)}`` of the step."""
         return {"result": (step.types.get("result"), f"{step.keras_name}.activation")}
 
-    def weights(self, step: Step) -> list[tuple[str, str, np.ndarray, FixedPointType | None]]:
-        """``[(hls4ml key, Keras attribute, float64 array, type)]`` the converter writes."""
+    def weights(self, step: Step) -> list[tuple[str, str | None, np.ndarray, FixedPointType | None]]:
+        """``[(hls4ml key, Keras attribute, float64 array, type)]`` the converter writes
+        (attribute None: hls4ml computes the array itself; kappa's values replace it)."""
         return []
+
+    def hls_config(self, step: Step) -> dict:
+        """Non-type entries of the step's hls4ml layer configuration (``TableSize``, ...)."""
+        return {}
 
     def export_problems(self, step: Step, prev_t: FixedPointType | None) -> list[str]:
         """Reasons the step's types cannot be written to firmware (empty: none)."""

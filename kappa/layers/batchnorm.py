@@ -1,38 +1,118 @@
-"""BatchNormalization: training only for now (float statistics, output cast to the
-layer's ``activation`` type). It is not firmware-exact yet, so ``predict_quantized`` and
-``hls.convert`` refuse it (``strict``); hls4ml keeps a separate ``nnet_batchnorm.h``
-layer when every type is explicit (``../shared/reference/hls4ml-notes.md``).
+"""BatchNormalization in inference form, as hls4ml 1.3.0 keeps it when every type is explicit.
+
+hls4ml folds a BatchNormalization into the preceding Dense/Conv only when that layer's
+result type is ``auto`` (``bn_fuse.py``); kappa writes every type, so hls4ml keeps a
+separate layer (``nnet_batchnorm.h`` / ``nnet_batchnorm_stream.h``, ``normalize``)::
+
+    res[i] = (result_t)(data[i] * scale[c] + bias[c])      c = channel (last axis)
+
+where the product is exact (``product::mult``) and the sum exact, then one conversion to
+``result_t``. The same in io_parallel and io_stream.
+
+The weights: ``scale = gamma / sqrt(moving_variance + epsilon)`` and
+``bias = beta - moving_mean * scale``, computed by kappa in float64 from the Keras
+variables and cast to the ``scale`` and ``bias`` types; the converter writes exactly those
+values into the hls4ml model (hls4ml's own float32 computation is replaced) and reads them
+back. Fields: ``scale``, ``bias``, ``activation``.
+
+Training: batch statistics in training mode (moving statistics updated), the exported
+inference form (scale and bias on their grids, exact affine map, result cast) otherwise,
+with straight-through gradients to gamma and beta.
 """
 
 from __future__ import annotations
 
-from .base import LayerFamily, Step, shape_of, unsupported
+import numpy as np
+
+from ..quantization import quantize, requantize_codes, to_codes
+from .base import LayerFamily, Step, shape_of
+
+MAX_BITS = 62
+
+
+def inference_affine(layer) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, bias)`` float64 (C,) of a Keras BatchNormalization (see the module doc)."""
+    C = int(layer.moving_mean.shape[0])
+    gamma = np.asarray(layer.gamma.numpy(), np.float64) if layer.scale else np.ones(C)
+    beta = np.asarray(layer.beta.numpy(), np.float64) if layer.center else np.zeros(C)
+    mean = np.asarray(layer.moving_mean.numpy(), np.float64)
+    var = np.asarray(layer.moving_variance.numpy(), np.float64)
+    scale = gamma / np.sqrt(var + float(layer.epsilon))
+    return scale, beta - mean * scale
+
+
+def affine_exact(x, in_t, scale, bias, s_t, b_t, res_t):
+    """``(result_t)(x * scale + bias)`` with exact product and sum (int64 codes).
+
+    Args:
+        x: float64 (N, ..., C) on ``in_t``. scale, bias: (C,) on ``s_t``/``b_t``.
+
+    Returns:
+        float64 array like ``x``.
+    """
+    F = max(in_t.fractional + s_t.fractional, b_t.fractional)
+    p = to_codes(x, in_t) * to_codes(scale, s_t)
+    p = p << np.int64(F - in_t.fractional - s_t.fractional)
+    total = p + (to_codes(bias, b_t) << np.int64(F - b_t.fractional))
+    if res_t is None:
+        return total * 2.0 ** -F
+    return requantize_codes(total, F, res_t) * res_t.lsb
 
 
 class BatchNormFamily(LayerFamily):
-    """``keras.layers.BatchNormalization`` (training in float)."""
+    """``keras.layers.BatchNormalization`` (last axis), a separate hls4ml layer."""
 
     name = "batchnorm"
     keras_classes = ("BatchNormalization",)
-    fields = ("activation", "value", "gradient", "update", "momentum", "adam_m", "adam_v")
-    firmware_exact = False
+    fields = ("activation", "scale", "bias", "value", "gradient", "update", "momentum", "adam_m", "adam_v")
 
     def parse(self, layer, ctx):
-        if ctx.strict:
-            raise unsupported(layer, "BatchNormalization is not emulated bit for bit yet",
-                              "remove it, or fold it into the preceding layer's weights before conversion")
         shape = shape_of(layer.output)
-        return [Step(layer.name, self, layer.name, layer, {}, {"result": ctx.dtype(layer.name, "activation")},
-                     ctx.var_index(layer), shape, shape)]
+        axis = layer.axis if isinstance(layer.axis, int) else (list(layer.axis) + [None])[0]
+        if axis not in (-1, len(shape)):
+            from .base import unsupported
+
+            raise unsupported(layer, f"BatchNormalization(axis={layer.axis}) normalizes another axis than the "
+                              "channels (last)", "use axis=-1")
+        types = {"scale": ctx.dtype(layer.name, "scale"), "bias": ctx.dtype(layer.name, "bias"),
+                 "result": ctx.dtype(layer.name, "activation")}
+        return [Step(layer.name, self, layer.name, layer, {}, types, ctx.var_index(layer), shape, shape)]
+
+    def check(self, step, opts, in_t):
+        s_t, b_t = step.types.get("scale"), step.types.get("bias")
+        if s_t is not None and s_t.kind == "int" and s_t.signed and s_t.width == 2:
+            raise ValueError(f"layer {step.name!r}: scale type {s_t} selects hls4ml's ternary product, which kappa "
+                             "does not emulate for BatchNormalization; use ap_fixed<2,2> or a wider type")
+        if in_t is not None and s_t is not None and b_t is not None:
+            F = max(in_t.fractional + s_t.fractional, b_t.fractional)
+            bits = max(in_t.width + s_t.width + F - in_t.fractional - s_t.fractional,
+                       b_t.width + F - b_t.fractional) + 1
+            if bits > MAX_BITS:
+                raise ValueError(f"layer {step.name!r}: x*scale+bias with input {in_t}, scale {s_t}, bias {b_t} "
+                                 f"needs {bits} bits; kappa's int64 emulation supports at most {MAX_BITS}")
+
+    def arrays(self, step):
+        scale, bias = inference_affine(step.layer)
+        s_t, b_t = step.types.get("scale"), step.types.get("bias")
+        return (scale if s_t is None else quantize(scale, s_t)), (bias if b_t is None else quantize(bias, b_t))
+
+    def forward(self, step, x, in_t, opts):
+        scale, bias = self.arrays(step)
+        s_t, b_t, res_t = step.types.get("scale"), step.types.get("bias"), step.types.get("result")
+        if in_t is None or s_t is None or b_t is None:
+            y = x * scale + bias
+            return y if res_t is None else quantize(y, res_t)
+        return affine_exact(x, in_t, scale, bias, s_t, b_t, res_t)
 
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf
 
-        from ..training_forward import q_ste
+        from ..training_forward import q_ste, with_value
+        from .activations import numpy_in_tf
 
         L = step.layer
-        gamma = fwd.param(step, "gamma") if "gamma" in step.var_index else None
-        beta = fwd.param(step, "beta") if "beta" in step.var_index else None
+        gamma = fwd.param(step, "gamma") if "gamma" in step.var_index else tf.constant(1.0, fwd.dtype)
+        beta = fwd.param(step, "beta") if "beta" in step.var_index else tf.constant(0.0, fwd.dtype)
         axes = list(range(len(x.shape) - 1))
         if fwd.training:
             mean, var = tf.nn.moments(x, axes=axes)
@@ -42,11 +122,25 @@ class BatchNormFamily(LayerFamily):
                                              L.moving_mean.dtype))
                 L.moving_variance.assign(tf.cast(L.moving_variance * m + tf.cast(var, L.moving_variance.dtype)
                                                  * (1 - m), L.moving_variance.dtype))
-        else:
-            mean = tf.cast(L.moving_mean, fwd.dtype)
-            var = tf.cast(L.moving_variance, fwd.dtype)
-        y = tf.nn.batch_normalization(x, mean, var, beta, gamma, float(L.epsilon))
-        return q_ste(y, step.types.get("result"))
+            y = tf.nn.batch_normalization(x, mean, var, beta, gamma, float(L.epsilon))
+            return q_ste(y, step.types.get("result"))
+        mean = tf.cast(L.moving_mean, fwd.dtype)
+        var = tf.cast(L.moving_variance, fwd.dtype)
+        smooth = tf.nn.batch_normalization(x, mean, var, beta, gamma, float(L.epsilon))
+        if fwd.precision is None:
+            return q_ste(smooth, step.types.get("result"))
+        # Inference: the firmware's affine map on the exported scale/bias (gamma/beta as
+        # held in the variables now), gradients of the float map.
+        return with_value(smooth, numpy_in_tf(lambda a: self.forward(step, a, in_t, fwd.opts), x, x.dtype))
+
+    def hls_precision(self, step):
+        k = step.keras_name
+        return {"scale": (step.types.get("scale"), f"{k}.scale"), "bias": (step.types.get("bias"), f"{k}.bias"),
+                "result": (step.types.get("result"), f"{k}.activation")}
+
+    def weights(self, step):
+        scale, bias = inference_affine(step.layer)
+        return [("scale", None, scale, step.types.get("scale")), ("bias", None, bias, step.types.get("bias"))]
 
 
 BATCHNORM = BatchNormFamily()

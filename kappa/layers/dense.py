@@ -122,14 +122,15 @@ def matrix_arith(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: dict
     n_in, n_out = w.shape
     bq = _q(b, b_t) if b is not None else np.zeros(n_out)
     if acc_t is None:
-        return _q(x @ w + bq, res_t)
+        return _q(x @ w + bq, res_t and res_t.value_cast_type)
     if in_t is None or w_t is None or (b is not None and b_t is None):
         # Floating-point operands (a partial PrecisionDict): cast products and partial sums.
-        prods = quantize(x[:, :, None] * w[None, :, :], acc_t)
-        acc = quantize(np.broadcast_to(bq, (x.shape[0], n_out)), acc_t)
+        acc_c = acc_t.value_cast_type
+        prods = quantize(x[:, :, None] * w[None, :, :], acc_c)
+        acc = quantize(np.broadcast_to(bq, (x.shape[0], n_out)), acc_c)
         for i in range(n_in):
-            acc = quantize(acc + prods[:, i, :], acc_t)
-        return _q(acc, res_t)
+            acc = quantize(acc + prods[:, i, :], acc_c)
+        return _q(acc, res_t and res_t.value_cast_type)
     if in_t.width + w_t.width > MAX_PRODUCT_BITS_NUMPY:
         raise ValueError(f"layer {name!r}: {in_t} x {w_t} products need {in_t.width + w_t.width} bits; "
                          f"kappa's int64 emulation supports at most {MAX_PRODUCT_BITS_NUMPY}")
@@ -318,6 +319,8 @@ def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None,
 
     F64 = tf.float64
 
+    acc_t = acc_t.value_cast_type  # products and sums are ap_fixed values, not doubles
+
     def qv(v):
         return quantize_tensor(v, acc_t, ste=False)
 
@@ -384,6 +387,7 @@ def matrix_arith_tf(x, w, b, step: Step, in_t, fwd):
     value of the firmware and the gradient of ``x_q @ w_q + b_q`` (straight-through)."""
     import tensorflow as tf
 
+    from ..quantization import quantize_tensor
     from ..training_forward import q_ste, with_value
 
     if fwd.precision is None:
@@ -391,12 +395,12 @@ def matrix_arith_tf(x, w, b, step: Step, in_t, fwd):
         return y + b if b is not None else y
     t = step.types
     w_t, b_t, acc_t = t["weight"], t["bias"], t["accumulator"]
-    if not fwd.params_on_grid:
-        w = q_ste(w, w_t)
+    if not fwd.params_on_grid:  # weights and biases are read as doubles (weights/*.txt)
+        w = quantize_tensor(w, w_t, ste=True) if w_t is not None else w
     if is_ternary(w_t):
         w = with_value(w, tf.where(tf.equal(w, -2.0), tf.ones_like(w), w))
-    if b is not None and not fwd.params_on_grid:
-        b = q_ste(b, b_t)
+    if b is not None and not fwd.params_on_grid and b_t is not None:
+        b = quantize_tensor(b, b_t, ste=True)
     lin = tf.matmul(x, w)
     if b is not None:
         lin = lin + b

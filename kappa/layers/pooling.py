@@ -30,7 +30,8 @@ io_stream (``nnet_pooling_stream.h``):
 With WRAP accumulators narrower than the input, "the maximum, then converted" and "the
 maximum of the converted" differ; kappa computes each mode's own order. ``same``
 padding is emulated under io_parallel and refused under io_stream (hls4ml's line-buffer
-pooling has no padding).
+pooling has no padding), as are 2-D windows whose strides differ from the pool size under
+io_stream (``pooling2d_buffer_cl`` asserts they are equal).
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ class PoolingFamily(LayerFamily):
             if layer.padding == "same" and ctx.opts.io_type == "io_stream":
                 raise unsupported(layer, "padding='same' under io_stream: hls4ml's line-buffer pooling has no padding",
                                   "use padding='valid' or io_type='io_parallel'")
+            if rank == 2 and ctx.opts.io_type == "io_stream" and kernel != strides:
+                raise unsupported(layer, f"strides {strides} differ from pool_size {kernel} under io_stream: hls4ml's "
+                                  "line-buffer 2-D pooling (nnet_pooling_stream.h) asserts they are equal",
+                                  "use strides equal to pool_size, or io_type='io_parallel'")
             geo = geometry(as_2d(in_shape), kernel, strides, layer.padding)
             attrs.update(kernel=kernel, strides=strides, pads=geo["pads"])
         types = {"accumulator": ctx.dtype(layer.name, "accumulator"), "result": ctx.dtype(layer.name, "activation")}
@@ -124,12 +129,13 @@ class PoolingFamily(LayerFamily):
         counts = counts[None, :, :, None]
         if acc_t is None or in_t is None:
             y = win.max(axis=3) if a["op"] == "max" else win.sum(axis=3) / counts
-            y = y if acc_t is None else quantize(y, acc_t)
+            y = y if acc_t is None else quantize(y, acc_t.value_cast_type)
         elif a["op"] == "max":
-            y = quantize(win, acc_t).max(axis=3) if stream else quantize(win.max(axis=3), acc_t)
+            cast = acc_t.value_cast_type
+            y = quantize(win, cast).max(axis=3) if stream else quantize(win.max(axis=3), cast)
         else:
             y = self._average_codes(win, counts, in_t, acc_t, stream, a["global"]) * acc_t.lsb
-        y = y if res_t is None else quantize(y, res_t)
+        y = y if res_t is None else quantize(y, res_t.value_cast_type)
         return y.reshape((x.shape[0], *step.out_shape))
 
     @staticmethod
@@ -195,7 +201,7 @@ class PoolingFamily(LayerFamily):
             return tf.reshape(q_ste(q_ste(smooth, acc_t), res_t), [-1, *step.out_shape])
 
         def qa(v):
-            return quantize_tensor(v, acc_t, ste=False)
+            return quantize_tensor(v, acc_t.value_cast_type, ste=False)
 
         stream = fwd.opts.io_type == "io_stream"
         if a["op"] == "max":

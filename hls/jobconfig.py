@@ -1,0 +1,487 @@
+"""Validate a whole job config before any work starts (the main job's fail-fast step).
+
+:func:`prepare_job` checks every key, type and value of a job config (dataset, split,
+model, training, precision, hls), builds the dataset and the model, checks the
+PrecisionDict against the model (layer names, S_RND, every firmware type present, layer
+support, layer names usable in C++), the output path (safe name, confinement,
+ownership), a ``--weights`` file, and that g++ (and, for synthesis, the vendor tools) are
+present. All problems are reported in one :class:`JobConfigError` naming the file and
+the key. Numbers written as strings (YAML 1.1 reads ``1e-3`` as a string) are accepted
+where a number is expected.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .safety import as_number, check_layer_name, check_replaceable, confined
+
+TOP_KEYS = ("name", "dataset", "split", "model", "training", "precision", "hls")
+REQUIRED_KEYS = ("name", "dataset", "model", "precision")
+HLS_KEYS = ("backend", "part", "clock_period", "io_type", "strategy", "reuse_factor", "layer_options")
+MODEL_TYPES = ("linear_block", "conv_block")
+"""``model.type``: ``linear_block`` (:class:`kappa.LinearBlockModel`, the default) or
+``conv_block`` (:class:`kappa.ConvBlockModel`)."""
+SPLIT_KEYS = ("val_fraction", "seed")
+MODEL_KEYS = ("num_hidden", "activation", "use_bias", "use_batchnorm", "output_activation", "seed", "name")
+CONV_MODEL_KEYS = ("filters", "kernel_size", "strides", "padding", "pool", "pool_size", "activation", "dense_hidden",
+                   "use_bias", "use_batchnorm", "output_activation", "conv_dims", "seed", "name")
+OUTPUT_ACTIVATIONS = (None, "linear", "softmax", "sigmoid", "tanh")
+MODEL_ACTIVATIONS = (None, "relu", "linear")
+# train_instrumented arguments a config may not set: the job supplies them
+_TRAINING_RESERVED = ("model", "X", "Y", "precision_dict", "progress", "reference_A")
+
+
+class JobConfigError(ValueError):
+    """Every problem found in a job config; ``problems`` is a list of ``"key: message"``."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source, self.problems = source, list(problems)
+        n = len(self.problems)
+        super().__init__(f"{source}: {n} problem{'s' if n > 1 else ''}: " + "; ".join(self.problems))
+
+
+@dataclass
+class PreparedJob:
+    """A validated job: everything the run needs, built once.
+
+    Attributes:
+        cfg: the config with numbers normalised. source: file name for messages.
+        dataset, X_tr, Y_tr, X_te, Y_te: the dataset and its split (arrays (N, ...)).
+        model: the kappa model to train (or the ``--weights`` model wrapped).
+        precision: the PrecisionDict. hls: HLS options (validated). training: keyword
+            arguments of ``train_instrumented``. output: project directory (absolute).
+        weights: the ``--weights`` path or None.
+    """
+
+    cfg: dict
+    source: str
+    dataset: Any
+    X_tr: Any
+    Y_tr: Any
+    X_te: Any
+    Y_te: Any
+    model: Any
+    precision: Any
+    hls: dict
+    training: dict
+    output: Path
+    weights: Path | None
+
+
+class _Problems(list):
+    def add(self, key: str, msg: str) -> None:
+        self.append(f"{key}: {msg}")
+
+
+def _as_int(v, key, probs, *, minimum=None, allow_none=False):
+    if v is None and allow_none:
+        return None
+    try:
+        x = as_number(v, key)
+    except ValueError:
+        probs.add(key, f"expected an integer, got {v!r}")
+        return None
+    if not (math.isfinite(x) and x == int(x)):
+        probs.add(key, f"expected an integer, got {v!r}")
+        return None
+    if minimum is not None and x < minimum:
+        probs.add(key, f"must be >= {minimum}, got {v!r}")
+        return None
+    return int(x)
+
+
+def _as_float(v, key, probs):
+    try:
+        x = as_number(v, key)
+    except ValueError:
+        probs.add(key, f"expected a number, got {v!r}")
+        return None
+    if not math.isfinite(x):
+        probs.add(key, f"expected a finite number, got {v!r}")
+        return None
+    return x
+
+
+def _as_bool(v, key, probs):
+    if not isinstance(v, bool):
+        probs.add(key, f"expected true or false, got {v!r}")
+        return None
+    return v
+
+
+def _coerce_like(default, v, key, probs):
+    """Coerce ``v`` to the type of a parameter's default value."""
+    if isinstance(default, bool):
+        return _as_bool(v, key, probs)
+    if isinstance(default, int):
+        return _as_int(v, key, probs)
+    if isinstance(default, float):
+        return _as_float(v, key, probs)
+    if isinstance(default, str):
+        if not isinstance(v, str):
+            probs.add(key, f"expected a string, got {v!r}")
+            return None
+        return v
+    return v
+
+
+def _section(cfg, name, probs) -> dict:
+    sec = cfg.get(name)
+    if sec is None:
+        return {}
+    if not isinstance(sec, dict):
+        probs.add(name, f"expected a mapping of keys, got {sec!r}")
+        return {}
+    bad = [k for k in sec if not isinstance(k, str)]
+    for k in bad:
+        probs.add(f"{name}.{k!r}", "keys must be strings")
+    return {k: v for k, v in sec.items() if isinstance(k, str)}
+
+
+def _unknown(sec, valid, prefix, probs) -> None:
+    for k in sec:
+        if k not in valid:
+            probs.add(f"{prefix}.{k}", f"unknown key; valid: {', '.join(valid)}")
+
+
+def _check_dataset(cfg, probs):
+    from kappa import datasets
+
+    sec = _section(cfg, "dataset", probs)
+    if "name" not in sec:
+        probs.add("dataset.name", f"missing; valid: {', '.join(datasets.list_datasets())}")
+        return None, {}
+    name = sec["name"]
+    if not isinstance(name, str) or name not in datasets.list_datasets():
+        probs.add("dataset.name", f"unknown dataset {name!r}; valid: {', '.join(datasets.list_datasets())}")
+        return None, {}
+    factory = datasets._REGISTRY[name]
+    params = {p.name: p for p in inspect.signature(factory).parameters.values()
+              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and not p.name.startswith("_")}
+    args, n0 = {}, len(probs)
+    for k, v in sec.items():
+        if k == "name":
+            continue
+        if k not in params:
+            probs.add(f"dataset.{k}", f"unknown argument of dataset {name!r}; valid: {', '.join(params)}")
+            continue
+        d = params[k].default
+        if k in ("seed", "num_samples"):
+            args[k] = _as_int(v, f"dataset.{k}", probs, allow_none=True)
+        else:
+            args[k] = _coerce_like(d, v, f"dataset.{k}", probs) if d is not inspect.Parameter.empty else v
+    if len(probs) > n0:
+        return None, args
+    try:
+        return factory(**args), args
+    except (ValueError, TypeError) as exc:
+        probs.add("dataset", str(exc))
+        return None, args
+
+
+def _check_split(cfg, probs) -> dict:
+    sec = _section(cfg, "split", probs)
+    _unknown(sec, SPLIT_KEYS, "split", probs)
+    out = {"val_fraction": 0.25, "seed": 0}
+    if "val_fraction" in sec:
+        v = _as_float(sec["val_fraction"], "split.val_fraction", probs)
+        if v is not None and not 0 < v < 1:
+            probs.add("split.val_fraction", f"must be in (0, 1), got {sec['val_fraction']!r}")
+        out["val_fraction"] = v
+    if "seed" in sec:
+        out["seed"] = _as_int(sec["seed"], "split.seed", probs, allow_none=True)
+    return out
+
+
+def _check_model_section(cfg, probs) -> tuple[dict, bool]:
+    """Returns the model arguments and whether all their values are valid."""
+    sec = dict(_section(cfg, "model", probs))
+    mtype = sec.pop("type", "linear_block")
+    if mtype not in MODEL_TYPES:
+        probs.add("model.type", f"unknown model type {mtype!r}; valid: {', '.join(MODEL_TYPES)}")
+        return {}, False
+    _unknown(sec, CONV_MODEL_KEYS if mtype == "conv_block" else MODEL_KEYS, "model", probs)
+    n0 = len(probs)  # unknown keys are reported but the known ones still build the model
+    out = {"type": mtype}
+    for k in ("filters", "dense_hidden"):
+        if k in sec:
+            v = sec[k]
+            if not isinstance(v, list):
+                probs.add(f"model.{k}", f"expected a list of positive integers such as [8], got {v!r}")
+            else:
+                out[k] = [_as_int(u, f"model.{k}[{i}]", probs, minimum=1) for i, u in enumerate(v)]
+    for k in ("kernel_size", "strides", "pool_size"):
+        if k in sec:
+            out[k] = _as_int(sec[k], f"model.{k}", probs, minimum=1)
+    if "conv_dims" in sec:
+        out["conv_dims"] = _as_int(sec["conv_dims"], "model.conv_dims", probs, allow_none=True)
+    for k, valid in (("padding", ("valid", "same")), ("pool", (None, "max", "average"))):
+        if k in sec:
+            if sec[k] not in valid:
+                probs.add(f"model.{k}", f"unsupported value {sec[k]!r}; valid: "
+                                        f"{', '.join('null' if v is None else v for v in valid)}")
+            out[k] = sec[k]
+    if "num_hidden" in sec:
+        nh = sec["num_hidden"]
+        if not isinstance(nh, list):
+            probs.add("model.num_hidden", f"expected a list of layer widths such as [32], got {nh!r}")
+        else:
+            widths = [_as_int(u, f"model.num_hidden[{i}]", probs, minimum=1) for i, u in enumerate(nh)]
+            out["num_hidden"] = widths
+    if "activation" in sec:
+        a = sec["activation"]
+        if a not in MODEL_ACTIVATIONS:
+            probs.add("model.activation", f"unsupported activation {a!r}; valid: null, relu, linear "
+                                          "(others are not emulated bit for bit in firmware)")
+        out["activation"] = a
+    if "output_activation" in sec:
+        a = sec["output_activation"]
+        if a not in OUTPUT_ACTIVATIONS:
+            probs.add("model.output_activation", f"unsupported output activation {a!r}; valid: "
+                                                 f"{', '.join('null' if v is None else v for v in OUTPUT_ACTIVATIONS)}")
+        out["output_activation"] = a
+    for k in ("use_bias", "use_batchnorm"):
+        if k in sec:
+            out[k] = _as_bool(sec[k], f"model.{k}", probs)
+    if "seed" in sec:
+        out["seed"] = _as_int(sec["seed"], "model.seed", probs, allow_none=True)
+    if "name" in sec:
+        if not isinstance(sec["name"], str):
+            probs.add("model.name", f"expected a string, got {sec['name']!r}")
+        out["name"] = sec["name"]
+    return out, len(probs) == n0
+
+
+def _check_training(cfg, probs) -> dict:
+    from kappa import training as tr
+
+    sec = _section(cfg, "training", probs)
+    params = {p.name: p for p in inspect.signature(tr.train_instrumented).parameters.values()
+              if p.name not in _TRAINING_RESERVED}
+    out, n0 = {}, len(probs)
+    for k, v in sec.items():
+        if k not in params:
+            probs.add(f"training.{k}", f"unknown key; valid: {', '.join(params)}")
+            continue
+        d = params[k].default
+        if k == "seed":
+            out[k] = _as_int(v, "training.seed", probs, allow_none=True)
+        elif k in ("epochs", "batch_size", "steps_per_call"):
+            out[k] = _as_int(v, f"training.{k}", probs, minimum=0 if k == "epochs" else 1)
+        else:
+            out[k] = _coerce_like(d, v, f"training.{k}", probs)
+    if len(probs) == n0:
+        full = {k: out.get(k, params[k].default) for k in ("epochs", "batch_size", "learning_rate", "loss_mode",
+                                                           "curvature_mode", "optimizer", "curvature_ema_rho",
+                                                           "chi", "alpha_min", "beta")}
+        try:
+            tr._check_args(**full)
+        except (ValueError, TypeError) as exc:
+            probs.add("training", str(exc))
+    return out
+
+
+def _check_layer_options_shape(v):
+    if not isinstance(v, dict) or not all(isinstance(o, dict) for o in v.values()):
+        raise ValueError(f"expected a mapping {{layer name: {{option: value}}}}, got {v!r}")
+    return v
+
+
+def _check_hls(cfg, overrides, probs) -> dict:
+    from .convert import BACKENDS, DEFAULT_CLOCK_NS, DEFAULT_PART, IO_TYPES, STRATEGIES
+    from .safety import check_choice, check_clock_period, check_part, check_reuse_factor
+
+    sec = _section(cfg, "hls", probs)
+    _unknown(sec, HLS_KEYS, "hls", probs)
+    opts = {"backend": "Vitis", "part": DEFAULT_PART, "clock_period": DEFAULT_CLOCK_NS, "io_type": "io_parallel",
+            "strategy": "Latency", "reuse_factor": 1, "layer_options": {}}
+    src = {k: f"hls.{k}" for k in HLS_KEYS}
+    for k, v in sec.items():
+        if k in HLS_KEYS:
+            opts[k] = v
+    for k, v in (overrides or {}).items():
+        if v is not None:
+            if k not in HLS_KEYS:
+                probs.add(k, f"unknown hls option; valid: {', '.join(HLS_KEYS)}")
+                continue
+            opts[k], src[k] = v, f"--{k.replace('_', '-')}"
+    checks = {"backend": lambda v: check_choice(v, BACKENDS, "backend"), "part": check_part,
+              "clock_period": check_clock_period, "io_type": lambda v: check_choice(v, IO_TYPES, "io_type"),
+              "strategy": lambda v: check_choice(v, STRATEGIES, "strategy"), "reuse_factor": check_reuse_factor,
+              "layer_options": _check_layer_options_shape}
+    for k, check in checks.items():
+        try:
+            opts[k] = check(opts[k])
+        except ValueError as exc:
+            probs.add(src[k], str(exc))
+    return opts
+
+
+def prepare_job(cfg: Any, *, source: str = "job config", output=None, force: bool = False, weights=None,
+                overrides: dict | None = None, synth: bool = False, vsynth: bool = False,
+                projects_dir: Path | None = None) -> PreparedJob:
+    """Validate the whole job and build its dataset and model (no training, nothing written).
+
+    Args:
+        cfg: the config mapping (from :func:`hls.job.load_config`).
+        source: config file name used in messages.
+        output: project directory (default ``<projects_dir>/<name>``, confined to
+            ``projects_dir``). force: allow replacing an existing kappa project there.
+        weights: a ``.keras`` file to convert instead of training.
+        overrides: HLS options from the command line (None values ignored).
+        synth, vsynth: check the vendor tools too.
+
+    Returns:
+        :class:`PreparedJob`.
+
+    Raises:
+        JobConfigError: every problem found, each as ``key: message``, in one error.
+    """
+    from kappa.precision import PrecisionDict
+
+    probs = _Problems()
+    if not isinstance(cfg, dict):
+        raise JobConfigError(source, [f"(top level): expected a mapping of {', '.join(TOP_KEYS)}, got {cfg!r:.100}"])
+    for k in cfg:
+        if k not in TOP_KEYS:
+            probs.add(str(k), f"unknown key; valid: {', '.join(TOP_KEYS)}")
+    for k in REQUIRED_KEYS:
+        if k not in cfg:
+            probs.add(k, "missing")
+
+    # ---- name and output path
+    out = None
+    name = cfg.get("name")
+    if "name" in cfg:
+        try:
+            if output is None:
+                out = confined(projects_dir, name, "name")
+            else:
+                from .safety import check_name
+
+                check_name(name, "name")
+        except ValueError as exc:
+            probs.add("name", str(exc))
+    if output is not None:
+        out = Path(output)
+    if out is not None:
+        try:
+            out = check_replaceable(out, force)
+        except FileExistsError as exc:
+            probs.add("output", str(exc))
+
+    ds, _ = _check_dataset(cfg, probs) if "dataset" in cfg else (None, {})
+    split = _check_split(cfg, probs)
+    mcfg, model_ok = _check_model_section(cfg, probs)
+    tcfg = _check_training(cfg, probs)
+    hls_opts = _check_hls(cfg, overrides, probs)
+
+    precision = None
+    if "precision" in cfg:
+        spec = cfg["precision"]
+        try:
+            precision = PrecisionDict(spec if spec is not None else {})
+        except ValueError as exc:
+            probs.add("precision", str(exc))
+
+    # ---- the model (built, not trained) and everything checked against it
+    model = None
+    wpath = Path(weights) if weights is not None else None
+    if wpath is not None:
+        model = _load_weights(wpath, ds, probs)
+    elif ds is not None and model_ok:
+        from kappa.nn import ConvBlockModel, LinearBlockModel
+
+        margs = dict(mcfg)
+        cls = ConvBlockModel if margs.pop("type", "linear_block") == "conv_block" else LinearBlockModel
+        try:
+            model = cls(dataset=ds, **margs)
+        except (ValueError, TypeError) as exc:
+            probs.add("model", str(exc))
+    if model is not None:
+        _check_against_model(model.model, precision, hls_opts, probs)
+
+    # ---- tools
+    from .csim import CsimError, _compiler
+
+    try:
+        _compiler()
+    except CsimError as exc:
+        probs.add("tools", str(exc))
+    if synth or vsynth:
+        from .synth import VendorToolNotFoundError, require_tools
+
+        try:
+            require_tools(hls_opts.get("backend", "Vitis"), vsynth=vsynth)
+        except (VendorToolNotFoundError, ValueError) as exc:
+            probs.add("tools", str(exc))
+
+    if probs:
+        raise JobConfigError(source, probs)
+    X_tr, Y_tr, X_te, Y_te = ds.split(val_fraction=split["val_fraction"], seed=split["seed"])
+    norm = dict(cfg, split=split, training=tcfg, hls=hls_opts)
+    return PreparedJob(norm, source, ds, X_tr, Y_tr, X_te, Y_te, model, precision, hls_opts, tcfg, out, wpath)
+
+
+def _load_weights(path: Path, ds, probs):
+    import keras
+
+    from kappa.nn import KerasModel
+
+    if not path.is_file():
+        probs.add("--weights", f"{str(path)!r} does not exist" if not path.exists() else f"{str(path)!r} is not a file")
+        return None
+    import zipfile
+
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        probs.add("--weights", f"{str(path)!r} is not a Keras model archive (a .keras file is a zip archive; this "
+                               "one is corrupt or of another format); pass a .keras file saved with model.save()")
+        return None
+    try:
+        km = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for corrupt archives
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        probs.add("--weights", f"cannot read Keras model file {str(path)!r} ({type(exc).__name__}: {first[:200]}); "
+                               "pass a .keras file saved with model.save()")
+        return None
+    try:
+        return KerasModel(km, dataset=ds)
+    except ValueError as exc:
+        probs.add("--weights", f"{path}: {exc}")
+        return None
+
+
+def _check_against_model(km, precision, hls_opts, probs) -> None:
+    from kappa.layers import FirmwareOptions, build_plan, fields_by_layer
+
+    from .convert import firmware_types
+
+    for layer in km.layers:
+        try:
+            check_layer_name(layer.name)
+        except ValueError as exc:
+            probs.add("model", str(exc))
+    try:
+        opts = FirmwareOptions(*(hls_opts.get(k, d) for k, d in (("io_type", "io_parallel"), ("strategy", "Latency"),
+                                                                  ("reuse_factor", 1))),
+                               hls_opts.get("layer_options") or {})
+    except ValueError:
+        opts = FirmwareOptions()  # the bad option itself is reported by _check_hls
+    try:
+        build_plan(km, strict=True, opts=opts)  # layers the firmware supports, with these options
+    except ValueError as exc:
+        probs.add("model", str(exc))
+        return
+    if precision is None:
+        return
+    try:
+        precision.check_for_inference([layer.name for layer in km.layers])
+        precision.validate(fields_by_layer(km, strict=True))
+        firmware_types(km, precision, opts)
+    except ValueError as exc:
+        probs.add("precision", str(exc).replace("\n  ", " ").replace("\n", " "))

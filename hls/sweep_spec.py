@@ -1,0 +1,399 @@
+"""Sweep files: parsing, validation, point ids, and the sweep's identity in its output directory.
+
+A sweep file (YAML) names a base job config, optional overrides, and a ``grid`` of dotted
+keys into the job config, each with a list of values; every combination is one point::
+
+    base: configs/digits.yaml             # relative to the sweep file, else to the repository
+    overrides: {training: {epochs: 10}}   # nested or dotted keys, applied to every point
+    grid:
+      precision.default.weight: ["ap_fixed<4,2,AP_RND_CONV,AP_SAT>", "ap_fixed<8,2,AP_RND_CONV,AP_SAT>"]
+      model.seed: [0, 1]
+    zip:                                  # optional: keys that vary together (equal-length lists)
+      precision.default.update: [...]
+      precision.default.bias: [...]
+    synth: false                          # optional: HLS synthesis per point (needs the vendor tools)
+
+``zip`` may also be a list of such groups; each group is one factor of the product.
+:func:`load_sweep` validates everything (keys against the job config schema, type strings,
+values, layer names against the model each point builds) before any work; a point's id is a
+hash of its full resolved config (:func:`point_id`).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .job import HLS_KEYS, REPO, TOP_KEYS, load_config
+
+SWEEP_KEYS = ("base", "overrides", "grid", "zip", "synth")
+MANIFEST = "sweep.json"
+SPLIT_KEYS = ("val_fraction", "seed")
+# Job-config arguments the job sets itself (not settable from a sweep).
+_TRAINING_RESERVED = {"model", "X", "Y", "precision_dict", "progress"}
+_MODEL_RESERVED = {"dataset"}
+
+
+class SweepError(ValueError):
+    """A sweep file or output directory that cannot be run; the message names the bad key or value."""
+
+
+@dataclass
+class Point:
+    """One point of a sweep.
+
+    Attributes:
+        id: 12 hex digits of the sha256 of the point's resolved config (stable JSON).
+        values: swept dotted key -> value, in the sweep file's key order.
+        config: the full resolved job config (as :func:`hls.job.load_config` returns).
+    """
+
+    id: str
+    values: dict
+    config: dict
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: its points and where it came from.
+
+    Attributes:
+        path: the sweep file. base: the base job config file.
+        keys: swept dotted keys (grid keys, then zip keys), the result table's columns.
+        points: every point, in grid order (the last grid key varies fastest).
+        synth: run HLS synthesis after C simulation at every point.
+    """
+
+    path: Path
+    base: Path
+    keys: list
+    points: list
+    synth: bool = False
+
+    def manifest(self) -> dict:
+        """What identifies this sweep in its output directory (``sweep.json``)."""
+        return {"kappa_sweep": 1, "keys": list(self.keys), "synth": self.synth,
+                "points": [{"id": p.id, "values": p.values} for p in self.points]}
+
+
+# ----------------------------------------------------------------------------- sweep file
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep file; nothing is run or written.
+
+    Raises:
+        SweepError: no such file, unknown sweep keys, a base config that does not load,
+            a dotted key that is not in the job config schema (named, with the valid keys),
+            a value that does not parse (type strings via ``FixedPointType.from_string``),
+            an empty grid or value list, zip lists of different lengths, a key swept twice,
+            two points with the same resolved config, or a PrecisionDict naming a layer the
+            point's model does not have.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise SweepError(f"sweep file {str(path)!r} does not exist")
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SweepError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(spec, dict):
+        raise SweepError(f"{path}: expected a mapping with keys {', '.join(SWEEP_KEYS)}")
+    unknown = [k for k in spec if k not in SWEEP_KEYS]
+    if unknown:
+        raise SweepError(f"{path}: unknown sweep key(s) {unknown}; valid: {', '.join(SWEEP_KEYS)}")
+    if not isinstance(spec.get("base"), str):
+        raise SweepError(f"{path}: 'base' must name a job config file (e.g. configs/digits.yaml)")
+    base = _resolve_base(path, spec["base"])
+    try:
+        base_cfg = load_config(base)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SweepError(f"{path}: base config: {exc}") from None
+    synth = spec.get("synth", False)
+    if not isinstance(synth, bool):
+        raise SweepError(f"{path}: 'synth' must be true or false, got {synth!r}")
+
+    overrides = spec.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise SweepError(f"{path}: 'overrides' must be a mapping of job-config keys, got {overrides!r}")
+    for key, value in _flatten(overrides):
+        _check_key(path, "overrides", key)
+        _check_value(path, "overrides", key, value)
+        _set(base_cfg, key, value)
+
+    factors, keys = _factors(path, spec)
+    points, seen = [], {}
+    for combo in itertools.product(*factors):
+        values = {k: v for group in combo for k, v in group}
+        cfg = copy.deepcopy(base_cfg)
+        for k, v in values.items():
+            _set(cfg, k, v)
+        cfg = _canonical(cfg)
+        pid = point_id(cfg, synth)
+        if pid in seen:
+            raise SweepError(f"{path}: points {seen[pid]} and {values} resolve to the same job config")
+        seen[pid] = values
+        points.append(Point(pid, {k: values[k] for k in keys}, cfg))
+    _check_against_models(path, points)
+    return Sweep(path=path, base=base, keys=keys, points=points, synth=synth)
+
+
+def point_id(cfg: dict, synth: bool = False) -> str:
+    """12 hex digits of the sha256 of ``cfg`` as stable JSON (sorted keys); ``synth`` is
+    part of the hash only when True, so ids of sweeps without synthesis do not change."""
+    payload = {"config": cfg, "synth": True} if synth else cfg
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _resolve_base(sweep_path: Path, base: str) -> Path:
+    tried = [sweep_path.parent / base, REPO / base]
+    for cand in tried:
+        if cand.is_file():
+            return cand.resolve()
+    raise SweepError(f"{sweep_path}: base config {base!r} not found (looked in {', '.join(str(t) for t in tried)})")
+
+
+def _factors(path: Path, spec: dict) -> tuple[list, list]:
+    """Grid keys each as one factor, each zip group as one factor: lists of ``[(key, value), ...]``."""
+    grid = spec.get("grid") or {}
+    if not isinstance(grid, dict):
+        raise SweepError(f"{path}: 'grid' must map dotted keys to lists of values, got {grid!r}")
+    zips = spec.get("zip") or []
+    if isinstance(zips, dict):
+        zips = [zips]
+    if not isinstance(zips, list) or not all(isinstance(z, dict) for z in zips):
+        raise SweepError(f"{path}: 'zip' must be a mapping of dotted keys to equal-length lists (or a list of such)")
+    if not grid and not any(zips):
+        raise SweepError(f"{path}: empty grid: give at least one dotted key with a list of values under 'grid'")
+    factors, keys = [], []
+    groups = [("grid", {k: v}) for k, v in grid.items()] + [("zip", z) for z in zips if z]
+    for where, group in groups:
+        lengths = set()
+        for key, values in group.items():
+            if not isinstance(key, str):
+                raise SweepError(f"{path}: {where} key {key!r} must be a dotted string such as 'training.learning_rate'")
+            if key in keys:
+                raise SweepError(f"{path}: {where} key {key!r} is swept twice")
+            if not isinstance(values, list) or not values:
+                raise SweepError(f"{path}: {where} key {key!r} needs a non-empty list of values, got {values!r}")
+            _check_key(path, where, key)
+            for v in values:
+                _check_value(path, where, key, v)
+            dup = [v for i, v in enumerate(values) if v in values[:i]]
+            if dup:
+                raise SweepError(f"{path}: {where} key {key!r} lists {dup[0]!r} twice")
+            keys.append(key)
+            lengths.add(len(values))
+        if len(lengths) > 1:
+            raise SweepError(f"{path}: zip keys {list(group)} have lists of different lengths {sorted(lengths)}")
+        n = lengths.pop()
+        factors.append([[(k, group[k][i]) for k in group] for i in range(n)])
+    return factors, keys
+
+
+def _flatten(d: dict, prefix: str = "") -> list:
+    """Nested overrides -> ``[(dotted key, value)]`` following the job schema's depth
+    (``name``: 1, ``precision``: 3, other sections: 2); dotted keys pass through."""
+    out = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        top = key.split(".")[0]
+        depth = 1 if top == "name" else 3 if top == "precision" else 2
+        if isinstance(v, dict) and len(key.split(".")) < depth:
+            out += _flatten(v, key + ".")
+        else:
+            out.append((key, v))
+    return out
+
+
+def _check_key(path: Path, where: str, key: str) -> None:
+    """Schema check of a dotted key (no model needed)."""
+    from kappa.precision import FIELDS
+
+    parts = key.split(".")
+    top = parts[0]
+
+    def bad(msg):
+        raise SweepError(f"{path}: {where} key {key!r}: {msg}")
+
+    if top not in TOP_KEYS:
+        bad(f"unknown job-config section {top!r}; valid: {', '.join(sorted(TOP_KEYS))}")
+    want = 1 if top == "name" else 3 if top == "precision" else 2
+    if len(parts) != want or not all(parts):
+        shape = {"name": "name", "precision": "precision.<layer>.<field>"}.get(top, f"{top}.<option>")
+        bad(f"expected the form {shape}")
+    if top == "precision" and parts[2] not in FIELDS:
+        bad(f"unknown PrecisionDict field {parts[2]!r}; valid: {', '.join(FIELDS)}")
+    if top == "hls" and parts[1] not in HLS_KEYS:
+        bad(f"unknown hls option {parts[1]!r}; valid: {', '.join(HLS_KEYS)}")
+    if top == "split" and parts[1] not in SPLIT_KEYS:
+        bad(f"unknown split option {parts[1]!r}; valid: {', '.join(SPLIT_KEYS)}")
+    if top == "training":
+        valid = _training_keys()
+        if parts[1] not in valid:
+            bad(f"unknown training option {parts[1]!r}; valid: {', '.join(sorted(valid))}")
+
+
+def _check_value(path: Path, where: str, key: str, value: Any) -> None:
+    """Value checks that need no model: type strings, hls options, dataset names."""
+    from kappa.fixed_point import FixedPointType
+    from kappa.layers.base import IO_TYPES as _IO_TYPES
+    from kappa.layers.base import STRATEGIES as _STRATEGIES
+
+    from .convert import BACKENDS as _BACKENDS
+
+    parts = key.split(".")
+
+    def bad(msg):
+        raise SweepError(f"{path}: {where} key {key!r}: {msg}")
+
+    if parts[0] == "precision":
+        if not isinstance(value, str):
+            bad(f"value {value!r} is not a type string such as 'ap_fixed<8,3,AP_RND,AP_SAT>'")
+        try:
+            FixedPointType.from_string(value)
+        except ValueError as exc:
+            bad(f"value {value!r} does not parse: {exc}")
+    elif key == "hls.backend" and value not in _BACKENDS:
+        bad(f"value {value!r}; valid: {', '.join(_BACKENDS)}")
+    elif key == "hls.strategy" and value not in _STRATEGIES:
+        bad(f"value {value!r}; valid: {', '.join(_STRATEGIES)}")
+    elif key == "hls.io_type" and value not in _IO_TYPES:
+        bad(f"value {value!r}; valid: {', '.join(_IO_TYPES)}")
+    elif key == "hls.reuse_factor" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        bad(f"value {value!r} is not a positive integer")
+    elif key == "hls.clock_period" and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+        bad(f"value {value!r} is not a positive clock period in ns")
+    elif key == "dataset.name":
+        from kappa import datasets
+
+        if value not in datasets.list_datasets():
+            bad(f"unknown dataset {value!r}; valid: {', '.join(datasets.list_datasets())}")
+    elif key == "name" and (not isinstance(value, str) or not value):
+        bad(f"value {value!r} is not a non-empty string")
+
+
+def _training_keys() -> set:
+    import inspect
+
+    from kappa.training import train_instrumented
+
+    return set(inspect.signature(train_instrumented).parameters) - _TRAINING_RESERVED
+
+
+def _check_against_models(path: Path, points: list) -> None:
+    """Build each distinct (dataset, model) once and check every point's dataset and model
+    options and PrecisionDict layer names against it (imports TensorFlow)."""
+    import inspect
+
+    from kappa import datasets
+    from kappa.nn import ConvBlockModel, LinearBlockModel
+    from kappa.precision import PrecisionDict
+
+    from .job import MODEL_TYPES
+
+    classes = {"linear_block": LinearBlockModel, "conv_block": ConvBlockModel}
+    layers: dict[str, list] = {}
+    for p in points:
+        cfg = p.config
+        where = f"{path}: point {p.values}"
+        mcfg = dict(cfg["model"])
+        mtype = mcfg.pop("type", "linear_block")
+        if mtype not in MODEL_TYPES:
+            raise SweepError(f"{where}: model.type {mtype!r} is not known; valid: {', '.join(MODEL_TYPES)}")
+        model_cls = classes[mtype]
+        model_keys = set(inspect.signature(model_cls).parameters) - _MODEL_RESERVED
+        unknown = sorted(set(mcfg) - model_keys)
+        if unknown:
+            raise SweepError(f"{where}: unknown {mtype} model option(s) {unknown}; valid: type, {', '.join(sorted(model_keys))}")
+        unknown = sorted(set(cfg.get("split") or {}) - set(SPLIT_KEYS))
+        if unknown:
+            raise SweepError(f"{where}: unknown split option(s) {unknown}; valid: {', '.join(SPLIT_KEYS)}")
+        unknown = sorted(set(cfg.get("training") or {}) - _training_keys())
+        if unknown:
+            raise SweepError(f"{where}: unknown training option(s) {unknown}; valid: {', '.join(sorted(_training_keys()))}")
+        sig = json.dumps([cfg["dataset"], cfg["model"]], sort_keys=True, default=str)
+        if sig not in layers:
+            ds_cfg = dict(cfg["dataset"])
+            try:
+                ds = datasets.create(ds_cfg.pop("name"), **ds_cfg)
+                model = model_cls(dataset=ds, **mcfg)
+            except (TypeError, ValueError, KeyError) as exc:
+                raise SweepError(f"{where}: dataset/model config {cfg['dataset']} / {cfg['model']} does not build: {exc}") from None
+            layers[sig] = [layer.name for layer in model.model.layers]
+        try:
+            PrecisionDict(cfg["precision"]).validate(layers[sig])
+        except ValueError as exc:
+            raise SweepError(f"{where}: {exc}") from None
+
+
+def _set(cfg: dict, key: str, value: Any) -> None:
+    node = cfg
+    parts = key.split(".")
+    for part in parts[:-1]:
+        if node.get(part) is None:
+            node[part] = {}
+        node = node[part]
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def _canonical(cfg: dict) -> dict:
+    """Type strings in their canonical spelling, so equal types give equal point ids."""
+    from kappa.fixed_point import FixedPointType
+
+    cfg["precision"] = {layer: {f: (str(FixedPointType.from_string(t)) if isinstance(t, str) else t)
+                                for f, t in (fields or {}).items()}
+                        for layer, fields in cfg["precision"].items()}
+    return cfg
+
+
+# ----------------------------------------------------------------------------- output directory
+
+
+def check_output(sweep: Sweep, output: str | Path) -> Path:
+    """Check ``output`` can hold ``sweep``: absent, empty, or holding this same sweep.
+
+    Returns:
+        The resolved output directory (not created).
+
+    Raises:
+        SweepError: ``output`` is a file, holds files that are not a sweep, or holds a
+            different sweep (its ``sweep.json`` lists other points or keys).
+    """
+    out = Path(output).resolve()
+    if not out.exists():
+        return out
+    if not out.is_dir():
+        raise SweepError(f"output {out} exists and is not a directory")
+    man = out / MANIFEST
+    if not man.exists():
+        if any(out.iterdir()):
+            raise SweepError(f"output {out} is not empty and holds no {MANIFEST}: not a sweep directory; "
+                             f"choose a new or empty --output directory")
+        return out
+    try:
+        old = json.loads(man.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SweepError(f"{man} is unreadable ({exc}); choose another --output directory") from None
+    new = sweep.manifest()
+    if old != new:
+        old_ids = {p["id"] for p in old.get("points", [])}
+        new_ids = {p.id for p in sweep.points}
+        what = []
+        if old.get("keys") != new["keys"]:
+            what.append(f"swept keys {old.get('keys')} there, {new['keys']} here")
+        if old_ids != new_ids:
+            what.append(f"{len(new_ids - old_ids)} point(s) not in it, {len(old_ids - new_ids)} of its point(s) not here")
+        if old.get("synth") != new["synth"]:
+            what.append(f"synth {old.get('synth')} there, {new['synth']} here")
+        raise SweepError(f"output {out} holds a different sweep ({'; '.join(what) or 'different manifest'}); "
+                         f"nothing was changed: choose another --output directory")
+    return out
