@@ -79,8 +79,8 @@ def cnn_setup(n):
     import kappa
 
     cfg = yaml.safe_load((ROOT / "configs" / "digits_cnn.yaml").read_text())
-    m = kappa.ConvBlockModel(dataset=kappa.DigitsDataset(images=True), filters=[8], kernel_size=3, padding="same",
-                             pool="max", seed=0)
+    kw = {k: v for k, v in cfg["model"].items() if k != "type"}
+    m = kappa.ConvBlockModel(dataset=kappa.DigitsDataset(images=True), **kw)
     X = kappa.DigitsDataset(images=True).get()[0]
     X = np.concatenate([X] * (-(-n // len(X))))[:n]
     return m.model, cfg["precision"], X

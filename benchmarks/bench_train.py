@@ -173,9 +173,10 @@ def digits_targets(epochs, repeats):
     Xi, Yi = (a.astype(np.float32) for a in dsi.get())
     Pc = cfg["precision"]
     Pc["default"]["gradient"] = GRADIENT
-    makec = lambda: kappa.ConvBlockModel(dataset=dsi, filters=[8], kernel_size=3, padding="same",  # noqa: E731
-                                         pool="max", seed=0)
-    run("digits CNN, job types", makec, Xi, Yi, Pc, 0.3, 1.0)
+    kw = {k: v for k, v in cfg["model"].items() if k != "type"}
+    makec = lambda: kappa.ConvBlockModel(dataset=dsi, **kw)  # noqa: E731
+    run("digits CNN, job types", makec, Xi, Yi, Pc, cfg["training"]["learning_rate"], 1.0,
+        cfg["training"].get("loss_mode", "half_mse"))
 
     print(f"\nFixed-point training vs Keras fit (batch 32, {epochs} epochs per run, {repeats} repeats; "
           "ratios min / median / max; the machine may be shared)")
