@@ -49,20 +49,30 @@ def firmware_steps(keras_model, precision: PrecisionDict | None, opts: FirmwareO
 
 
 def layer_outputs(keras_model, precision, X, *, io_type: str = "io_parallel", strategy: str = "Latency",
-                  reuse_factor: int = 1, layer_options=None) -> list[tuple[str, np.ndarray]]:
+                  reuse_factor: int = 1, layer_options=None,
+                  chunk_samples: int | None = None) -> list[tuple[str, np.ndarray]]:
     """Every firmware step's output on ``X``, in network order (hls4ml layer names).
 
     Args:
         as :func:`predict_quantized`.
 
     Returns:
-        ``[(hls4ml layer name, array (N, *layer output shape))]``; the last entry is
-        :func:`predict_quantized`'s result. Used to locate the first layer where firmware
-        and Python part.
+        ``[(hls4ml layer name, array (N, *layer output shape))]`` (computed chunk by chunk,
+        then concatenated); the last entry is :func:`predict_quantized`'s result. Used to
+        locate the first layer where firmware and Python part.
 
     Raises:
         ValueError: as :func:`predict_quantized`.
     """
+    return _forward(keras_model, precision, X, io_type, strategy, reuse_factor, layer_options, chunk_samples,
+                    keep_all=True)
+
+
+def _forward(keras_model, precision, X, io_type, strategy, reuse_factor, layer_options, chunk_samples, *,
+             keep_all: bool) -> list[tuple[str, np.ndarray]]:
+    if chunk_samples is not None and (isinstance(chunk_samples, bool) or not isinstance(chunk_samples, (int, np.integer))
+                                      or chunk_samples < 1):
+        raise ValueError(f"chunk_samples must be an integer >= 1 (or None for the default), got {chunk_samples!r}")
     opts = FirmwareOptions(io_type, strategy, reuse_factor, layer_options or {})
     precision = ensure_precision_dict(precision)
     check_inference_precision(keras_model, precision)  # layers the model has, no S_RND in firmware
@@ -71,21 +81,53 @@ def layer_outputs(keras_model, precision, X, *, io_type: str = "io_parallel", st
     x = check_inputs(X, model_input_shape(keras_model), what="X")
     steps = firmware_steps(keras_model, precision, opts)
     cur_t = None if precision is None else precision.dtype(INPUT_LAYER, "value")
-    if cur_t is not None:
-        if cur_t.stochastic:
-            raise ValueError(f"input.value = {cur_t}: stochastic rounding (S_RND) is training-only; firmware types "
-                             "need a deterministic rounding mode")
-        x = quantize(x, cur_t)
-    outs = []
-    for step in steps:
-        x = step.family.forward(step, x, cur_t, opts)
-        cur_t = step.types.get("result")
-        outs.append((step.name, x))
-    return outs
+    if cur_t is not None and cur_t.stochastic:
+        raise ValueError(f"input.value = {cur_t}: stochastic rounding (S_RND) is training-only; firmware types "
+                         "need a deterministic rounding mode")
+    arrays = _run_chunks(steps, x, cur_t, opts, chunk_samples or default_chunk(steps), keep_all=keep_all)
+    names = [st.name for st in steps][-len(arrays):]
+    return list(zip(names, arrays))
+
+
+CHUNK_ELEMENTS = 1 << 21
+"""Default chunk: about this many float64 values in the widest per-sample array of the
+network (im2col columns included), i.e. ~16 MiB, so memory does not grow with N."""
+
+
+def default_chunk(steps: list[Step]) -> int:
+    """Samples per chunk: :data:`CHUNK_ELEMENTS` over the widest per-sample array."""
+    widest = 1
+    for st in steps:
+        per = max(int(np.prod(st.in_shape or (1,))), int(np.prod(st.out_shape or (1,))))
+        k = st.attrs.get("kernel")
+        if k is not None:  # im2col: one receptive field per output pixel
+            per = max(per, int(np.prod(st.out_shape[:-1])) * int(np.prod(k)) * int((st.in_shape or (1,))[-1]))
+        widest = max(widest, per)
+    return max(1, CHUNK_ELEMENTS // widest)
+
+
+def _run_chunks(steps, x, in_t, opts, chunk_samples, *, keep_all):
+    """The steps on ``chunk_samples`` samples at a time (the input cast to ``in_t`` first);
+    returns every step's output (``keep_all``) or the last one, concatenated over chunks."""
+    n = x.shape[0]
+    parts = []
+    for lo in range(0, max(n, 1), chunk_samples):
+        xc, cur_t, outs = x[lo:lo + chunk_samples], in_t, []
+        if in_t is not None:
+            xc = quantize(xc, in_t)
+        for step in steps:
+            xc = step.family.forward(step, xc, cur_t, opts)
+            cur_t = step.types.get("result")
+            if keep_all:
+                outs.append(xc)
+        parts.append(outs if keep_all else [xc])
+    if len(parts) == 1:
+        return parts[0]
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
 
 
 def predict_quantized(keras_model, precision, X, *, io_type: str = "io_parallel", strategy: str = "Latency",
-                      reuse_factor: int = 1, layer_options=None) -> np.ndarray:
+                      reuse_factor: int = 1, layer_options=None, chunk_samples: int | None = None) -> np.ndarray:
     """The inference-mode Python firmware forward that the C simulation is compared with.
 
     Args:
@@ -97,6 +139,10 @@ def predict_quantized(keras_model, precision, X, *, io_type: str = "io_parallel"
         strategy: ``"Latency"`` or ``"Resource"``; Resource with a saturating accumulator
             is refused. reuse_factor: integer >= 1. layer_options: per-layer options
             (``{layer name: {option: value}}``), as given to ``hls.convert``.
+        chunk_samples: samples computed at a time (None: :func:`default_chunk`, about
+            16 MiB of values in the widest layer), so memory stays bounded for any N
+            (1,000,000 samples of a 16-64-32-32-5 network peak well under 2 GiB); the
+            result does not depend on it (no arithmetic crosses samples).
 
     Returns:
         float64 array, shape (N, *output_shape).
@@ -105,7 +151,7 @@ def predict_quantized(keras_model, precision, X, *, io_type: str = "io_parallel"
         ValueError: unsupported layer or configuration, bad PrecisionDict (a layer the
             model lacks, a field its kind does not have, S_RND in a firmware field), X of
             another shape (says which was expected), non-finite X (names the index), unknown
-            io_type or strategy.
+            io_type or strategy, a chunk_samples that is not an integer >= 1.
     """
-    return layer_outputs(keras_model, precision, X, io_type=io_type, strategy=strategy, reuse_factor=reuse_factor,
-                         layer_options=layer_options)[-1][1]
+    return _forward(keras_model, precision, X, io_type, strategy, reuse_factor, layer_options, chunk_samples,
+                    keep_all=False)[-1][1]

@@ -155,10 +155,12 @@ def round_units_tensor(s, mode: str, *, bounded: bool = False):
     return _round_units(s, mode, _TFOps(), bounded=bounded)
 
 
-def _quantize_core(x, t: FixedPointType, ops, u=None):
+def _quantize_core(x, t: FixedPointType, ops, u=None, *, bounded: bool = False):
     """Exact quantization of float64 ``x`` (numpy array or tf.float64 tensor) to ``t``.
 
-    ``u``: uniform [0, 1) samples of x's shape, required for S_RND only.
+    ``u``: uniform [0, 1) samples of x's shape, required for S_RND only. ``bounded``: use
+    the bounded rounding of :func:`_round_units`; only valid when :func:`_bounded_ok`
+    (the wrap or clip below keeps ``|x * 2**F| < 2**52``).
     """
     W, F, I = t.width, t.fractional, t.integer
     if t.overflow == "WRAP":
@@ -176,7 +178,7 @@ def _quantize_core(x, t: FixedPointType, ops, u=None):
 
     s = xr * (2.0**F)  # exact: power-of-two scaling
     neg = s < 0
-    q = _round_units(s, "TRN_ZERO" if t.kind == "int" else t.rounding, ops, u)
+    q = _round_units(s, "TRN_ZERO" if t.kind == "int" else t.rounding, ops, u, bounded=bounded)
     if t.kind == "int":
         # ap_int_base(double) (ap_int_base.h): for |x| < 0.5 it sets V = is_neg ? -1 : 0 and
         # then negates negative inputs, so every negative |x| < 0.5 becomes +1 (before wrap).
@@ -195,6 +197,13 @@ def _quantize_core(x, t: FixedPointType, ops, u=None):
     else:  # SAT, SAT_SYM (qmin already excludes -2**(W-1) for SAT_SYM)
         q = ops.clip(q, float(t.qmin), full_max)
     return q * (2.0 ** (-F)) + 0.0  # + 0.0 turns -0.0 into +0.0 (ap_fixed has no -0)
+
+
+def _bounded_ok(t: FixedPointType) -> bool:
+    """True when :func:`_quantize_core` may round with ``bounded=True``: WRAP reduces ``x``
+    below ``2**I`` (``|x * 2**F| < 2**W <= 2**51``); the saturating modes clip it to
+    ``2**(I+1)`` (``|x * 2**F| <= 2**(W+1)``, below 2**52 for W <= 50)."""
+    return t.width <= (51 if t.overflow == "WRAP" else 50)
 
 
 def _check_finite(x: np.ndarray, t: FixedPointType) -> None:
@@ -233,8 +242,28 @@ def quantize(x: Any, dtype: "str | FixedPointType", *, rng: "np.random.Generator
             raise ValueError(f"{t} uses stochastic rounding: pass rng= (a numpy Generator or an int seed)")
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         u = gen.random(arr.shape)
+    if u is None and arr.size >= COMPILED_MIN_SIZE:
+        return _quantize_compiled(arr, t)
     with np.errstate(invalid="ignore"):
         return np.asarray(_quantize_core(arr, t, _NumpyOps, u), dtype=np.float64)
+
+
+COMPILED_MIN_SIZE = 4096
+"""Arrays with at least this many elements use the compiled kernels of
+:mod:`kappa.fixed_kernels` (one pass instead of 10-30 numpy passes; same results, compared
+in ``tests/test_fast_paths.py``); smaller ones the numpy expressions (no compile/import cost)."""
+
+
+def _quantize_compiled(arr: np.ndarray, t: FixedPointType) -> np.ndarray:
+    """:func:`quantize` of a finite float64 array with a deterministic rounding mode, compiled."""
+    from .fixed_kernels import OVERFLOW_CODES, ROUND_CODES, quantize_kernel
+
+    x = np.ascontiguousarray(arr)
+    out = np.empty(x.shape, np.float64)
+    mode = "TRN_ZERO" if t.kind == "int" else t.rounding
+    quantize_kernel()(x, t.fractional, t.integer, t.width, t.signed, t.kind == "int", ROUND_CODES[mode],
+                      OVERFLOW_CODES[t.overflow], float(t.qmin), float(t.qmax), out)
+    return out
 
 
 def quantize_tensor(x, dtype: "str | FixedPointType", ste: bool = True, seed=None):
@@ -264,13 +293,14 @@ def quantize_tensor(x, dtype: "str | FixedPointType", ste: bool = True, seed=Non
     if t.stochastic and seed is None:
         raise ValueError(f"{t} uses stochastic rounding: pass seed= (shape-[2] ints for tf.random.stateless_uniform)")
     ops = _TFOps()
+    bounded = _bounded_ok(t)  # fewer ops per cast in the training graph (same values)
 
     def _q(v):
         v64 = tf.cast(v, tf.float64)
         u = None
         if t.stochastic:
             u = tf.random.stateless_uniform(tf.shape(v64), seed=seed, dtype=tf.float64)
-        return tf.cast(_quantize_core(v64, t, ops, u), v.dtype)
+        return tf.cast(_quantize_core(v64, t, ops, u, bounded=bounded), v.dtype)
 
     x = tf.convert_to_tensor(x)
     if not ste:
@@ -351,6 +381,8 @@ def requantize_codes(codes: np.ndarray, frac_bits: int, dtype: "str | FixedPoint
     P = np.asarray(codes, dtype=np.int64)
     shift = frac_bits - t.fractional
     W = t.width
+    if P.size >= COMPILED_MIN_SIZE and (0 <= shift <= 62 or (shift < 0 and _max_abs_bits(P) - shift <= 62)):
+        return _requantize_compiled(P, shift, t)
     if shift > 0:
         neg = P < 0
         a = np.abs(P)
@@ -402,6 +434,24 @@ def requantize_codes(codes: np.ndarray, frac_bits: int, dtype: "str | FixedPoint
     return np.clip(q, np.int64(t.qmin), full_max)
 
 
+def _max_abs_bits(P: np.ndarray) -> int:
+    """Bits of the largest ``|code|`` (a bound the compiled left shift needs)."""
+    return int(max(int(P.max()), -int(P.min()))).bit_length() if P.size else 0
+
+
+def _requantize_compiled(P: np.ndarray, shift: int, t: FixedPointType) -> np.ndarray:
+    from .fixed_kernels import OVERFLOW_CODES, ROUND_CODES, requantize_kernel
+
+    c = np.ascontiguousarray(P)
+    out = np.empty(c.shape, np.int64)
+    mode = "TRN_ZERO" if t.kind == "int" else t.rounding
+    ovf = OVERFLOW_CODES[t.overflow]
+    full_min = -(1 << (t.width - 1)) if t.signed else 0
+    lo = int(t.qmin) if ovf == 1 else full_min
+    requantize_kernel()(c, shift, ROUND_CODES[mode], ovf, t.width, t.signed, lo, int(t.qmax), out)
+    return out
+
+
 def to_codes(x: np.ndarray, dtype: "str | FixedPointType") -> np.ndarray:
     """Integer codes (int64) of values already on ``dtype``'s grid: ``x / lsb``.
 
@@ -409,7 +459,17 @@ def to_codes(x: np.ndarray, dtype: "str | FixedPointType") -> np.ndarray:
         ValueError: a value not on the grid (names it).
     """
     t = as_type(dtype)
-    c = np.asarray(x, dtype=np.float64) * (2.0**t.fractional)
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.size >= COMPILED_MIN_SIZE:
+        from .fixed_kernels import codes_kernel
+
+        arr = np.ascontiguousarray(arr)
+        out = np.empty(arr.shape, np.int64)
+        bad = codes_kernel()(arr, 2.0**t.fractional, out)
+        if bad < 0:
+            return out
+        raise ValueError(f"value {arr.ravel()[bad]!r} is not on the grid of {t}")
+    c = arr * (2.0**t.fractional)
     r = np.rint(c)
     if np.any(r != c):
         bad = np.asarray(x).ravel()[np.flatnonzero((r != c).ravel())[0]]

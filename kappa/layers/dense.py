@@ -135,18 +135,158 @@ def matrix_arith(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: dict
         raise ValueError(f"layer {name!r}: {in_t} x {w_t} products need {in_t.width + w_t.width} bits; "
                          f"kappa's int64 emulation supports at most {MAX_PRODUCT_BITS_NUMPY}")
     xc, wc = to_codes(x, in_t), to_codes(w, w_t)
-    prods = requantize_codes(xc[:, :, None] * wc[None, :, :], in_t.fractional + w_t.fractional, acc_t)
     acc0 = requantize_codes(to_codes(bq, b_t), b_t.fractional, acc_t) if b is not None else np.zeros(n_out, np.int64)
-    acc = np.broadcast_to(acc0, (x.shape[0], n_out)).copy()
-    if acc_t.overflow == "WRAP":
-        # Modular arithmetic (int64 overflow included): the order of additions does not matter.
-        acc = requantize_codes(acc + prods.sum(axis=1), acc_t.fractional, acc_t)
-    else:  # saturating: every partial sum saturates, in input order (Latency strategy)
-        for i in range(n_in):
-            acc = requantize_codes(acc + prods[:, i, :], acc_t.fractional, acc_t)
+    acc = dot_codes(xc, wc, acc0, in_t.fractional + w_t.fractional, acc_t,
+                    x_bound=max(-in_t.qmin, in_t.qmax))
     if res_t is None:
         return acc * acc_t.lsb
     return requantize_codes(acc, acc_t.fractional, res_t) * res_t.lsb
+
+
+DOT_PATHS = ("auto", "general", "exact", "kernel")
+EXACT_FLOAT_BITS = 53
+
+
+def _overflow_bounds(acc_t: FixedPointType) -> tuple[int, int]:
+    """``(lo, hi)`` integer codes a partial sum must stay within: the clip range of SAT /
+    SAT_SYM, the full range outside which SAT_ZERO gives 0 (and WRAP wraps)."""
+    full_min = -(1 << (acc_t.width - 1)) if acc_t.signed else 0
+    if acc_t.overflow in ("SAT", "SAT_SYM"):
+        return int(acc_t.qmin), int(acc_t.qmax)
+    return full_min, int(acc_t.qmax)
+
+
+def _dot_general(xc, wc, acc0, frac_bits, acc_t):
+    """The firmware loop on numpy int64 arrays, literally: every product cast to
+    ``accum_t`` (:func:`requantize_codes`), WRAP sums in one reduction, saturating sums one
+    input at a time. Memory (M, n_in, n_out) int64: the reference the fast paths are tested
+    against."""
+    prods = requantize_codes(xc[:, :, None] * wc[None, :, :], frac_bits, acc_t)
+    acc = np.broadcast_to(acc0, (xc.shape[0], wc.shape[1])).copy()
+    if acc_t.overflow == "WRAP":
+        # Modular arithmetic (int64 overflow included): the order of additions does not matter.
+        return requantize_codes(acc + prods.sum(axis=1), acc_t.fractional, acc_t)
+    for i in range(xc.shape[1]):  # saturating: every partial sum saturates, in input order
+        acc = requantize_codes(acc + prods[:, i, :], acc_t.fractional, acc_t)
+    return acc
+
+
+def dot_codes(xc: np.ndarray, wc: np.ndarray, acc0: np.ndarray, frac_bits: int, acc_t: FixedPointType, *,
+              x_bound: int | None = None, path: str = "auto") -> np.ndarray:
+    """Accumulator codes of the firmware dot products (steps 1-3 of the module docstring).
+
+    Args:
+        xc: int64 (M, n_in) input codes; the value is ``xc * 2**-F_x``.
+        wc: int64 (n_in, n_out) weight codes (``2**-F_w``); ``|xc * wc| < 2**62``.
+        acc0: int64 (n_out,) the bias already converted to ``accum_t`` codes.
+        frac_bits: ``F_x + F_w``, the fractional bits of an exact product.
+        acc_t: the accumulator type (``ap_fixed``/``ap_ufixed``/``ap_int``).
+        x_bound: a bound on ``|xc|`` (from the input type's width); None: ``max |xc|``.
+        path: ``"auto"`` (the fastest exact path), or one path forced (tests):
+            ``"general"`` (:func:`_dot_general`), ``"exact"`` (one float64 matrix product;
+            rows that could saturate go to the kernel), ``"kernel"`` (numba loop,
+            :mod:`kappa.fixed_kernels`).
+
+    Returns:
+        int64 (M, n_out) accumulator codes (value ``codes * acc_t.lsb``), bit-exact with
+        ``nnet_dense_latency.h``: identical on every path.
+
+    Raises:
+        ValueError: an unknown ``path``, or a forced path whose preconditions do not hold
+            (``exact``: products on the accumulator grid and every partial sum < 2**53).
+
+    The paths (conditions decided from the widths and the weights before any sample is
+    touched, except the per-row saturation check):
+
+    * exact: when ``F_x + F_w <= F_acc`` every product is on the accumulator grid, so the
+      cast of a product can only overflow. With WRAP every cast is modular and the dot
+      product is ``wrap(acc0 + (x @ w) << (F_acc - F_x - F_w))``; float64 BLAS computes
+      ``x @ w`` exactly in any summation order while ``max|x| * max_j sum_i |w_ij| < 2**53``
+      (every partial sum is an integer below 2**53). With SAT/SAT_ZERO the same sum is
+      exact when no partial sum can leave the range: ``|acc0_j| + sum_i |x_i w_ij|`` bounds
+      every partial sum (every prefix, in any order), checked once from the widths or per
+      row; only the rows that could saturate run the sequential kernel.
+    * kernel: everything else that fits int64 (rounded products, wide sums): one compiled
+      pass with the product rounding as integer shifts (WRAP: modular sums; SAT: the
+      sequential clip in input order).
+    * general: products that need a shift of 63 bits or more, or sums that could leave
+      int64 before wrapping.
+    """
+    if path not in DOT_PATHS:
+        raise ValueError(f"unknown dot-product path {path!r}; valid: {', '.join(DOT_PATHS)}")
+    M, n_in = xc.shape
+    n_out = wc.shape[1]
+    if path == "general" or M == 0 or n_in == 0:
+        return _dot_general(xc, wc, acc0, frac_bits, acc_t)
+    shift = frac_bits - acc_t.fractional
+    wrap = acc_t.overflow == "WRAP"
+    xb = int(np.abs(xc).max()) if x_bound is None else int(x_bound)
+    w_abs = np.abs(wc)
+    w_max = int(w_abs.max()) if w_abs.size else 0
+    lo, hi = _overflow_bounds(acc_t)
+    # Python-int bounds (no overflow): |product| and |sum of products| in product units.
+    p_max = xb * w_max
+    if w_max * n_in < 2**62:
+        col_sum = [int(v) for v in w_abs.sum(axis=0)]
+    else:
+        col_sum = [w_max * n_in] * n_out
+    sum_max = xb * max(col_sum)
+    a0_max = int(np.abs(acc0).max()) if acc0.size else 0
+
+    exact_ok = shift <= 0 and sum_max < 2**EXACT_FLOAT_BITS
+    if path == "exact" and not exact_ok:
+        raise ValueError(f"the exact float64 path needs products on the accumulator grid (shift {shift} <= 0) and "
+                         f"partial sums below 2**53 (bound {sum_max})")
+    kernel_ok = 0 < shift <= 62 or (shift <= 0 and (p_max << -shift) < 2**62 and (sum_max << -shift) < 2**62)
+    if kernel_ok and wrap:
+        q_max = (p_max >> shift) + 1 if shift > 0 else p_max << -shift
+        if a0_max + n_in * q_max >= 2**62:  # mask every rounded product to W_acc bits
+            kernel_ok = (n_in + 1) << acc_t.width < 2**62
+            mask = (1 << acc_t.width) - 1
+        else:
+            mask = -1
+    else:
+        mask = -1
+    if path == "kernel" and not kernel_ok:
+        raise ValueError(f"the integer kernel cannot hold these products in int64 (shift {shift}, "
+                         f"|product| <= {p_max}, accumulator {acc_t})")
+    if path == "auto":
+        path = "exact" if exact_ok else "kernel" if kernel_ok else "general"
+    if path == "general":
+        return _dot_general(xc, wc, acc0, frac_bits, acc_t)
+
+    def run_kernel(rows):
+        from ..fixed_kernels import OVERFLOW_CODES, ROUND_CODES, kernel
+
+        mode = "TRN_ZERO" if acc_t.kind == "int" else acc_t.rounding
+        out = kernel()(np.ascontiguousarray(xc, np.int64), np.ascontiguousarray(wc, np.int64),
+                       np.ascontiguousarray(acc0, np.int64), shift, ROUND_CODES[mode],
+                       OVERFLOW_CODES[acc_t.overflow], lo, hi, mask, rows)
+        return requantize_codes(out, acc_t.fractional, acc_t) if wrap else out
+
+    if path == "kernel":
+        return run_kernel(np.arange(M, dtype=np.int64))
+
+    # exact: one float64 matrix product of codes, exact by the bound above
+    k = -shift
+    s = (xc.astype(np.float64) @ wc.astype(np.float64)).astype(np.int64)
+    acc = acc0 + (s << k) if k else acc0 + s
+    if wrap:
+        return requantize_codes(acc, acc_t.fractional, acc_t)
+    a0 = np.abs(acc0)
+    static = all(a + (c * xb << k) <= hi and -(a + (c * xb << k)) >= lo for a, c in zip(a0.tolist(), col_sum))
+    if static:
+        return acc
+    # per row: |acc0| + |x| @ |w| (exact, < 2**53 in product units) bounds every partial sum
+    if hi < 2**52 and (sum_max << k) + a0_max < 2**52:
+        rb = (np.abs(xc).astype(np.float64) @ w_abs.astype(np.float64)) * float(2**k) + a0.astype(np.float64)
+        risky = np.flatnonzero(((rb > hi) | (-rb < lo)).any(axis=1))
+    else:
+        risky = np.arange(M)
+    if risky.size:
+        acc[risky] = run_kernel(risky.astype(np.int64)) if kernel_ok else \
+            _dot_general(xc[risky], wc, acc0, frac_bits, acc_t)
+    return acc
 
 
 # --------------------------------------------------------------------- TensorFlow
@@ -226,6 +366,10 @@ def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None,
                 bound = tf.abs(b_acc) + tf.matmul(tf.abs(x), tf.abs(w)) + 2 * d_in * acc_t.lsb
         if ok:
             if wrap:
+                if Fp > F:
+                    # s (< 2**51 LSBs, see above) and b_acc (< 2**51 LSBs) are on the accumulator
+                    # grid: s + b_acc is exact, and one modular wrap equals wrapping s first.
+                    return qv(s + b_acc)
                 return qv(qv(s) + b_acc)
             return tf.cond(fits(bound), lambda: qv(s + b_acc), lambda: sequential(products_q()))
     pq = products_q()
