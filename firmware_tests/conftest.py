@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
+
+# Many small C-simulation projects with few samples: compile quicker (-O0), run slower.
+os.environ.setdefault("KAPPA_CSIM_OPT", "-O0")
+
+import json  # noqa: E402
+import sys  # noqa: E402
 
 import numpy as np
 import pytest

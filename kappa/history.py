@@ -163,7 +163,9 @@ class FitHistory:
         1. a NaN/inf loss or parameter ended it (``divergence``); or
         2. *loss blow-up*: the mean loss of the last ``window`` steps (default
            ``max(3, n_steps // 20)``) is at least ``loss_factor`` (10) times the best
-           logged batch loss and above the first step's loss; or
+           logged batch loss and above the first step's loss; or it is at least twice the
+           first step's loss and twice the best (a bounded loss such as cross-entropy cannot
+           rise 10x); or
         3. *pinned at the rails* (quantized runs): over the last ``window`` steps the mean
            ``weight_saturation_fraction_max`` and the mean
            ``update_saturation_fraction_max`` are both ``>= rail_fraction`` (0.5): weights
@@ -193,6 +195,14 @@ class FitHistory:
                         "reason": f"the loss rose to {tail:.4g} (mean of the last {w} steps), {tail / best:.3g} times "
                                   f"its best {best:.4g} and above its initial {float(loss[0]):.4g}; saturation hid "
                                   f"the blow-up (lower the learning rate)"}
+            first = float(loss[0])
+            if first > 0 and tail >= 2.0 * first and tail >= 2.0 * best:
+                # a bounded loss (cross-entropy on a saturating softmax) cannot rise 10x, but a
+                # run that ends at twice its initial loss has not trained: it blew up
+                k = int(np.flatnonzero(loss >= 2.0 * first)[0])
+                return {"status": "diverged", "step": k,
+                        "reason": f"the loss ended at {tail:.4g} (mean of the last {w} steps), {tail / first:.3g} times "
+                                  f"its initial {first:.4g}; saturation hid the blow-up (lower the learning rate)"}
             ws = np.asarray(self.weight_saturation_fraction_max, np.float64)
             us = np.asarray(self.update_saturation_fraction_max, np.float64)
             if ws.size == n and us.size == n and np.all(np.isfinite(ws[-w:])) and np.all(np.isfinite(us[-w:])):

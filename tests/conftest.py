@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+# Many small C-simulation projects with few samples: compile quicker (-O0), run slower.
+os.environ.setdefault("KAPPA_CSIM_OPT", "-O0")
+
 import json
 import sys
 from collections import Counter

@@ -85,7 +85,7 @@ def test_default_jobs_are_not_flagged_and_lr_1000_is():
     blown = _train(REPO / "configs" / "digits.yaml", learning_rate=1000, epochs=2)
     h = blown.health()
     assert h["status"] == "diverged" and np.all(np.isfinite(blown.loss))  # saturation: no NaN
-    assert blown.summary()["final_loss"] > 10 * blown.summary()["min_loss"]
+    assert blown.summary()["final_loss"] > 2 * blown.summary()["initial_loss"]  # cross-entropy: bounded, not 10x
 
 
 @pytest.mark.slow

@@ -51,8 +51,10 @@ def _interrupt(cfg, out, sig, marker, *, force=False, wait_for_compiler=False):
     # an empty C-simulation cache of its own, so that g++ really runs (a shared cached binary would skip it)
     cache = tempfile.mkdtemp(prefix="kappa-csim-cache-test-")
     atexit.register(shutil.rmtree, cache, True)
+    # restore SIGINT's default action: a pytest-xdist worker ignores SIGINT, and the child would inherit that
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KAPPA_CSIM_CACHE=str(cache)))
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KAPPA_CSIM_CACHE=str(cache)),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     try:
         for line in proc.stdout:
