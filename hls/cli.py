@@ -253,31 +253,10 @@ def _cmd_precision(args) -> int:
 
 
 def _cmd_sweep(argv: list[str], prog: str) -> int:
-    """Forward to the sweep module (another issue adds hls/sweep.py): ``hls.sweep.main(argv)`` when it has one, else its
-    ``run(sweep, output, workers=, scheduler=, force=, progress=)``."""
-    try:
-        import hls.sweep as sweep
-    except ImportError:
-        return _fail("`kappa sweep` is not available in this installation (no hls/sweep.py yet); "
-                     "run the points one by one with `kappa build --config ...`")
-    if hasattr(sweep, "main"):
-        return sweep.main(argv)
-    ap = _Parser(prog=prog, description="Run every point of a sweep file through the main job on Dask.")
-    ap.add_argument("sweep", help="sweep file (YAML)")
-    ap.add_argument("--output", required=True, help="sweep directory (created; a rerun resumes it)")
-    where = ap.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, help="LocalCluster worker processes")
-    where.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
-    ap.add_argument("--force", action="store_true", help="rerun points that already have a result")
-    ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = ap.parse_args(argv)
-    try:
-        res = sweep.run(args.sweep, args.output, workers=args.workers, scheduler=args.scheduler,
-                        force=args.force, progress=not args.quiet)
-    except (ValueError, OSError, RuntimeError) as e:  # SweepError, missing tools, files
-        return _fail(str(e))
-    print(f"{len(res.rows)} points, {res.failed} failed; results: {res.files.get('csv')}")
-    return EXIT_OK if res.failed == 0 else EXIT_MISMATCH
+    """``kappa sweep`` is the command line of :func:`hls.sweep.main` (also ``scripts/sweep.py``)."""
+    from hls.sweep import main as sweep_main
+
+    return sweep_main(argv, prog=prog)
 
 
 # --------------------------------------------------------------------------- firmware-report

@@ -276,31 +276,11 @@ def _fake_sweep(monkeypatch, module):
     monkeypatch.setattr(hls, "sweep", module, raising=False)
 
 
-def test_sweep_not_available_then_forwarded(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "hls.sweep", None)  # as if hls/sweep.py did not exist
-    assert main(["sweep", "s.yaml", "--output", "o"]) == 2
-    assert "`kappa sweep` is not available in this installation" in capsys.readouterr().err
+def test_sweep_is_the_sweep_modules_command_line(monkeypatch, capsys):
     seen = []
-    _fake_sweep(monkeypatch, types.SimpleNamespace(main=lambda argv: seen.append(argv) or 1))
+    _fake_sweep(monkeypatch, types.SimpleNamespace(main=lambda argv, prog=None: seen.append((argv, prog)) or 1))
     assert main(["sweep", "s.yaml", "--output", "o"]) == 1
-    assert seen == [["s.yaml", "--output", "o"]]
-
-
-def test_sweep_forwards_to_run_when_the_module_has_no_main(monkeypatch, capsys):
-    calls = []
-
-    def run(sweep, output, **kw):
-        calls.append((sweep, output, kw))
-        return types.SimpleNamespace(rows=[{"status": "ok"}, {"status": "mismatch"}], failed=1,
-                                     files={"csv": f"{output}/results.csv"})
-
-    _fake_sweep(monkeypatch, types.SimpleNamespace(run=run))
-    assert main(["sweep", "s.yaml", "--output", "out", "--workers", "2", "--quiet"]) == 1
-    assert calls == [("s.yaml", "out", {"workers": 2, "scheduler": None, "force": False, "progress": False})]
-    assert capsys.readouterr().out == "2 points, 1 failed; results: out/results.csv\n"
-    assert main(["sweep", "s.yaml"]) == 2  # --output is required
-    assert "error: the following arguments are required: --output" in capsys.readouterr().err
-
+    assert seen == [(["s.yaml", "--output", "o"], "kappa sweep")]
 
 
 def test_readme_shows_what_kappa_report_prints(capsys):
