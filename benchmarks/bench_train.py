@@ -132,8 +132,6 @@ def digits_targets(epochs, repeats):
     import keras
     import yaml
 
-    import kappa
-
     root = Path(__file__).resolve().parents[1]
     rows = []
 

@@ -29,13 +29,12 @@ from kappa.fixed_point import FixedPointType
 from kappa.firmware_forward import firmware_steps, predict_quantized
 from kappa.inputs import check_inputs, model_input_shape
 from kappa.layers import IO_TYPES, STRATEGIES, FirmwareOptions, fields_by_layer
-from kappa.precision import FIRMWARE_FIELDS, INPUT_LAYER, ensure_precision_dict
+from kappa.precision import INPUT_LAYER, ensure_precision_dict
 from kappa.quantization import quantize
 from kappa.utils import sha256_file
 
 from .safety import (check_hls_options, check_layer_name, check_replaceable, interruptible, publish,
                      remove_staging, signals_blocked, staging_dir)
-from .testbench import write_testbench
 from .testbench import write_testbench
 
 BACKENDS = ("Vitis", "Vivado")

@@ -163,18 +163,27 @@ def _quantize_core(x, t: FixedPointType, ops, u=None, *, bounded: bool = False):
     (the wrap or clip below keeps ``|x * 2**F| < 2**52``).
     """
     W, F, I = t.width, t.fractional, t.integer
+    # SAT/SAT_SYM into ap_fixed: clipping to [min, max] (both on the grid) before rounding
+    # gives the same code as rounding then saturating (a value beyond a rail rounds to or
+    # past it), and saves the second clip. ap_int keeps its own order (the |x| < 0.5 rule
+    # below looks at the unclipped sign).
+    clip_first = t.overflow in ("SAT", "SAT_SYM") and t.kind != "int"
     if t.overflow == "WRAP":
         # Exact reduction by the wrap period 2**I (= 2**W LSBs); keeps the sign of x,
         # so sign-dependent rounding still sees the original sign.
         xr = ops.fmod(x, 2.0**I)
+    elif clip_first:
+        xr = ops.clip(x, float(t.min), float(t.max))
     else:
         bound = 2.0 ** (I + 1)  # far enough outside the range that saturation is unchanged
         xr = ops.clip(x, -bound, bound)
-    # Any nonzero |x| < 2**-(F+60) rounds exactly like 2**-(F+60) (never a tie); clamping
-    # keeps the scaled value away from float64 underflow.
-    tiny = 2.0 ** (-(F + 60))
-    ax = ops.abs(xr)
-    xr = ops.where((ax < tiny) & (ax > 0), ops.sign(xr) * tiny, xr)
+    if F < 0:
+        # Any nonzero |x| < 2**-(F+60) rounds exactly like 2**-(F+60) (never a tie); clamping
+        # keeps the scaled value away from float64 underflow. With F >= 0 the scaling by
+        # 2**F cannot underflow (it is exact and |x * 2**F| >= |x|), so nothing to do.
+        tiny = 2.0 ** (-(F + 60))
+        ax = ops.abs(xr)
+        xr = ops.where((ax < tiny) & (ax > 0), ops.sign(xr) * tiny, xr)
 
     s = xr * (2.0**F)  # exact: power-of-two scaling
     neg = s < 0
@@ -194,7 +203,7 @@ def _quantize_core(x, t: FixedPointType, ops, u=None, *, bounded: bool = False):
         q = m
     elif t.overflow == "SAT_ZERO":
         q = ops.where((q < full_min) | (q > full_max), 0.0, q)
-    else:  # SAT, SAT_SYM (qmin already excludes -2**(W-1) for SAT_SYM)
+    elif not clip_first:  # SAT, SAT_SYM (qmin already excludes -2**(W-1) for SAT_SYM)
         q = ops.clip(q, float(t.qmin), full_max)
     return q * (2.0 ** (-F)) + 0.0  # + 0.0 turns -0.0 into +0.0 (ap_fixed has no -0)
 

@@ -40,9 +40,13 @@ raises ``ValueError`` at setup naming the layer and type. After every update (an
 at setup) each stored value equals ``kappa.quantize`` of itself.
 
 Performance: steps run inside one ``tf.function`` (a ``tf.while_loop`` over up to
-``steps_per_call`` batches); all per-step metrics are written to ``tf.TensorArray``s
-and fetched once per call. A NaN/inf loss or gradient stops the loop after logging
-that step; the update of that step is not applied (the model keeps its last finite
+``steps_per_call`` batches, fewer when the recorded vectors of a call would exceed
+``RECORD_BUDGET`` bytes); the step's scalars and the vectors θ_t, θ_{t+1}, g, u (and the
+raw gradient) are written to ``tf.TensorArray``s and fetched once per call, and the
+diagnostics that only observe the run (norms, update geometry, spectral gain, rail
+pressure) are computed from those vectors by :mod:`kappa.step_metrics`, vectorised over the
+call's steps; the compiled step keeps only what feeds back into training. A NaN/inf loss
+or gradient stops the loop after logging that step; the update of that step is not applied (the model keeps its last finite
 parameters); the history is marked diverged; no exception is raised.
 """
 
@@ -59,8 +63,10 @@ from .fixed_point import FixedPointType
 from .history import METRIC_NAMES, FitHistory
 from .inputs import check_training_arrays, model_input_shape
 from .precision import ensure_precision_dict
+from .step_metrics import KEYS as STEP_METRIC_KEYS
+from .step_metrics import StepMetrics
 from .training_forward import TrainingForward
-from .quantization import NEAR_RAIL_MARGIN, quantize, quantize_tensor
+from .quantization import quantize, quantize_tensor
 from .utils import analytic_single_dense_hessian, half_mse_batch_loss, hessian_metrics_np
 
 F64 = tf.float64
@@ -68,17 +74,18 @@ LOSS_MODES = ("half_mse", "keras_mse", "cross_entropy")
 CURVATURE_MODES = ("cross_batch", "same_batch")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
-# metrics produced inside the compiled step (others are filled in numpy afterwards)
+# scalars produced inside the compiled step; the vectors it records (θ_t, θ_{t+1}, g, u and,
+# with a PrecisionDict, g_raw) become the diagnostics of kappa.step_metrics after each call;
+# the rest is filled in numpy at the end
 _STEP_KEYS = (
-    "loss", "rmse", "theta_norm", "grad_norm", "raw_update_norm", "actual_update_norm",
-    "update_cosine", "update_radius_ratio", "curvature_proxy", "curvature_ema",
-    "curvature_skipped", "alpha", "alpha_would", "eta_eff", "forward_gain_spectral",
-    "hessian_lambda_max_batch", "weight_error_fro", "finite",
-    "weight_saturation_fraction_max", "weight_near_rail_fraction_max",
-    "gradient_saturation_fraction_max", "gradient_near_rail_fraction_max",
-    "update_saturation_fraction_max", "update_underflow_fraction_max",
+    "loss", "rmse", "curvature_proxy", "curvature_ema", "curvature_skipped", "alpha", "alpha_would",
+    "eta_eff", "hessian_lambda_max_batch", "finite",
 )
 _BOOL_KEYS = ("curvature_skipped", "finite")
+_VECTOR_KEYS = ("theta", "new_theta", "g", "u", "g_raw")
+#: Bytes of recorded per-step vectors one compiled call may hold (bounds steps_per_call for
+#: models with many parameters).
+RECORD_BUDGET = 1 << 26
 
 
 def fits_float32(t: FixedPointType) -> bool:
@@ -158,15 +165,14 @@ def _check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, op
 
 
 class _Flat:
-    """Flat float64 view of a list of variables: flatten/unflatten, grouped quantizers
-    and vectorised per-variable rail statistics (one op chain for all variables instead
-    of one per variable: the compiled step is dominated by per-op overhead)."""
+    """Flat float64 view of a list of variables: flatten/unflatten and grouped quantizers
+    (one op chain for all variables sharing a type instead of one per variable: the
+    compiled step is dominated by per-op overhead)."""
 
     def __init__(self, variables):
         self.shapes = [tuple(int(d) for d in v.shape) for v in variables]
         self.sizes = [int(np.prod(s)) for s in self.shapes]
         self.size = int(sum(self.sizes))
-        self.segment_ids = np.repeat(np.arange(len(self.sizes), dtype=np.int32), self.sizes)
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
 
     def flatten(self, ts):
@@ -214,54 +220,19 @@ class _Flat:
 
         return q
 
-    def rails(self, types, margin: float = NEAR_RAIL_MARGIN):
-        """Return ``r(flat) -> (sat_max, near_max)``: the max over typed variables of the
-        saturation and near-rail fractions, with :func:`kappa.quantization.rail_stats`'s
-        definitions (rails ``t.min``/``t.max``, band ``margin·(max − min)``, unsigned types:
-        upper rail only); (0, 0) when no variable has a type."""
-        typed = [i for i, t in enumerate(types) if t is not None]
-        if not typed:
-            zero = tf.constant(0.0, F64)
-            return lambda v: (zero, zero)
-        hi = np.full(self.size, np.inf)
-        lo = np.full(self.size, -np.inf)
-        nhi = np.full(self.size, np.inf)
-        nlo = np.full(self.size, -np.inf)
-        for i in typed:
-            t = types[i]
-            sl = slice(self.offsets[i], self.offsets[i + 1])
-            band = margin * (t.max - t.min)
-            hi[sl], nhi[sl] = t.max, t.max - band
-            if t.signed:
-                lo[sl], nlo[sl] = t.min, t.min + band
-        consts = [tf.constant(a, F64) for a in (hi, lo, nhi, nlo)]
-        mask = tf.constant(np.isin(np.arange(len(types)), typed))
-        seg = tf.constant(self.segment_ids)
-        n = len(types)
-
-        def r(v):
-            h, l_, nh, nl = consts
-            sat = tf.cast((v >= h) | (v <= l_), F64)
-            near = tf.cast((v >= nh) | (v <= nl), F64)
-            fs = tf.math.unsorted_segment_mean(sat, seg, n)
-            fn = tf.math.unsorted_segment_mean(near, seg, n)
-            z = tf.zeros_like(fs)
-            return tf.reduce_max(tf.where(mask, fs, z)), tf.reduce_max(tf.where(mask, fn, z))
-
-        return r
-
 
 class _Runner:
     """The compiled training machinery for one model and one static configuration.
 
     Built once and cached on the model (see :func:`_get_runner`): learning rate, χ, ρ,
-    eps, α floor, controller switch, optimizer constants, seed and teacher matrix are
-    ``tf.Variable`` hyper-parameters, so new values do not retrace. ``reset`` clears the
+    eps, α floor, controller switch, optimizer constants and seed are ``tf.Variable``
+    hyper-parameters, so new values do not retrace (the teacher matrix lives in
+    :class:`kappa.step_metrics.StepMetrics`). ``reset`` clears the
     optimizer and secant state before a run.
     """
 
     def __init__(self, model, precision, *, loss_mode, curvature_mode, optimizer, batch_lambda,
-                 has_reference, n, batch_size, x_shape, y_shape, d_out, firmware_options=""):
+                 n, batch_size, x_shape, y_shape, d_out, firmware_options=""):
         kmodel = model.model
         quantized = precision is not None
         self.quantized = quantized
@@ -295,18 +266,19 @@ class _Runner:
         adam_m = zeros() if optimizer == "adam" else None
         adam_v = zeros() if optimizer == "adam" else None
         kernels = [s_.var_index["kernel"] for s_ in plan if s_.kind in ("dense", "conv")]
-        gain_rng = np.random.default_rng(12345)
-        gain_init = {k: gain_rng.normal(size=(int(variables[k].shape[-1]), 1))
-                     for k in kernels if min(variables[k].shape) > 16}
-        gain_vec = {k: tf.Variable(v, dtype=F64, trainable=False) for k, v in gain_init.items()}
         self._state = [prev_theta, prev_grad, ema, last_c, adam_t] + [v for v in (mom, adam_m, adam_v) if v is not None]
-        self._have_prev, self._gain = have_prev, (gain_vec, gain_init)
+        self._have_prev = have_prev
+        self.metrics = StepMetrics(
+            [tuple(int(d) for d in v.shape) for v in variables], kernels,
+            [t if owners[i][1] in ("weight", "bias") else None for i, t in enumerate(store_t)], grad_t, upd_t,
+            quantized)
+        self.vector_keys = _VECTOR_KEYS if quantized else _VECTOR_KEYS[:-1]
+        self.vector_bytes = 8 * P * len(self.vector_keys)  # recorded per step
 
         hp = {k: scalar() for k in ("eta", "chi", "rho", "eps", "alpha_min", "beta", "b1", "b2", "aeps")}
         hp["use_controller"] = tf.Variable(False, trainable=False)
         hp["seed"] = tf.Variable(tf.constant(0, tf.int64), trainable=False)
-        A_T = tf.Variable(tf.zeros(variables[kernels[0]].shape, F64), trainable=False) if has_reference else None
-        self.hp, self.A_T = hp, A_T
+        self.hp = hp
 
         def seed_for(step, slot):
             return tf.stack([hp["seed"], step * 1024 + slot])
@@ -320,10 +292,6 @@ class _Runner:
         q_mom = flat.quantizer([ty(i, "momentum") for i in range(nv)], 4, seed_for)
         q_am = flat.quantizer([ty(i, "adam_m") for i in range(nv)], 5, seed_for)
         q_av = flat.quantizer([ty(i, "adam_v") for i in range(nv)], 6, seed_for)
-        rails_w = flat.rails([t if owners[i][1] in ("weight", "bias") else None for i, t in enumerate(store_t)])
-        rails_g = flat.rails(grad_t)
-        rails_u = flat.rails(upd_t)
-        seg_ids = tf.constant(flat.segment_ids)
         lam_factor = 1.0 if loss_mode == "half_mse" else 2.0 / d_out
         bias_column = bool(plan[0].layer.use_bias) if batch_lambda else False
 
@@ -346,19 +314,6 @@ class _Runner:
             g = tape.gradient(loss, params)
             g = [tf.zeros_like(p) if gi is None else gi for gi, p in zip(g, params)]
             return loss, pred, flat.flatten(g)
-
-        def spectral_norm(k):
-            W = tf.cast(variables[k], F64)
-            W = tf.reshape(W, [-1, int(W.shape[-1])])  # a convolution kernel as its (kh*kw*C, F) matrix
-            if k not in gain_vec:
-                return tf.linalg.svd(W, compute_uv=False)[0]
-            v = gain_vec[k]  # warm-started power iteration on WᵀW (2 iterations per step)
-            for _ in range(2):
-                v_new = tf.transpose(W) @ (W @ v)
-                nrm = tf.norm(v_new)
-                v = tf.where(nrm > 0, v_new / tf.where(nrm > 0, nrm, 1.0), v)
-            gain_vec[k].assign(v)
-            return tf.norm(W @ v)
 
         def step_fn(x, y, step):
             eta, eps = hp["eta"], hp["eps"]
@@ -410,12 +365,13 @@ class _Runner:
                 new = tf.where(ok, q_store(theta + q_upd(u, step), step), theta)
                 for var, part in zip(variables, flat.unflatten(new)):
                     var.assign(tf.cast(part, var.dtype))
+                # every stored value fits its float32 variable exactly (checked at setup)
+                new_theta = new
             else:  # the reference: var.assign_sub(eta_eff * grad)
                 safe_u = tf.where(ok, u, tf.zeros_like(u))
                 for var, part in zip(variables, flat.unflatten(safe_u)):
                     var.assign_add(tf.cast(part, var.dtype))
-            new_theta = flat.flatten([tf.cast(v, F64) for v in variables])
-            applied = new_theta - theta
+                new_theta = flat.flatten([tf.cast(v, F64) for v in variables])
             finite = ok & tf.reduce_all(tf.math.is_finite(new_theta))
 
             # ---- state for the next secant
@@ -426,14 +382,8 @@ class _Runner:
             ema.assign(ema_new)
             last_c.assign(c_last)
 
-            # ---- metrics
-            n_raw, n_act = tf.norm(u), tf.norm(applied)
-            both = (n_raw > 0) & (n_act > 0) & tf.math.is_finite(n_raw) & tf.math.is_finite(n_act)
-            cos = tf.reduce_sum((applied / tf.where(both, n_act, 1.0)) * (u / tf.where(both, n_raw, 1.0)))
+            # ---- the step's scalars; the observing diagnostics come from the vectors
             y64 = tf.cast(tf.reshape(y, tf.shape(pred)), F64)
-            gain = tf.constant(1.0, F64)
-            for k in kernels:
-                gain = gain * spectral_norm(k)
             if batch_lambda:
                 xb = tf.reshape(tf.cast(x, F64), [tf.shape(x)[0], -1])
                 if bias_column:
@@ -445,39 +395,19 @@ class _Runner:
             out = {
                 "loss": loss64,
                 "rmse": tf.sqrt(tf.reduce_mean(tf.square(tf.cast(pred, F64) - y64))),
-                "theta_norm": tf.norm(theta), "grad_norm": tf.norm(g),
-                "raw_update_norm": n_raw, "actual_update_norm": n_act,
-                "update_cosine": tf.where(both, tf.clip_by_value(cos, -1.0, 1.0), _nan()),
-                "update_radius_ratio": tf.where(n_raw > 0, n_act / tf.where(n_raw > 0, n_raw, 1.0), _nan()),
                 "curvature_proxy": tf.where(valid, c_raw, _nan()), "curvature_ema": ema_new,
                 "curvature_skipped": tf.logical_not(valid),
                 "alpha": alpha, "alpha_would": alpha_would, "eta_eff": eta_eff,
-                "forward_gain_spectral": gain, "hessian_lambda_max_batch": lam_b,
-                "weight_error_fro": (tf.norm(tf.cast(variables[kernels[0]], F64) - A_T)
-                                     if A_T is not None else _nan()),
-                "finite": finite,
+                "hessian_lambda_max_batch": lam_b, "finite": finite,
             }
-            if quantized:
-                w_sat, w_near = rails_w(new_theta)
-                g_sat, g_near = rails_g(g_raw)
-                u_sat, _ = rails_u(u)
-                nz = tf.cast(tf.not_equal(u, 0.0), F64)
-                frozen = nz * tf.cast(tf.equal(new_theta, theta), F64)
-                n_nz = tf.math.unsorted_segment_sum(nz, seg_ids, nv)
-                n_fz = tf.math.unsorted_segment_sum(frozen, seg_ids, nv)
-                out.update({
-                    "weight_saturation_fraction_max": w_sat, "weight_near_rail_fraction_max": w_near,
-                    "gradient_saturation_fraction_max": g_sat, "gradient_near_rail_fraction_max": g_near,
-                    "update_saturation_fraction_max": u_sat,
-                    "update_underflow_fraction_max": tf.reduce_max(tf.where(n_nz > 0, n_fz / tf.maximum(n_nz, 1.0), 0.0)),
-                })
-            else:
-                out.update({k: _nan() for k in _QUANT_KEYS})
-            return out
+            vectors = {"theta": theta, "new_theta": new_theta, "g": g, "u": u, "g_raw": g_raw}
+            return out, [vectors[k] for k in vector_keys]
 
         bs = int(batch_size)
         spe = int(math.ceil(n / bs))
         self.steps_per_epoch = spe
+
+        vector_keys = self.vector_keys
 
         @tf.function(input_signature=[tf.TensorSpec([None] + list(x_shape), tf.float32),
                                       tf.TensorSpec([None] + list(y_shape), tf.float32),
@@ -485,6 +415,7 @@ class _Runner:
                                       tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int64)])
         def run_chunk(Xa, Ya, perms, first_batch, n_steps, step0):
             tas = [tf.TensorArray(tf.bool if k in _BOOL_KEYS else F64, size=n_steps) for k in _STEP_KEYS]
+            tas += [tf.TensorArray(F64, size=n_steps, element_shape=[P]) for _ in vector_keys]
 
             def cond(i, stop, tas):
                 return (i < n_steps) & tf.logical_not(stop)
@@ -494,8 +425,9 @@ class _Runner:
                 e, j = b // spe, b % spe
                 start = j * bs
                 idx = perms[e, start:tf.minimum(start + bs, n)]
-                m = step_fn(tf.gather(Xa, idx), tf.gather(Ya, idx), step0 + tf.cast(i, tf.int64))
-                tas = [ta.write(i, tf.cast(m[k], ta.dtype)) for ta, k in zip(tas, _STEP_KEYS)]
+                m, vecs = step_fn(tf.gather(Xa, idx), tf.gather(Ya, idx), step0 + tf.cast(i, tf.int64))
+                vals = [tf.cast(m[k], ta.dtype) for ta, k in zip(tas, _STEP_KEYS)] + vecs
+                tas = [ta.write(i, v) for ta, v in zip(tas, vals)]
                 return i + 1, tf.logical_not(m["finite"]), tas
 
             i, _, tas = tf.while_loop(cond, body, [tf.constant(0), tf.constant(False), tas], parallel_iterations=1)
@@ -512,20 +444,12 @@ class _Runner:
         for v in self._state:
             v.assign(tf.zeros_like(v))
         self._have_prev.assign(False)
-        gain_vec, gain_init = self._gain
-        for k, v in gain_vec.items():
-            v.assign(gain_init[k])
+        self.metrics.reset(hparams.get("A"))
         for k, val in hparams.items():
-            if k == "A":
-                if self.A_T is not None:
-                    self.A_T.assign(np.asarray(val, np.float64).T)
-            else:
+            if k != "A":
                 self.hp[k].assign(val)
 
 
-_QUANT_KEYS = ("weight_saturation_fraction_max", "weight_near_rail_fraction_max",
-               "gradient_saturation_fraction_max", "gradient_near_rail_fraction_max",
-               "update_saturation_fraction_max", "update_underflow_fraction_max")
 _CACHE_ATTR = "_kappa_runner_cache"
 _CACHE_SIZE = 4
 
@@ -700,7 +624,7 @@ def train_instrumented(
 
     runner = _get_runner(
         model, precision, loss_mode=loss_mode, curvature_mode=curvature_mode, optimizer=optimizer,
-        batch_lambda=eigs is not None, has_reference=reference_A is not None, n=n,
+        batch_lambda=eigs is not None, n=n,
         batch_size=int(batch_size), x_shape=tuple(X.shape[1:]), y_shape=tuple(Y.shape[1:]), d_out=d_out,
         firmware_options=fw_key,
     )
@@ -729,7 +653,7 @@ def train_instrumented(
 
     chunks: list = []
     done = 0
-    per_call = max(1, int(steps_per_call))
+    per_call = max(1, min(int(steps_per_call), RECORD_BUDGET // runner.vector_bytes))
     val_loss, val_acc = [], []
     eval_fwd = TrainingForward(kmodel, precision, strict=False, opts=_firmware_options(fw_key)) \
         if Xv is not None else None
@@ -756,7 +680,10 @@ def train_instrumented(
             n_done, out = runner.run_chunk(Xt, Yt, perms, tf.constant(done - e0 * spe, tf.int32),
                                            tf.constant(k, tf.int32), tf.constant(done, tf.int64))
             n_done = int(n_done)
-            chunks.append([o.numpy()[:n_done] for o in out])
+            ns = len(_STEP_KEYS)
+            vecs = dict(zip(runner.vector_keys, (o.numpy()[:n_done] for o in out[ns:])))
+            diag = runner.metrics(vecs["theta"], vecs["new_theta"], vecs["g"], vecs["u"], vecs.get("g_raw"))
+            chunks.append([o.numpy()[:n_done] for o in out[:ns]] + [diag[k] for k in STEP_METRIC_KEYS])
             done += n_done
             bar.update(n_done)
             if eval_fwd is not None and n_done == k and done % spe == 0:
@@ -766,7 +693,7 @@ def train_instrumented(
 
     # --------------------------------------------------------------- assemble
     cols = {k: (np.concatenate([c[j] for c in chunks]) if chunks else np.zeros(0))
-            for j, k in enumerate(_STEP_KEYS)}
+            for j, k in enumerate(_STEP_KEYS + STEP_METRIC_KEYS)}
     steps = len(cols["loss"])
     for k in _BOOL_KEYS:
         cols[k] = cols[k].astype(bool)

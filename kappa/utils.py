@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable
 
 import numpy as np
 

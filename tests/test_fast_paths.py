@@ -254,3 +254,182 @@ def test_tensor_quantize_bounded_rounding_equals_numpy(overflow, monkeypatch):
             x = x[(x == 0) | (np.abs(x) >= np.finfo(np.float64).tiny)]  # TensorFlow flushes subnormals to zero
             got = Q.quantize_tensor(tf.constant(x, tf.float64), t, ste=False).numpy()
             np.testing.assert_array_equal(got, Q.quantize(x, t), err_msg=f"{t} (bounded: {Q._bounded_ok(t)})")
+
+
+# ---------------------------------------------------------------------------------------
+# The training graph's TensorFlow table arithmetic (sigmoid/tanh index, softmax, LeakyReLU)
+# against the numpy firmware values, and the switch to tf.numpy_function past 53 bits.
+# ---------------------------------------------------------------------------------------
+
+def _single_layer(layer, n_in):
+    import keras
+
+    return keras.Sequential([keras.Input((n_in,), name="x"), layer])
+
+
+def _all_codes(t: FixedPointType, cols: int, rng, extra_rows: int = 0):
+    """Every value of ``t`` (reshaped to ``cols`` columns, padded with random ones) plus
+    values beyond both rails."""
+    lo, hi = t.qmin, t.qmax
+    codes = np.arange(lo, hi + 1, dtype=np.float64) if hi - lo < 20000 else \
+        np.concatenate([rng.integers(lo, hi, 4000, endpoint=True).astype(np.float64), [lo, hi, 0, lo + 1, hi - 1]])
+    v = np.concatenate([codes * t.lsb, [t.max * 4 + 1, t.min * 4 - 1]])
+    v = np.concatenate([v, rng.choice(v, (-len(v)) % cols)])
+    return rng.permutation(v).reshape(-1, cols)
+
+
+def _tf_paths_only(monkeypatch, allowed: bool):
+    import kappa.layers.activations as A
+
+    real = A.numpy_in_tf
+
+    def guard(*a, **k):
+        if not allowed:
+            raise AssertionError("tf.numpy_function used where the TensorFlow path applies")
+        guard.calls += 1
+        return real(*a, **k)
+
+    guard.calls = 0
+    monkeypatch.setattr(A, "numpy_in_tf", guard)
+    return guard
+
+
+@pytest.mark.parametrize("kind,in_type,n", [
+    ("sigmoid", "ap_fixed<12,5>", 1024), ("sigmoid", "ap_ufixed<9,3>", 256), ("tanh", "ap_fixed<10,-2>", 1024),
+    ("tanh", "ap_fixed<8,12>", 64),  # F + 3 < 0: the index product shifts left
+    ("tanh", "ap_fixed<11,4>", 100),  # not a power of two
+    ("sigmoid", "ap_fixed<42,20>", 1024),  # 42 + 11 = 53 bits: the last width the graph takes
+])
+def test_tf_table_index_equals_numpy(kind, in_type, n, monkeypatch):
+    import keras
+
+    from kappa.training_forward import predict_tf
+
+    _tf_paths_only(monkeypatch, allowed=False)
+    rng = np.random.default_rng(7)
+    t = as_type(in_type)
+    m = _single_layer(keras.layers.Activation(kind, name="a"), 8)
+    P = {"input": {"value": in_type}, "a": {"activation": "ap_fixed<14,2,AP_RND,AP_SAT>", "table": "ap_fixed<16,2>"}}
+    X = _all_codes(t, 8, rng)
+    from kappa import predict_quantized
+
+    opts = {"a": {"table_size": n}}
+    np.testing.assert_array_equal(predict_tf(m, P, X, layer_options=opts), predict_quantized(m, P, X, layer_options=opts))
+
+
+def test_tf_table_index_beyond_53_bits_uses_numpy(monkeypatch):
+    import keras
+
+    from kappa import predict_quantized
+    from kappa.training_forward import predict_tf
+
+    guard = _tf_paths_only(monkeypatch, allowed=True)
+    m = _single_layer(keras.layers.Activation("sigmoid", name="a"), 4)
+    P = {"input": {"value": "ap_fixed<43,20>"}, "a": {"activation": "ap_fixed<14,2>", "table": "ap_fixed<16,2>"}}
+    X = _all_codes(as_type("ap_fixed<43,20>"), 4, np.random.default_rng(1))
+    np.testing.assert_array_equal(predict_tf(m, P, X), predict_quantized(m, P, X))
+    assert guard.calls == 1
+
+
+SOFTMAX_CASES = [
+    # (input type, per-layer softmax types, options)
+    ("ap_fixed<10,4>", {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>"}, {}),
+    ("ap_fixed<8,3>", {"activation": "ap_fixed<8,1,AP_RND_CONV,AP_SAT>", "accumulator": "ap_fixed<8,3,AP_TRN,AP_SAT>",
+                       "exp_table": "ap_fixed<8,3,AP_RND,AP_SAT>", "inv_table": "ap_fixed<10,4,AP_RND,AP_SAT>",
+                       "inv_inp": "ap_fixed<10,4,AP_TRN,AP_WRAP>"}, {"table_size": 256}),
+    ("ap_fixed<12,6>", {"activation": "ap_ufixed<12,0,AP_RND,AP_SAT>", "inp_norm": "ap_fixed<12,5,AP_RND,AP_SAT>"}, {}),
+    ("ap_fixed<10,4>", {"activation": "ap_fixed<16,2,AP_RND_ZERO,AP_WRAP>"}, {"implementation": "latency"}),
+    ("ap_ufixed<6,3>", {"activation": "ap_ufixed<10,1,AP_RND_INF,AP_SAT>"}, {"table_size": 64}),
+    # sums of 5 entries overflow a WRAP accum_t (max 1.9375): one sum, wrapped once
+    ("ap_fixed<8,3>", {"activation": "ap_fixed<10,2,AP_RND,AP_SAT>", "accumulator": "ap_fixed<6,2,AP_TRN,AP_WRAP>",
+                       "inv_inp": "ap_fixed<12,4>"}, {"table_size": 256}),
+]
+
+
+@pytest.mark.parametrize("in_type,types,opts", SOFTMAX_CASES)
+def test_tf_softmax_equals_numpy(in_type, types, opts, monkeypatch):
+    import keras
+
+    from kappa import predict_quantized
+    from kappa.training_forward import predict_tf
+
+    _tf_paths_only(monkeypatch, allowed=False)
+    rng = np.random.default_rng(3)
+    t = as_type(in_type)
+    m = _single_layer(keras.layers.Activation("softmax", name="s"), 5)
+    X = _all_codes(t, 5, rng)
+    X = np.concatenate([X, np.full((3, 5), t.max), np.full((3, 5), t.min), np.tile(X[:1], (2, 1))])  # ties, rails
+    P = {"input": {"value": in_type}, "s": types}
+    lo = {"s": opts}
+    np.testing.assert_array_equal(predict_tf(m, P, X, layer_options=lo), predict_quantized(m, P, X, layer_options=lo))
+
+
+def test_tf_softmax_wide_products_use_numpy(monkeypatch):
+    import keras
+
+    from kappa import predict_quantized
+    from kappa.training_forward import predict_tf
+
+    guard = _tf_paths_only(monkeypatch, allowed=True)
+    m = _single_layer(keras.layers.Activation("softmax", name="s"), 5)
+    # accum_t (30 bits) x inv_table_t (24 bits) = 54 bits: beyond float64's exact products
+    P = {"input": {"value": "ap_fixed<10,4>"},
+         "s": {"activation": "ap_ufixed<16,0>", "accumulator": "ap_fixed<30,10>", "inv_table": "ap_fixed<24,8>"}}
+    X = _all_codes(as_type("ap_fixed<10,4>"), 5, np.random.default_rng(5))
+    np.testing.assert_array_equal(predict_tf(m, P, X), predict_quantized(m, P, X))
+    assert guard.calls == 1
+
+
+@pytest.mark.parametrize("result", ["ap_fixed<8,3,AP_RND,AP_SAT>", "ap_fixed<6,2,AP_RND_CONV,AP_WRAP>", "ap_int<4>",
+                                    None])
+def test_tf_leaky_relu_equals_numpy(result, monkeypatch):
+    import keras
+
+    from kappa import predict_quantized
+    from kappa.training_forward import predict_tf
+
+    _tf_paths_only(monkeypatch, allowed=False)
+    m = _single_layer(keras.layers.LeakyReLU(negative_slope=0.3, name="l"), 6)
+    P = {"input": {"value": "ap_fixed<10,3>"}, "l": {"param": "ap_fixed<8,1,AP_RND,AP_SAT>"}}
+    if result is not None:
+        P["l"]["activation"] = result
+    X = _all_codes(as_type("ap_fixed<10,3>"), 6, np.random.default_rng(9))
+    np.testing.assert_array_equal(predict_tf(m, P, X), predict_quantized(m, P, X))
+
+
+# The training graph's rounded-product sum runs in float32 when every intermediate fits 24
+# bits (|x w| <= 2**mag, mag + F_p + 1 <= 24 and mag + F_acc + log2(n_in) + 1 <= 24); at and
+# past that limit it must equal the numpy firmware forward in every rounding mode. Every input
+# code meets large odd weight codes, so products just below a rounding boundary occur (a
+# float32 product past 24 bits rounds onto the boundary: the 26-bit case catches that).
+FLOAT32_LIMIT_CASES = [
+    # (input, weight, accumulator)
+    ("ap_ufixed<12,4>", "ap_fixed<12,3>", "ap_fixed<20,8,AP_{q},AP_WRAP>"),  # 24 bits: float32
+    ("ap_ufixed<13,4>", "ap_fixed<12,3>", "ap_fixed<20,8,AP_{q},AP_WRAP>"),  # 25: float64
+    ("ap_fixed<14,5>", "ap_fixed<13,3>", "ap_fixed<20,8,AP_{q},AP_WRAP>"),  # 26: float64
+    ("ap_fixed<11,5>", "ap_fixed<12,1>", "ap_fixed<14,3,AP_{q},AP_SAT>"),  # saturates on some rows
+    ("ap_fixed<10,1>", "ap_fixed<12,0>", "ap_fixed<16,6,AP_{q},AP_WRAP>"),  # F_p - F_acc = 11
+]
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+@pytest.mark.parametrize("case", range(len(FLOAT32_LIMIT_CASES)))
+def test_tf_rounded_products_float32_limit(case, rounding):
+    import keras
+
+    from kappa import predict_quantized
+    from kappa.training_forward import predict_tf
+
+    x_s, w_s, a_s = FLOAT32_LIMIT_CASES[case]
+    acc = a_s.format(q=rounding)
+    x_t, w_t = as_type(x_s), as_type(w_s)
+    d_in = 2
+    odd = [w_t.qmax, w_t.qmax - 2, w_t.qmin + 1, w_t.qmax - 14, (w_t.qmax >> 1) | 1, -((w_t.qmax >> 3) | 1), 1]
+    m = _single_layer(keras.layers.Dense(len(odd), name="d"), d_in)
+    wc = np.array([odd, odd[::-1]], np.float64)
+    m.get_layer("d").set_weights([(wc * w_t.lsb).astype(np.float32), np.zeros(len(odd), np.float32)])
+    codes = np.arange(x_t.qmin, x_t.qmax + 1, dtype=np.float64)
+    X = np.stack([codes, np.roll(codes, 7)], axis=1) * x_t.lsb  # every input code, in both inputs
+    P = {"input": {"value": x_s}, "d": {"weight": w_s, "bias": w_s, "accumulator": acc,
+                                        "activation": "ap_fixed<24,12,AP_RND,AP_SAT>"}}
+    np.testing.assert_array_equal(predict_tf(m, P, X), predict_quantized(m, P, X))

@@ -19,7 +19,7 @@ import kappa  # noqa: E402
 from kappa.dataset import AffineDataset  # noqa: E402
 from kappa.history import METRIC_NAMES, FitHistory  # noqa: E402
 from kappa.nn import LinearBlockModel  # noqa: E402
-from kappa.training import _Flat, fits_float32, update_map_radius  # noqa: E402
+from kappa.training import fits_float32, update_map_radius  # noqa: E402
 from kappa.utils import half_mse_batch_loss  # noqa: E402
 
 W12 = "ap_fixed<16,4,AP_RND,AP_SAT>"  # 12 fractional bits
@@ -124,8 +124,8 @@ def test_round_to_nearest_updates_stall_stochastic_rounding_keeps_learning(affin
     for rnd in ("AP_RND", "S_RND"):
         prec = {"default": {"weight": W12, "update": f"ap_fixed<16,4,{rnd},AP_SAT>"}}
         m = one_layer(ds)
-        out[rnd] = h = m.train_instrumented(X, Y, epochs=400, batch_size=len(X), learning_rate=0.2,
-                                            precision_dict=prec, seed=7)
+        out[rnd] = m.train_instrumented(X, Y, epochs=400, batch_size=len(X), learning_rate=0.2,
+                                        precision_dict=prec, seed=7)
         w = m.model.get_layer("dense0").kernel.numpy()
         np.testing.assert_array_equal(kappa.quantize(w, W12), w)
     rnd, srnd = out["AP_RND"], out["S_RND"]
@@ -165,19 +165,6 @@ def test_quantized_storage_on_grid_for_every_variable(affine):
     from kappa.training_forward import predict_tf
 
     np.testing.assert_array_equal(predict_tf(m.model, prec, X), m.predict_quantized(X, prec))
-
-
-def test_rail_metrics_match_rail_stats():
-    t_w, t_b = kappa.FixedPointType.from_string("ap_fixed<6,2>"), kappa.FixedPointType.from_string("ap_ufixed<6,2>")
-    v1 = tf.Variable(np.array([[1.96875, -2.0], [0.5, 1.9]], np.float32))
-    v2 = tf.Variable(np.array([3.9375, 0.0, 3.5], np.float32))
-    flat = _Flat([v1, v2])
-    sat, near = flat.rails([t_w, t_b])(flat.flatten([v1, v2]))
-    r1, r2 = kappa.rail_stats(v1.numpy(), t_w), kappa.rail_stats(v2.numpy(), t_b)
-    assert float(sat) == max(r1["saturation_fraction"], r2["saturation_fraction"])
-    assert float(near) == max(r1["near_rail_fraction"], r2["near_rail_fraction"])
-    sat, near = flat.rails([None, t_b])(flat.flatten([v1, v2]))
-    assert float(sat) == r2["saturation_fraction"]
 
 
 def test_precision_none_keeps_floating_point_sgd(affine):

@@ -133,6 +133,27 @@ def table_index(x: np.ndarray, in_t: FixedPointType, function: str, n: int) -> n
     return np.clip(idx, 0, n - 1)
 
 
+def table_index_tf(x, in_t: FixedPointType, function: str, n: int):
+    """TensorFlow :func:`table_index` (the same integers, as int32) for float64 ``x`` on
+    ``in_t``, when ``in_t.width + log2(n) <= 53``: every intermediate is then an integer
+    below 2**53, so the float64 products, power-of-two divisions, truncations and
+    modular reductions are exact."""
+    import tensorflow as tf
+
+    r_bits = 4 if function == "sigmoid" else 3
+    c = x * (2.0**in_t.fractional * n)
+    shift = in_t.fractional + r_bits
+    q = tf.math.sign(c) * tf.math.floor(tf.math.abs(c) * 2.0**-shift)  # exact for either sign of shift
+
+    def low32(v):  # the low 32 bits as a signed int (floormod is exact for any float64)
+        m = tf.math.floormod(v, 2.0**32)
+        return tf.where(m >= 2.0**31, m - 2.0**32, m)
+
+    offset = ((1 << (r_bits - 1)) * n) // (1 << r_bits)
+    idx = low32(low32(q) + offset)
+    return tf.cast(tf.clip_by_value(idx, 0.0, n - 1.0), tf.int32)
+
+
 class ReLUFamily(LayerFamily):
     """``Activation('relu')`` and ``ReLU()`` with default arguments; also split-off ReLUs."""
 
@@ -264,7 +285,26 @@ class TableActivationFamily(LayerFamily):
         smooth = tf.sigmoid(x) if step.attrs["kind"] == "sigmoid" else tf.tanh(x)
         if fwd.precision is None:
             return q_ste(smooth, step.types.get("result"))
-        return with_value(smooth, numpy_in_tf(lambda a: self.values(step, a, in_t), x, x.dtype))
+        value = self.values_tf(step, tf.cast(x, tf.float64), in_t)
+        if value is None:
+            value = numpy_in_tf(lambda a: self.values(step, a, in_t), x, x.dtype)
+        return with_value(smooth, tf.cast(value, x.dtype))
+
+    def values_tf(self, step, x, in_t):
+        """:meth:`values` as TensorFlow float64 ops (the same bits), or None where float64
+        cannot hold the index arithmetic exactly (``in_t.width + log2(table_size) > 53``)
+        or there is no table (float forward)."""
+        import tensorflow as tf
+
+        from .tables import activation_table
+
+        kind, n, table_t = step.attrs["kind"], step.attrs["table_size"], step.types.get("table")
+        if in_t is None or table_t is None or in_t.width + int(n).bit_length() > 53:
+            return None
+        t = step.types.get("result")
+        table = activation_table(kind, n, table_t)
+        table = table if t is None else quantize(table, t)  # (result_t) of every entry, cast once here
+        return tf.gather(tf.constant(table, tf.float64), table_index_tf(x, in_t, kind, n))
 
     def hls_precision(self, step):
         return {"result": (step.types.get("result"), f"{step.keras_name}.activation"),
@@ -329,7 +369,19 @@ class LeakyReLUFamily(LayerFamily):
         smooth = tf.where(x > 0, x, step.attrs["alpha"] * x)
         if fwd.precision is None:
             return q_ste(smooth, step.types.get("result"))
-        return with_value(smooth, numpy_in_tf(lambda a: self.values(step, a, in_t), x, x.dtype))
+        a, p_t, res_t = step.attrs["alpha"], step.types.get("param"), step.types.get("result")
+        if in_t is None or p_t is None or in_t.width + p_t.width > 53:
+            value = numpy_in_tf(lambda v: self.values(step, v, in_t), x, x.dtype)
+        else:  # the product of two grid values with at most 53 significant bits is exact in float64
+            from ..quantization import quantize_tensor
+
+            x64 = tf.cast(x, tf.float64)
+            neg = x64 * float(quantize(np.array(a), p_t))
+            value = tf.where(x64 > 0, x64, neg)
+            if res_t is not None:
+                value = tf.where(x64 > 0, quantize_tensor(x64, res_t.value_cast_type, ste=False),
+                                 quantize_tensor(neg, res_t.value_cast_type, ste=False))
+        return with_value(smooth, tf.cast(value, x.dtype))
 
     def hls_precision(self, step):
         return {"result": (step.types.get("result"), f"{step.keras_name}.activation"),

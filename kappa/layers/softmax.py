@@ -52,15 +52,29 @@ def top_bits(v: np.ndarray, t: FixedPointType, n: int) -> np.ndarray:
     return c >> np.int64(t.width - b)
 
 
-def tree_sum(cols: list, acc_t: FixedPointType):
-    """``nnet::reduce<accum_t, n, Op_add<accum_t>>``: balanced tree, every sum cast to ``acc_t``."""
+def top_bits_tf(v, t: FixedPointType, n: int):
+    """TensorFlow :func:`top_bits` for float64 ``v`` on ``t`` (``t.width <= 53``): int32 indices.
+
+    Every step is exact in float64: the code ``v * 2**F`` is an integer below 2**53, its
+    W-bit pattern is ``code mod 2**W`` and the top bits are a floor division by a power of two.
+    """
+    import tensorflow as tf
+
+    b = int(n).bit_length() - 1
+    c = tf.math.floormod(v * 2.0**t.fractional, 2.0**t.width)
+    return tf.cast(tf.math.floor(c * 2.0 ** -(t.width - b)), tf.int32)
+
+
+def tree_sum(cols: list, acc_t: FixedPointType, cast=quantize):
+    """``nnet::reduce<accum_t, n, Op_add<accum_t>>``: balanced tree, every sum cast to ``acc_t``
+    with ``cast(value, acc_t)`` (numpy :func:`quantize`, or a TensorFlow cast)."""
     n = len(cols)
     if n == 1:
         return cols[0]
     if n == 2:
-        return quantize(cols[0] + cols[1], acc_t)
+        return cast(cols[0] + cols[1], acc_t)
     left = 1 << ((n - 1).bit_length() - 1)
-    return quantize(tree_sum(cols[:left], acc_t) + tree_sum(cols[left:], acc_t), acc_t)
+    return cast(tree_sum(cols[:left], acc_t, cast) + tree_sum(cols[left:], acc_t, cast), acc_t)
 
 
 class SoftmaxFamily(LayerFamily):
@@ -136,7 +150,7 @@ class SoftmaxFamily(LayerFamily):
 
     def values(self, step, x, in_t):
         """Numpy softmax of ``x`` (N, n) on ``in_t`` (None: float softmax)."""
-        impl, n = step.attrs["implementation"], step.attrs["table_size"]
+        impl = step.attrs["implementation"]
         res_t = step.types.get("result")
         if impl == "argmax":
             y = np.zeros_like(x)
@@ -166,6 +180,53 @@ class SoftmaxFamily(LayerFamily):
         prod = to_codes(exp_res, acc_t) * to_codes(inv, inv_t)[:, None]
         return requantize_codes(prod, acc_t.fractional + inv_t.fractional, res_t) * res_t.lsb
 
+    def values_tf(self, step, x, in_t):
+        """:meth:`values` as TensorFlow float64 ops (the same bits), for the training graph;
+        None where float64 cannot hold every intermediate exactly (a type wider than 53
+        bits, ``accum_t`` x ``inv_table_t`` products wider than 53 bits) or the input is not
+        (N, n): the caller then runs :meth:`values` through ``tf.numpy_function``.
+        ``x``: float64 (N, n) on ``in_t``."""
+        import tensorflow as tf
+
+        from ..quantization import quantize_tensor
+        from .tables import softmax_tables
+
+        impl, res_t = step.attrs["implementation"], step.types.get("result")
+        if impl == "argmax" or in_t is None or step.types.get("exp_table") is None or len(x.shape) != 2:
+            return None
+        t = self.resolve(step, in_t)
+        acc_t, inv_inp_t, inv_t = t["accumulator"], t["inv_inp"], t["inv_table"]
+        index_t = t["inp_norm"] if impl == "stable" else in_t
+        if max(index_t.width, inv_inp_t.width, in_t.width) > 53 or acc_t.width + inv_t.width > 53:
+            return None
+        exp_n, inv_n = self.sizes(step, t, in_t)
+        exp_tab, inv_tab = softmax_tables(impl, exp_n, inv_n, t["exp_table"], inv_t, index_t, inv_inp_t)
+
+        def cast(v, ty):
+            return quantize_tensor(v, ty, ste=False)
+
+        if impl == "stable":
+            d = cast(tf.reduce_max(x, axis=1, keepdims=True) - x, index_t)
+            idx = top_bits_tf(d, index_t, exp_n)
+        else:
+            idx = top_bits_tf(x, index_t, exp_n)
+        exp_acc = quantize(exp_tab, acc_t)  # (accum_t) of every entry, cast once here
+        exp_res = tf.gather(tf.constant(exp_acc, tf.float64), idx)
+        n = int(x.shape[1])
+        # Every partial sum of the adder tree lies in [n * min(e, 0), n * max(e, 0)] over the
+        # entries e: inside accum_t's range no sum saturates, with WRAP the casts are modular;
+        # either way the tree equals one float64 sum (exact below 2**53) cast once.
+        in_range = n * max(float(exp_acc.max()), 0.0) <= acc_t.max and n * min(float(exp_acc.min()), 0.0) >= acc_t.min
+        if (in_range or acc_t.overflow == "WRAP") and acc_t.width + n.bit_length() <= 53:
+            total = tf.reduce_sum(exp_res, axis=1)
+            total = total if in_range else cast(total, acc_t)
+        else:
+            total = tree_sum([exp_res[:, i] for i in range(n)], acc_t, cast)
+        s = cast(total, inv_inp_t)
+        inv = tf.gather(tf.constant(inv_tab, tf.float64), top_bits_tf(s, inv_inp_t, inv_n))
+        prod = exp_res * inv[:, None]  # exact: at most 53 significant bits
+        return prod if res_t is None else cast(prod, res_t)
+
     def forward(self, step, x, in_t, opts):
         return self.values(step, x, in_t)
 
@@ -180,7 +241,10 @@ class SoftmaxFamily(LayerFamily):
             return q_ste(smooth, step.types.get("result"))
         if in_t is not None and step.attrs["implementation"] != "argmax":
             self.check(step, fwd.opts, in_t)
-        return with_value(smooth, numpy_in_tf(lambda a: self.values(step, a, in_t), x, x.dtype))
+        value = self.values_tf(step, tf.cast(x, tf.float64), in_t)
+        if value is None:
+            value = numpy_in_tf(lambda a: self.values(step, a, in_t), x, x.dtype)
+        return with_value(smooth, tf.cast(value, x.dtype))
 
     def hls_precision(self, step):
         if step.attrs["implementation"] == "argmax":

@@ -1,0 +1,85 @@
+"""The observing diagnostics of train_instrumented (kappa.step_metrics) on hand-made vectors:
+rail pressure as kappa.rail_stats defines it, the underflow fraction, update geometry,
+the spectral gain (exact SVD and the warm-started power iteration) and the teacher error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kappa
+from kappa.step_metrics import StepMetrics
+
+T_W = kappa.FixedPointType.from_string("ap_fixed<6,2>")  # rails -2 and 1.9375
+T_B = kappa.FixedPointType.from_string("ap_ufixed<6,2>")  # rails (0) and 3.9375
+
+
+def _metrics(types_w=(T_W, T_B), grad=(None, None), upd=(None, None), quantized=True, shapes=((2, 2), (3,))):
+    return StepMetrics(list(shapes), [0], list(types_w), list(grad), list(upd), quantized)
+
+
+def test_rails_match_rail_stats_per_variable_max():
+    w = np.array([[1.96875, -2.0], [0.5, 1.9]])
+    b = np.array([3.9375, 0.0, 3.5])
+    theta = np.concatenate([w.ravel(), b])[None, :]
+    sm = _metrics(grad=(T_W, None), upd=(None, T_B))
+    out = sm(theta, theta, g=theta, u=theta, g_raw=theta)
+    r1, r2 = kappa.rail_stats(w, T_W), kappa.rail_stats(b, T_B)
+    # 1.96875 lies past the upper rail and -2.0 on the lower one; 1.9 is in the near-rail band
+    assert r1 == {"saturation_fraction": 0.5, "near_rail_fraction": 0.75}
+    assert r2 == {"saturation_fraction": 1 / 3, "near_rail_fraction": 1 / 3}
+    assert out["weight_saturation_fraction_max"][0] == max(r1["saturation_fraction"], r2["saturation_fraction"]) == 0.5
+    assert out["weight_near_rail_fraction_max"][0] == max(r1["near_rail_fraction"], r2["near_rail_fraction"])
+    assert out["gradient_saturation_fraction_max"][0] == 0.5  # only the kernel has a gradient type
+    assert out["update_saturation_fraction_max"][0] == pytest.approx(1 / 3)  # the bias's update type
+    # untyped everywhere: zeros, not NaN
+    none = _metrics(types_w=(None, None))(theta, theta, g=theta, u=theta, g_raw=theta)
+    assert none["weight_saturation_fraction_max"][0] == 0.0 and none["weight_near_rail_fraction_max"][0] == 0.0
+
+
+def test_underflow_geometry_and_float_run():
+    theta = np.zeros((2, 7))
+    u = np.zeros((2, 7))
+    u[0, :4] = [0.1, 0.2, 0.0, 0.0]  # two nonzero kernel updates
+    u[0, 4] = 0.5                    # one nonzero bias update
+    new = theta.copy()
+    new[0, 0] = 0.1                  # one of the kernel's two updates applied: 1/2 frozen; the bias: 1/1
+    u[1] = [3.0, 4.0, 0, 0, 0, 0, 0]
+    new[1] = [3.0, 4.0, 0, 0, 0, 0, 0]  # applied exactly: cosine 1, ratio 1
+    sm = _metrics()
+    out = sm(theta, new, g=u, u=u, g_raw=u)
+    assert out["update_underflow_fraction_max"].tolist() == [1.0, 0.0]
+    assert out["raw_update_norm"][1] == 5.0 and out["actual_update_norm"][1] == 5.0
+    assert out["update_cosine"][1] == 1.0 and out["update_radius_ratio"][1] == 1.0
+    assert out["update_radius_ratio"][0] == pytest.approx(0.1 / np.sqrt(0.01 + 0.04 + 0.25))
+    assert out["update_cosine"][0] == pytest.approx(0.1 * 0.1 / (0.1 * np.sqrt(0.3)))
+    # a step whose update is all zero: cosine and ratio undefined (NaN), not 0
+    zero = sm(theta[:1], theta[:1], g=theta[:1], u=theta[:1])
+    assert np.isnan(zero["update_cosine"][0]) and np.isnan(zero["update_radius_ratio"][0])
+    flt = _metrics(types_w=(None, None), quantized=False)(theta, new, g=u, u=u)
+    assert all(np.isnan(flt[k]).all() for k in ("weight_saturation_fraction_max", "update_underflow_fraction_max"))
+
+
+def test_spectral_gain_exact_and_power_iteration():
+    rng = np.random.default_rng(0)
+    small = rng.normal(size=(3, 2, 5))     # smaller side 2 <= 16: exact SVD per step
+    big = rng.normal(size=(3, 40, 20))     # 20 > 16: warm-started power iteration
+    theta = np.concatenate([small.reshape(3, -1), big.reshape(3, -1)], axis=1)
+    sm = StepMetrics([(2, 5), (40, 20)], [0, 1], [None, None], [None, None], [None, None], False)
+    sm.reset(reference_A=np.ones((5, 2)))
+    exact = np.linalg.svd(small, compute_uv=False)[:, 0] * np.linalg.svd(big, compute_uv=False)[:, 0]
+    got = sm(theta, theta, g=theta, u=theta)
+    # the power iteration is a lower bound after 2 iterations from a random vector ...
+    assert np.all(got["forward_gain_spectral"] <= exact * (1 + 1e-12))
+    # ... that converges when the matrix stays (here: the same matrix, repeated)
+    same = np.repeat(theta[:1], 60, axis=0)
+    sm.reset()
+    conv = sm(same, same, g=same, u=same)["forward_gain_spectral"]
+    assert conv[-1] == pytest.approx(exact[0], rel=1e-6) and conv[0] < conv[-1]
+    sm.reset(reference_A=np.ones((5, 2)))
+    err = sm(theta, theta, g=theta, u=theta)["weight_error_fro"]
+    np.testing.assert_allclose(err, np.linalg.norm(small - 1.0, axis=(1, 2)))
+    # a non-finite kernel gives NaN, not an exception
+    bad = theta.copy()
+    bad[1, 0] = np.nan
+    assert np.isnan(sm(bad, bad, g=bad, u=bad)["forward_gain_spectral"][1])
