@@ -57,10 +57,11 @@ class FitHistory:
     * throttle: ``curvature_proxy`` C_t = ‖Δg‖/(‖Δθ‖ + eps) (NaN when skipped),
       ``curvature_ema``, ``curvature_skipped`` (bool: no secant this step: first step or
       Δθ = 0), ``alpha``, ``alpha_would``, ``eta_eff`` = α·η.
-    * ``forward_gain_spectral``: product over Dense kernels of their spectral norms (an
-      upper bound on the network's Lipschitz gain for linear/ReLU layers; BatchNorm is not
-      included). Exact SVD for kernels with min(shape) <= 16, else two warm-started power
-      iterations per step (converges as the weights change slowly).
+    * ``forward_gain_spectral``: product over Dense and convolution kernels (a convolution
+      kernel as its (kh·kw·C, F) matrix) of their spectral norms (an upper bound on the
+      network's Lipschitz gain for linear/ReLU layers; BatchNorm is not included). Exact SVD
+      for matrices whose smaller side is <= 16, else two warm-started power iterations per
+      step (converges as the weights change slowly); see :mod:`kappa.step_metrics`.
     * analytic quadratic (one-layer linear model only, else NaN): ``hessian_lambda_max``
       (full training set), ``hessian_lambda_max_batch`` (this batch),
       ``stability_margin_lambda_raw`` η·λ_max, ``stability_margin_lambda_ctrl`` η_eff·λ_max,
