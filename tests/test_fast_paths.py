@@ -399,7 +399,8 @@ def test_tf_leaky_relu_equals_numpy(result, monkeypatch):
 
 # The training graph's rounded-product sum runs in float32 when every intermediate fits 24
 # bits (|x w| <= 2**mag, mag + F_p + 1 <= 24 and mag + F_acc + log2(n_in) + 1 <= 24); at and
-# past that limit it must equal the numpy firmware forward in every rounding mode. Every input
+# past that limit it must equal the numpy firmware forward in every rounding mode; the same
+# for the split of the weight codes into an exact high part and float32 low parts. Every input
 # code meets large odd weight codes, so products just below a rounding boundary occur (a
 # float32 product past 24 bits rounds onto the boundary: the 26-bit case catches that).
 FLOAT32_LIMIT_CASES = [
@@ -409,6 +410,13 @@ FLOAT32_LIMIT_CASES = [
     ("ap_fixed<14,5>", "ap_fixed<13,3>", "ap_fixed<20,8,AP_{q},AP_WRAP>"),  # 26: float64
     ("ap_fixed<11,5>", "ap_fixed<12,1>", "ap_fixed<14,3,AP_{q},AP_SAT>"),  # saturates on some rows
     ("ap_fixed<10,1>", "ap_fixed<12,0>", "ap_fixed<16,6,AP_{q},AP_WRAP>"),  # F_p - F_acc = 11
+    # too wide for float32 products; the weight split (k = 2 dropped bits) is float32 for the
+    # shift-invariant modes: W_x + k' + 1 = 19 (20 for RND_CONV)
+    ("ap_fixed<16,6>", "ap_fixed<16,4>", "ap_fixed<32,12,AP_{q},AP_SAT>"),
+    # split at its limit: W_x + k + 1 = 24 (RND_CONV: 25, float64)
+    ("ap_fixed<18,8>", "ap_fixed<16,4>", "ap_fixed<32,12,AP_{q},AP_WRAP>"),
+    # k = 6 with wide inputs: W_x + k + 1 = 21, low parts up to 2**6
+    ("ap_ufixed<14,6>", "ap_fixed<14,2>", "ap_fixed<26,10,AP_{q},AP_WRAP>"),
 ]
 
 
@@ -424,10 +432,13 @@ def test_tf_rounded_products_float32_limit(case, rounding):
     acc = a_s.format(q=rounding)
     x_t, w_t = as_type(x_s), as_type(w_s)
     d_in = 2
-    odd = [w_t.qmax, w_t.qmax - 2, w_t.qmin + 1, w_t.qmax - 14, (w_t.qmax >> 1) | 1, -((w_t.qmax >> 3) | 1), 1]
-    m = _single_layer(keras.layers.Dense(len(odd), name="d"), d_in)
-    wc = np.array([odd, odd[::-1]], np.float64)
-    m.get_layer("d").set_weights([(wc * w_t.lsb).astype(np.float32), np.zeros(len(odd), np.float32)])
+    # large odd codes (products just below a boundary) and codes = 2 mod 4 with an odd high
+    # part (RND_CONV ties whose parity comes from the high part)
+    codes_w = [w_t.qmax, w_t.qmax - 2, w_t.qmin + 1, w_t.qmax - 14, (w_t.qmax >> 1) | 1, -((w_t.qmax >> 3) | 1), 1,
+               w_t.qmax - 1, -(w_t.qmax - 5), 6]
+    m = _single_layer(keras.layers.Dense(len(codes_w), name="d"), d_in)
+    wc = np.array([codes_w, codes_w[::-1]], np.float64)
+    m.get_layer("d").set_weights([(wc * w_t.lsb).astype(np.float32), np.zeros(len(codes_w), np.float32)])
     codes = np.arange(x_t.qmin, x_t.qmax + 1, dtype=np.float64)
     X = np.stack([codes, np.roll(codes, 7)], axis=1) * x_t.lsb  # every input code, in both inputs
     P = {"input": {"value": x_s}, "d": {"weight": w_s, "bias": w_s, "accumulator": acc,
