@@ -228,10 +228,10 @@ def from_qkeras(model, *, input_type: str = DEFAULT_INPUT_TYPE, accumulator: str
     """
     import keras
 
-    from .layers import _chain_layers
+    from .layers import chain_layers
     from .nn import KerasModel
 
-    layers = _chain_layers(model)
+    layers = chain_layers(model)
     in_t = as_type(input_type)
     acc_fixed = as_type(accumulator) if accumulator is not None else None
     b_default = as_type(bias_type)

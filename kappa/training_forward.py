@@ -31,10 +31,10 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from .fixed_point import FixedPointType
 from .layers import FirmwareOptions, build_plan, fields_by_layer
 from .precision import FIRMWARE_FIELDS, INPUT_LAYER, PrecisionDict, ensure_precision_dict
 from .quantization import quantize_tensor
+from .straight_through import numpy_in_tf, q_ste, with_value  # noqa: F401  (re-exported)
 
 F64 = tf.float64
 _GRID_KEEPING = ("relu", "linear", "reshape", "zeropad")
@@ -57,33 +57,6 @@ def check_forward_types(precision: Optional[PrecisionDict], layer_names: Sequenc
                     f"firmware fields ({', '.join(FIRMWARE_FIELDS)}) need a deterministic ap_fixed mode. "
                     "Use S_RND in the update/gradient/momentum/adam_m/adam_v fields."
                 )
-
-
-def q_ste(x, t: Optional[FixedPointType]):
-    """Straight-through conversion of an ap_fixed value to ``t`` in float64 (identity when
-    ``t`` is None); ``ap_int`` targets convert as from an ap_fixed value
-    (:attr:`FixedPointType.value_cast_type`), not as from a double."""
-    if t is None:
-        return x
-    return quantize_tensor(x, t.value_cast_type, ste=True)
-
-
-def with_value(differentiable, value):
-    """``value`` in the forward pass, the gradient of ``differentiable`` backward.
-
-    Unlike ``d + stop_gradient(value - d)`` this is exact: the forward output is ``value``
-    bit for bit.
-    """
-    value = tf.stop_gradient(value)
-
-    @tf.custom_gradient
-    def f(d):
-        def grad(dy):
-            return dy
-
-        return tf.identity(value), grad
-
-    return f(differentiable)
 
 
 class TrainingForward:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .activations import ACTIVATION_LAYERS, FLOAT_ACTIVATION, fused_fields, fused_options
+from .activations import ACTIVATION_LAYERS, FLOAT_ACTIVATION
 from .base import (IO_TYPES, STRATEGIES, SUPPORTED_LAYERS_STRICT, FirmwareOptions, LayerFamily, ParseContext, Step, index_of,
                    same_variable, shape_of)
 from .batchnorm import BATCHNORM
 from .conv import CONV
 from .dense import DENSE
+from .fused import fused_fields, fused_options
 from .pooling import POOLING
 from .reshape import RESHAPE
 from .softmax import SOFTMAX
@@ -31,7 +32,7 @@ FAMILIES: tuple[LayerFamily, ...] = (DENSE, CONV, POOLING, RESHAPE, ACTIVATION_L
 REGISTRY: dict[str, LayerFamily] = {cls: fam for fam in FAMILIES for cls in fam.keras_classes}
 
 __all__ = ["FAMILIES", "REGISTRY", "SUPPORTED_LAYERS_STRICT", "FirmwareOptions", "LayerFamily", "Step",
-           "build_plan", "fields_by_layer", "same_variable", "index_of", "IO_TYPES", "STRATEGIES"]
+           "build_plan", "chain_layers", "fields_by_layer", "same_variable", "index_of", "IO_TYPES", "STRATEGIES"]
 
 
 def _unsupported_class(layer) -> ValueError:
@@ -41,7 +42,7 @@ def _unsupported_class(layer) -> ValueError:
     )
 
 
-def _chain_layers(keras_model) -> list:
+def chain_layers(keras_model) -> list:
     """The model's layers (input layer excluded), checked to form one chain.
 
     Raises:
@@ -124,7 +125,7 @@ def build_plan(keras_model, precision: Any = None, opts: FirmwareOptions | None 
     ctx = ParseContext(precision, opts, strict, list(keras_model.trainable_variables))
     steps: list[Step] = []
     prev_t = ctx.dtype(_p.INPUT_LAYER, "value")
-    layers = _chain_layers(keras_model)
+    layers = chain_layers(keras_model)
     _check_layer_options(opts, {layer.name: family_of(layer, strict=strict) for layer in layers},
                          {layer.name: layer for layer in layers})
     for layer in layers:
@@ -158,7 +159,7 @@ def _check_layer_options(opts: FirmwareOptions, families: dict, layers: dict) ->
 def fields_by_layer(keras_model, *, strict: bool = False) -> dict[str, tuple[str, ...]]:
     """``{Keras layer name: PrecisionDict fields it has}`` (for ``PrecisionDict.validate``)."""
     out = {}
-    for layer in _chain_layers(keras_model):
+    for layer in chain_layers(keras_model):
         try:
             fam = family_of(layer, strict=strict)
             own = fam.fields

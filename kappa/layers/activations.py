@@ -26,7 +26,10 @@ import numpy as np
 
 from ..fixed_point import FixedPointType
 from ..quantization import quantize, to_codes
-from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
+from ..straight_through import numpy_in_tf, q_ste, with_value
+from ._common import MAX_PRODUCT_BITS_NUMPY, activation_name
+from .base import LayerFamily, Step, shape_of, unsupported
+from .softmax import SOFTMAX
 
 EXACT_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
 TABLE_FUNCTIONS = ("sigmoid", "tanh")
@@ -34,67 +37,6 @@ TABLE_OPTIONS = ("table_size",)
 DEFAULT_TABLE_SIZE = 1024
 DEFAULT_TABLE_T = FixedPointType.from_string("ap_fixed<18,8>")
 """hls4ml 1.3.0's defaults for an activation's ``table_size`` and ``table`` type (``fpga_backend.py``)."""
-
-
-def activation_name(fn) -> str:
-    """The name of a Keras activation function (``"relu"``, ``"linear"``, ...)."""
-    return getattr(fn, "__name__", type(fn).__name__)
-
-
-def fused_options(layer) -> tuple[str, ...]:
-    """The ``layer_options`` a layer with a fused activation takes (table size, softmax implementation)."""
-    act = activation_name(getattr(layer, "activation", None)) if hasattr(layer, "activation") else ""
-    if act in TABLE_FUNCTIONS:
-        return TABLE_OPTIONS
-    if act == "softmax":
-        from .softmax import SOFTMAX
-
-        return SOFTMAX.options
-    return ()
-
-
-def fused_fields(layer) -> tuple[str, ...]:
-    """The PrecisionDict fields a fused table activation adds to its layer (``table``, softmax's)."""
-    act = activation_name(getattr(layer, "activation", None)) if hasattr(layer, "activation") else ""
-    if act in TABLE_FUNCTIONS:
-        return ("table",)
-    if act == "softmax":
-        from .softmax import SOFTMAX
-
-        return tuple(f for f in SOFTMAX.fields if f != "activation")
-    return ()
-
-
-def fused_activation_steps(layer, ctx: ParseContext, shape: tuple) -> tuple[list[Step], str]:
-    """The steps a fused activation of ``layer`` becomes, and its name.
-
-    Returns:
-        ``(steps, fused)``: ``fused`` is ``"linear"`` (no step), ``"relu"``
-        (``<name>_relu`` with the layer's ``activation`` type), ``"sigmoid"``/``"tanh"``
-        (``<name>_<fn>``, a table with the layer's ``table`` type), ``"softmax"``
-        (``<name>_softmax``) or the function's name (a float step, training only).
-
-    Raises:
-        ValueError: another function with ``ctx.strict``.
-    """
-    act = activation_name(layer.activation)
-    if act == "linear":
-        return [], "linear"
-    result = {"result": ctx.dtype(layer.name, "activation")}
-    name = f"{layer.name}_{act}"
-    if act == "relu":
-        return [Step(name, RELU, layer.name, layer, {"kind": "relu"}, result, {}, shape, shape)], act
-    if act in TABLE_FUNCTIONS:
-        return [TABLE_ACTIVATION.make_step(name, layer, ctx, act, shape)], act
-    if act == "softmax":
-        from .softmax import SOFTMAX
-
-        return [SOFTMAX.make_step(name, layer, ctx, shape)], act
-    if ctx.strict:
-        raise unsupported(layer, f"fused activation {act!r} is not emulated bit for bit",
-                          f"use one of {', '.join(EXACT_ACTIVATIONS)}")
-    return [Step(name, FLOAT_ACTIVATION, layer.name, layer, {"kind": "generic", "fn": layer.activation},
-                 result, {}, shape, shape)], act
 
 
 def option(ctx_or_opts, layer_name: str, key: str, default):
@@ -173,7 +115,6 @@ class ReLUFamily(LayerFamily):
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf
 
-        from ..training_forward import q_ste
 
         return q_ste(tf.nn.relu(x), step.types.get("result"))
 
@@ -194,7 +135,6 @@ class LinearFamily(LayerFamily):
         return x if t is None else quantize(x, t.value_cast_type)
 
     def forward_tf(self, step, x, in_t, fwd):
-        from ..training_forward import q_ste
 
         return q_ste(x, step.types.get("result"))
 
@@ -212,16 +152,6 @@ class LinearFamily(LayerFamily):
 def _float_fn(kind: str):
     fns = {"sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)), "tanh": np.tanh}
     return fns[kind]
-
-
-def numpy_in_tf(fn, x, dtype):
-    """``fn`` (numpy, float64 -> float64) applied to tensor ``x`` inside TensorFlow, no gradient."""
-    import tensorflow as tf
-
-    y = tf.numpy_function(lambda a: np.asarray(fn(np.asarray(a, np.float64)), np.float64), [tf.cast(x, tf.float64)],
-                          tf.float64, stateful=False)
-    y.set_shape(x.shape)
-    return tf.cast(y, dtype)
 
 
 class TableActivationFamily(LayerFamily):
@@ -280,7 +210,6 @@ class TableActivationFamily(LayerFamily):
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf
 
-        from ..training_forward import q_ste, with_value
 
         smooth = tf.sigmoid(x) if step.attrs["kind"] == "sigmoid" else tf.tanh(x)
         if fwd.precision is None:
@@ -344,8 +273,6 @@ class LeakyReLUFamily(LayerFamily):
         if in_t is None or p_t is None:
             y = np.where(x > 0, x, a * x)
             return y if res_t is None else quantize(y, res_t)
-        from .dense import MAX_PRODUCT_BITS_NUMPY
-
         if in_t.width + p_t.width > MAX_PRODUCT_BITS_NUMPY:
             raise ValueError(f"layer {step.name!r}: {in_t} x {p_t} needs more than {MAX_PRODUCT_BITS_NUMPY} bits")
         aq = float(quantize(np.array(a), p_t))
@@ -364,7 +291,6 @@ class LeakyReLUFamily(LayerFamily):
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf
 
-        from ..training_forward import q_ste, with_value
 
         smooth = tf.where(x > 0, x, step.attrs["alpha"] * x)
         if fwd.precision is None:
@@ -404,7 +330,6 @@ class FloatActivationFamily(LayerFamily):
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf
 
-        from ..training_forward import q_ste
 
         fn = step.attrs.get("fn")
         x32 = tf.cast(x, tf.float32)
@@ -448,8 +373,6 @@ class ActivationLayers(LayerFamily):
         if act in TABLE_FUNCTIONS:
             return TABLE_ACTIVATION.parse(layer, ctx)
         if act == "softmax":
-            from .softmax import SOFTMAX
-
             return SOFTMAX.parse(layer, ctx)
         if ctx.strict:
             raise unsupported(layer, f"activation {act!r} is not emulated bit for bit",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..quantization import quantize, requantize_codes, to_codes
+from ..straight_through import numpy_in_tf, q_ste, with_value
 from .base import LayerFamily, Step, shape_of
 
 MAX_BITS = 62
@@ -107,8 +108,6 @@ class BatchNormFamily(LayerFamily):
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf
 
-        from ..training_forward import q_ste, with_value
-        from .activations import numpy_in_tf
 
         L = step.layer
         gamma = fwd.param(step, "gamma") if "gamma" in step.var_index else tf.constant(1.0, fwd.dtype)

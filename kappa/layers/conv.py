@@ -34,6 +34,7 @@ import numpy as np
 from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
 from .dense import (WEIGHT_FIELDS, check_weighted, matrix_arith, matrix_arith_tf, weighted_arrays,
                     weighted_precision, weighted_types)
+from .fused import fused_activation_steps
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
@@ -101,7 +102,6 @@ class ConvFamily(LayerFamily):
     fields = WEIGHT_FIELDS
 
     def parse(self, layer, ctx: ParseContext) -> list[Step]:
-        from .activations import fused_activation_steps
         from .reshape import ZEROPAD
 
         rank = 1 if type(layer).__name__ == "Conv1D" else 2

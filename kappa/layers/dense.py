@@ -30,11 +30,12 @@ import numpy as np
 
 from ..fixed_point import FixedPointType
 from ..quantization import quantize, requantize_codes, to_codes
+from ..straight_through import q_ste, with_value
+from ._common import MAX_PRODUCT_BITS_NUMPY, MAX_PRODUCT_BITS_TF
 from .base import FirmwareOptions, LayerFamily, ParseContext, Step, shape_of, unsupported
+from .fused import fused_activation_steps
 
 WEIGHT_FIELDS = ("weight", "bias", "accumulator", "activation", "gradient", "update", "momentum", "adam_m", "adam_v")
-MAX_PRODUCT_BITS_NUMPY = 62
-MAX_PRODUCT_BITS_TF = 53
 
 
 def _q(x, t):
@@ -445,7 +446,6 @@ def matrix_arith_tf(x, w, b, step: Step, in_t, fwd):
     import tensorflow as tf
 
     from ..quantization import quantize_tensor
-    from ..training_forward import q_ste, with_value
 
     if fwd.precision is None:
         y = tf.matmul(x, w)
@@ -481,8 +481,6 @@ class DenseFamily(LayerFamily):
     fields = WEIGHT_FIELDS
 
     def parse(self, layer, ctx: ParseContext) -> list[Step]:
-        from .activations import fused_activation_steps
-
         in_shape, out_shape = shape_of(layer.input), shape_of(layer.output)
         if len(in_shape) != 1:
             raise unsupported(layer, f"Dense on a {len(in_shape)}-D input of shape {in_shape} (hls4ml computes it "

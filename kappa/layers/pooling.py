@@ -40,6 +40,7 @@ import numpy as np
 
 from ..fixed_point import FixedPointType
 from ..quantization import quantize, requantize_codes, to_codes
+from ..straight_through import q_ste, with_value
 from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
 from .conv import as_2d, geometry, im2col
 
@@ -175,7 +176,6 @@ class PoolingFamily(LayerFamily):
         import tensorflow as tf
 
         from ..quantization import quantize_tensor
-        from ..training_forward import q_ste, with_value
 
         a = step.attrs
         acc_t, res_t = step.types.get("accumulator"), step.types.get("result")

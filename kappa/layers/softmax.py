@@ -31,6 +31,7 @@ import numpy as np
 
 from ..fixed_point import FixedPointType
 from ..quantization import quantize, requantize_codes, to_codes
+from ..straight_through import numpy_in_tf, q_ste, with_value
 from .base import LayerFamily, Step, shape_of, unsupported
 
 IMPLEMENTATIONS = ("stable", "latency", "argmax")
@@ -233,8 +234,6 @@ class SoftmaxFamily(LayerFamily):
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf
 
-        from ..training_forward import q_ste, with_value
-        from .activations import numpy_in_tf
 
         smooth = tf.nn.softmax(x, axis=-1)
         if fwd.precision is None:
