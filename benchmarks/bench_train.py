@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 import kappa  # noqa: E402,F401
-from kappa.dataset import AffineDataset  # noqa: E402
+from kappa.data import AffineDataset  # noqa: E402
 from kappa.nn import LinearBlockModel  # noqa: E402
 
 PRECISION_MLP = {

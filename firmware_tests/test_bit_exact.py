@@ -40,7 +40,7 @@ def _naive(model, P, X):
 
 @pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "nobias"])
 def test_affine(check_bit_exact, use_bias):
-    from kappa.dataset import AffineDataset
+    from kappa.data import AffineDataset
 
     ds = AffineDataset(num_samples=400, use_bias=use_bias, seed=3)
     model = dense_chain(4, [("dense", (2, None, use_bias))])
@@ -55,7 +55,7 @@ def test_affine(check_bit_exact, use_bias):
 
 
 def test_digits(check_bit_exact):
-    from kappa.dataset import DigitsDataset
+    from kappa.data import DigitsDataset
 
     ds = DigitsDataset(seed=0)
     model = dense_chain(64, [("dense", (32, "relu", True)), ("dense", (10, None, True))], seed=1)

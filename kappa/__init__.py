@@ -8,8 +8,8 @@ model + PrecisionDict -> HLS project (``hls.convert``) -> csim -> comparison rep
 from .fixed_point import FixedPointType, OVERFLOW_MODES, ROUNDING_MODES
 from .quantization import quantize, quantize_tensor, rail_stats
 from .precision import FIELDS, PrecisionDict, ensure_precision_dict
-from .dataset import AffineDataset, BaseDataset, DataType, DigitsDataset
-from . import datasets
+from .data import AffineDataset, BaseDataset, DataType, DigitsDataset
+from .data import registry as datasets
 from .firmware_forward import predict_quantized
 
 # Models, training and history import TensorFlow: load them on first use, so that tools

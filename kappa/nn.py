@@ -42,7 +42,7 @@ class BaseModel(ABC):
     """Dataset reference + Keras model + training loops (abstract).
 
     Fields:
-        dataset: a :class:`kappa.dataset.BaseDataset`; its ``X``/``Y`` shapes (without the
+        dataset: a :class:`kappa.data.base.BaseDataset`; its ``X``/``Y`` shapes (without the
             sample axis) become ``input_shape``/``output_shape``.
         loss, optimizer, metrics: used by :meth:`train` (Keras ``compile``).
         model: the Keras model (built by subclasses; not an init argument).

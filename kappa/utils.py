@@ -4,7 +4,7 @@ Two families live here:
 
 * TensorFlow helpers used inside the training loop (:func:`flatten_tensors`,
   :func:`half_mse_batch_loss`, :func:`tensor_l2_norm`). TensorFlow is imported
-  lazily on first use, so ``import kappa.utils`` (and ``kappa.dataset``) does not
+  lazily on first use, so ``import kappa.utils`` (and ``kappa.data``) does not
   pay TensorFlow's import time.
 * NumPy helpers for the quadratic-stability theory (:func:`safe_cosine`,
   :func:`analytic_single_dense_hessian`, :func:`stability_metrics_from_hessian`,
@@ -37,7 +37,7 @@ __all__ = [
 
 
 def _tf():
-    """Import TensorFlow on demand (keeps ``import kappa.dataset`` cheap)."""
+    """Import TensorFlow on demand (keeps ``import kappa.data`` cheap)."""
     import tensorflow as tf
 
     return tf

@@ -1,4 +1,4 @@
-"""Tests for kappa.dataset and the kappa.datasets registry."""
+"""Tests for kappa.data (datasets, exports, plots) and the kappa.datasets registry."""
 
 import hashlib
 import json
@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from kappa import datasets  # noqa: E402
-from kappa.dataset import (  # noqa: E402
+from kappa.data import (  # noqa: E402
     AffineDataset,
     BaseDataset,
     DataType,
@@ -306,6 +306,51 @@ def test_plots_return_figures(digits):
     assert isinstance(digits.plot(max_points=10), Figure)
     assert isinstance(digits.plot_histogram(), Figure)
     assert isinstance(DigitsDataset(num_samples=20, one_hot=False, flatten=False).plot(), Figure)
+
+
+def test_histogram_panels(digits):
+    fig = AffineDataset(num_samples=300, seed=0).plot_histogram(bins=20)
+    assert len(fig.axes) == 2 * 4  # 4 input features on top, 2 outputs below, 2 hidden
+    assert sum(ax.get_visible() for ax in fig.axes) == 4 + 2
+    assert sum(p.get_height() for p in fig.axes[0].patches) == 300
+    fig = digits.plot_histogram()
+    assert len(fig.axes) == 2  # pooled pixels; class counts
+    bars = [p.get_height() for p in fig.axes[1].patches]
+    assert len(bars) == 10 and sum(bars) == 1797 and bars[0] == 178
+    assert sum(p.get_height() for p in fig.axes[0].patches) == 1797 * 64
+    grid = digits.plot(max_points=7)
+    assert len(grid.axes) == 10 and [ax.get_title() for ax in grid.axes[:7]] == [str(k) for k in digits.labels[:7]]
+
+
+def _run_python(code: str) -> None:
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+def test_import_kappa_loads_no_matplotlib_nor_tensorflow():
+    _run_python("import sys, kappa; kappa.DigitsDataset; kappa.datasets.list_datasets(); "
+                "loaded = {'matplotlib', 'tensorflow', 'sklearn'} & set(sys.modules); assert not loaded, loaded")
+
+
+def test_old_module_paths_reexport_the_same_objects():
+    from importlib import import_module
+
+    import kappa
+    import kappa.data.registry as registry
+
+    assert kappa.datasets is registry or kappa.datasets is import_module("kappa.datasets")
+    old_dataset, old_registry = import_module("kappa.dataset"), import_module("kappa.datasets")
+    assert old_registry.__name__ == "kappa.datasets"  # the shim, not the registry itself
+
+    assert old_dataset.AffineDataset is AffineDataset and old_dataset.verify_manifest is verify_manifest
+    assert old_dataset.DataType is DataType and old_dataset.BaseDataset is BaseDataset
+    assert old_registry.create is registry.create and old_registry._REGISTRY is registry._REGISTRY
+    assert kappa.datasets.list_datasets() == registry.list_datasets()
+    assert "deprecated" in old_dataset.__doc__.lower() and "deprecated" in old_registry.__doc__.lower()
 
 
 # ---------------------------------------------------------------- registry

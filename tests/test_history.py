@@ -33,7 +33,7 @@ def synthetic(n=40, **over):
 
 @pytest.fixture(scope="module")
 def real_history():
-    from kappa.dataset import AffineDataset
+    from kappa.data import AffineDataset
     from kappa.nn import LinearBlockModel
 
     ds = AffineDataset(num_samples=128, use_bias=False, seed=0)

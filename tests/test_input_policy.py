@@ -58,7 +58,7 @@ def test_convert_tb_inputs_single_sample_refused(digits_like, tmp_path):
 # ------------------------------------------------------------------ item 6: non-finite inputs
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
 def test_non_finite_refused_with_index_everywhere(digits_like, tmp_path, bad):
-    from kappa.dataset import AffineDataset
+    from kappa.data import AffineDataset
     from kappa.nn import LinearBlockModel
 
     X = X64.copy()
@@ -88,7 +88,7 @@ def test_non_finite_refused_with_index_everywhere(digits_like, tmp_path, bad):
 
 
 def test_training_input_width_checked():
-    from kappa.dataset import AffineDataset
+    from kappa.data import AffineDataset
     from kappa.nn import LinearBlockModel
 
     ds = AffineDataset(num_samples=40, seed=0)

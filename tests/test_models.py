@@ -22,7 +22,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import kappa  # noqa: E402
-from kappa.dataset import AffineDataset  # noqa: E402
+from kappa.data import AffineDataset  # noqa: E402
 from kappa.fixed_point import FixedPointType  # noqa: E402
 from kappa.nn import RESERVED_LAYER_NAMES, BaseModel, KerasModel, LinearBlockModel  # noqa: E402
 from kappa.layers import build_plan  # noqa: E402

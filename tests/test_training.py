@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
 import kappa  # noqa: E402
-from kappa.dataset import AffineDataset  # noqa: E402
+from kappa.data import AffineDataset  # noqa: E402
 from kappa.history import METRIC_NAMES, FitHistory  # noqa: E402
 from kappa.nn import LinearBlockModel  # noqa: E402
 from kappa.training import fits_float32, update_map_radius  # noqa: E402
