@@ -48,6 +48,7 @@ pressure) are computed from those vectors by :mod:`kappa.step_metrics`, vectoris
 call's steps; the compiled step keeps only what feeds back into training. A NaN/inf loss
 or gradient stops the loop after logging that step; the update of that step is not applied (the model keeps its last finite
 parameters); the history is marked diverged; no exception is raised.
+The compiled step and its per-model cache are in :mod:`kappa.training_step`.
 """
 
 from __future__ import annotations
@@ -64,25 +65,16 @@ from .history import METRIC_NAMES, FitHistory
 from .inputs import check_training_arrays, model_input_shape
 from .precision import ensure_precision_dict
 from .step_metrics import KEYS as STEP_METRIC_KEYS
-from .step_metrics import StepMetrics
 from .training_forward import TrainingForward
-from .quantization import quantize, quantize_tensor
-from .utils import analytic_single_dense_hessian, half_mse_batch_loss, hessian_metrics_np
+from .training_step import BOOL_KEYS, STEP_KEYS, firmware_options_from_key, get_runner
+from .training_step import cross_entropy_loss  # noqa: F401  (public here since it began)
+from .quantization import quantize
+from .utils import analytic_single_dense_hessian, hessian_metrics_np
 
-F64 = tf.float64
 LOSS_MODES = ("half_mse", "keras_mse", "cross_entropy")
 CURVATURE_MODES = ("cross_batch", "same_batch")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
-# scalars produced inside the compiled step; the vectors it records (θ_t, θ_{t+1}, g, u and,
-# with a PrecisionDict, g_raw) become the diagnostics of kappa.step_metrics after each call;
-# the rest is filled in numpy at the end
-_STEP_KEYS = (
-    "loss", "rmse", "curvature_proxy", "curvature_ema", "curvature_skipped", "alpha", "alpha_would",
-    "eta_eff", "hessian_lambda_max_batch", "finite",
-)
-_BOOL_KEYS = ("curvature_skipped", "finite")
-_VECTOR_KEYS = ("theta", "new_theta", "g", "u", "g_raw")
 #: Bytes of recorded per-step vectors one compiled call may hold (bounds steps_per_call for
 #: models with many parameters).
 RECORD_BUDGET = 1 << 26
@@ -91,10 +83,6 @@ RECORD_BUDGET = 1 << 26
 def fits_float32(t: FixedPointType) -> bool:
     """True if every value of ``t`` is exactly representable in float32."""
     return max(abs(t.qmin), t.qmax) <= 2**24 and t.fractional <= 149 and t.integer <= 127
-
-
-def _nan():
-    return tf.constant(math.nan, F64)
 
 
 def update_map_radius(eta, eigs, optimizer="sgd", beta=0.9):
@@ -123,26 +111,13 @@ def update_map_radius(eta, eigs, optimizer="sgd", beta=0.9):
     return np.full(eta.shape[0], np.nan)
 
 
-def cross_entropy_loss(y, p, floor: float = 1e-7):
-    """Mean categorical cross-entropy ``-mean_b sum_k y_bk log(max(p_bk, floor))``.
+def check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, optimizer,
+               curvature_ema_rho, chi, alpha_min, beta) -> None:
+    """Check the scalar arguments of :func:`train_instrumented` (before any model work).
 
-    Args:
-        y: (B, K) one-hot (or probability) targets. p: (B, K) probabilities (a softmax
-            output: with a table softmax, the firmware's values forward and the float
-            softmax's derivative backward).
-        floor: smallest probability inside the log (the output type's LSB in training),
-            so a firmware probability of exactly 0 gives a finite loss and gradient.
-
-    Returns:
-        scalar tensor (nats).
+    Raises:
+        ValueError: naming the first bad argument, its value and the valid range or options.
     """
-    y = tf.cast(tf.reshape(y, tf.shape(p)), p.dtype)
-    logp = tf.math.log(tf.maximum(p, tf.cast(floor, p.dtype)))
-    return -tf.reduce_mean(tf.reduce_sum(y * logp, axis=-1))
-
-
-def _check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, optimizer,
-                curvature_ema_rho, chi, alpha_min, beta):
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
     if int(batch_size) != batch_size or batch_size < 1:
@@ -164,316 +139,7 @@ def _check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, op
         raise ValueError(f"beta must be in [0, 1), got {beta!r}")
 
 
-class _Flat:
-    """Flat float64 view of a list of variables: flatten/unflatten and grouped quantizers
-    (one op chain for all variables sharing a type instead of one per variable: the
-    compiled step is dominated by per-op overhead)."""
-
-    def __init__(self, variables):
-        self.shapes = [tuple(int(d) for d in v.shape) for v in variables]
-        self.sizes = [int(np.prod(s)) for s in self.shapes]
-        self.size = int(sum(self.sizes))
-        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
-
-    def flatten(self, ts):
-        return tf.concat([tf.reshape(tf.cast(t, F64), [-1]) for t in ts], axis=0)
-
-    def unflatten(self, v):
-        parts = tf.split(v, self.sizes) if len(self.sizes) > 1 else [v]
-        return [tf.reshape(p, s) for p, s in zip(parts, self.shapes)]
-
-    def _groups(self, types):
-        groups: dict = {}
-        for i, t in enumerate(types):
-            if t is not None:
-                groups.setdefault(t, []).append(i)
-        return groups
-
-    def _index(self, var_ids):
-        return np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in var_ids]).astype(np.int32)
-
-    def quantizer(self, types, purpose, seed_for):
-        """Return ``q(flat_or_list, step) -> flat`` quantizing each variable's slice to its
-        type (None: unchanged); variables sharing a type are quantized in one call."""
-        groups = self._groups(types)
-        if not groups:
-            return lambda v, step: self.flatten(v) if isinstance(v, (list, tuple)) else v
-        plan = []
-        for k, (t, ids) in enumerate(groups.items()):
-            plan.append((t, None if len(ids) == len(types) else tf.constant(self._index(ids)), 8 * k + purpose))
-        untouched = [i for i, t in enumerate(types) if t is None]
-        rest = tf.constant(self._index(untouched)) if untouched else None
-
-        def q(v, step):
-            v = self.flatten(v) if isinstance(v, (list, tuple)) else v
-            if plan[0][1] is None:  # one type for everything
-                t, _, slot = plan[0]
-                return quantize_tensor(v, t, ste=False, seed=seed_for(step, slot) if t.stochastic else None)
-            idx, data = [], []
-            for t, ix, slot in plan:
-                idx.append(ix)
-                data.append(quantize_tensor(tf.gather(v, ix), t, ste=False, seed=seed_for(step, slot) if t.stochastic else None))
-            if rest is not None:
-                idx.append(rest)
-                data.append(tf.gather(v, rest))
-            return tf.dynamic_stitch(idx, data)
-
-        return q
-
-
-class _Runner:
-    """The compiled training machinery for one model and one static configuration.
-
-    Built once and cached on the model (see :func:`_get_runner`): learning rate, χ, ρ,
-    eps, α floor, controller switch, optimizer constants and seed are ``tf.Variable``
-    hyper-parameters, so new values do not retrace (the teacher matrix lives in
-    :class:`kappa.step_metrics.StepMetrics`). ``reset`` clears the
-    optimizer and secant state before a run.
-    """
-
-    def __init__(self, model, precision, *, loss_mode, curvature_mode, optimizer, batch_lambda,
-                 n, batch_size, x_shape, y_shape, d_out, firmware_options=""):
-        kmodel = model.model
-        quantized = precision is not None
-        self.quantized = quantized
-        cdt = F64 if quantized else tf.float32
-        # Stored parameters lie on their weight/bias grids: the forward skips those quantizers.
-        fwd = TrainingForward(kmodel, precision, strict=False, params_on_grid=quantized,
-                              opts=_firmware_options(firmware_options))
-        plan = fwd.plan
-        variables = list(kmodel.trainable_variables)
-        self.variables = variables
-        self.fwd = fwd
-        owners = [model._layer_and_field_for_variable(v) for v in variables]
-        nv = len(variables)
-
-        def ty(i, fld):
-            return precision.dtype(owners[i][0], fld) if quantized else None
-
-        store_t = [ty(i, owners[i][1]) for i in range(nv)]
-        grad_t = [ty(i, "gradient") for i in range(nv)]
-        upd_t = [ty(i, "update") for i in range(nv)]
-        self.store_t = store_t
-
-        flat = _Flat(variables)
-        P = flat.size
-        zeros = lambda: tf.Variable(tf.zeros([P], F64), trainable=False)  # noqa: E731
-        prev_theta, prev_grad = zeros(), zeros()
-        have_prev = tf.Variable(False, trainable=False)
-        scalar = lambda v=0.0: tf.Variable(tf.constant(v, F64), trainable=False)  # noqa: E731
-        ema, last_c, adam_t = scalar(), scalar(), scalar()
-        mom = zeros() if optimizer == "momentum" else None
-        adam_m = zeros() if optimizer == "adam" else None
-        adam_v = zeros() if optimizer == "adam" else None
-        kernels = [s_.var_index["kernel"] for s_ in plan if s_.kind in ("dense", "conv")]
-        self._state = [prev_theta, prev_grad, ema, last_c, adam_t] + [v for v in (mom, adam_m, adam_v) if v is not None]
-        self._have_prev = have_prev
-        self.metrics = StepMetrics(
-            [tuple(int(d) for d in v.shape) for v in variables], kernels,
-            [t if owners[i][1] in ("weight", "bias") else None for i, t in enumerate(store_t)], grad_t, upd_t,
-            quantized)
-        self.vector_keys = _VECTOR_KEYS if quantized else _VECTOR_KEYS[:-1]
-        self.vector_bytes = 8 * P * len(self.vector_keys)  # recorded per step
-
-        hp = {k: scalar() for k in ("eta", "chi", "rho", "eps", "alpha_min", "beta", "b1", "b2", "aeps")}
-        hp["use_controller"] = tf.Variable(False, trainable=False)
-        hp["seed"] = tf.Variable(tf.constant(0, tf.int64), trainable=False)
-        self.hp = hp
-
-        def seed_for(step, slot):
-            return tf.stack([hp["seed"], step * 1024 + slot])
-
-        # slot = 8 * type_group + purpose; purposes: 0 gradient, 1 gradient at θ_{t-1},
-        # 2 update, 3 storage, 4 momentum, 5 adam_m, 6 adam_v
-        q_grad = flat.quantizer(grad_t, 0, seed_for)
-        q_grad_prev = flat.quantizer(grad_t, 1, seed_for)
-        q_upd = flat.quantizer(upd_t, 2, seed_for)
-        q_store = flat.quantizer(store_t, 3, seed_for)
-        q_mom = flat.quantizer([ty(i, "momentum") for i in range(nv)], 4, seed_for)
-        q_am = flat.quantizer([ty(i, "adam_m") for i in range(nv)], 5, seed_for)
-        q_av = flat.quantizer([ty(i, "adam_v") for i in range(nv)], 6, seed_for)
-        lam_factor = 1.0 if loss_mode == "half_mse" else 2.0 / d_out
-        bias_column = bool(plan[0].layer.use_bias) if batch_lambda else False
-
-        out_t = plan[-1].types.get("result") if plan else None
-        ce_floor = max(float(out_t.lsb), 1e-7) if out_t is not None else 1e-7
-
-        def loss_fn(y, pred):
-            if loss_mode == "half_mse":
-                return half_mse_batch_loss(y, pred)
-            if loss_mode == "cross_entropy":
-                return cross_entropy_loss(y, pred, ce_floor)
-            y = tf.cast(tf.reshape(y, tf.shape(pred)), pred.dtype)
-            return tf.reduce_mean(tf.square(pred - y))
-
-        def grads_at(params, x, y, update_stats):
-            with tf.GradientTape() as tape:
-                tape.watch(params)
-                pred = fwd(x, params=params, training=True, update_stats=update_stats)
-                loss = loss_fn(tf.cast(y, cdt), pred)
-            g = tape.gradient(loss, params)
-            g = [tf.zeros_like(p) if gi is None else gi for gi, p in zip(g, params)]
-            return loss, pred, flat.flatten(g)
-
-        def step_fn(x, y, step):
-            eta, eps = hp["eta"], hp["eps"]
-            params = [tf.cast(v, cdt) for v in variables]
-            theta = flat.flatten(params)  # θ_t, float64 (P,)
-            loss, pred, g_raw = grads_at(params, x, y, True)
-            g = q_grad(g_raw, step)
-            loss64 = tf.cast(loss, F64)
-
-            # ---- curvature secant
-            dtheta = theta - prev_theta
-            if curvature_mode == "same_batch":
-                _, _, gp = grads_at(flat.unflatten(tf.cast(prev_theta, cdt)), x, y, False)
-                g_prev = q_grad_prev(gp, step)
-            else:
-                g_prev = prev_grad
-            ndg, ndth = tf.norm(g - g_prev), tf.norm(dtheta)
-            valid = have_prev & (ndth > 0) & tf.math.is_finite(ndg) & tf.math.is_finite(ndth)
-            c_raw = tf.where(valid, ndg / (ndth + eps), 0.0)
-            ema_new = tf.where(valid, (1.0 - hp["rho"]) * ema + hp["rho"] * c_raw, ema)
-            c_last = tf.where(valid, c_raw, last_c)  # skipped secant: the last measurement holds
-            c_ctrl = tf.maximum(c_last, ema_new)
-            alpha_would = tf.clip_by_value(hp["chi"] / (eta * (c_ctrl + eps)), hp["alpha_min"], 1.0)
-            alpha = tf.where(hp["use_controller"], alpha_would, 1.0)
-            eta_eff = alpha * eta
-            ok = tf.math.is_finite(loss64) & tf.reduce_all(tf.math.is_finite(g))
-
-            # ---- optimizer direction
-            if optimizer == "sgd":
-                direction = g
-            elif optimizer == "momentum":
-                direction = q_mom(hp["beta"] * mom + g, step)
-                mom.assign(tf.where(ok, direction, mom))
-            else:
-                b1, b2 = hp["b1"], hp["b2"]
-                t_new = adam_t + 1.0
-                nm = q_am(b1 * adam_m + (1.0 - b1) * g, step)
-                nvv = q_av(b2 * adam_v + (1.0 - b2) * tf.square(g), step)
-                adam_t.assign(tf.where(ok, t_new, adam_t))
-                adam_m.assign(tf.where(ok, nm, adam_m))
-                adam_v.assign(tf.where(ok, nvv, adam_v))
-                mhat = nm / (1.0 - tf.pow(b1, t_new))
-                vhat = nvv / (1.0 - tf.pow(b2, t_new))
-                direction = mhat / (tf.sqrt(tf.maximum(vhat, 0.0)) + hp["aeps"])
-            u = -eta_eff * direction  # intended update (P,)
-
-            # ---- apply
-            if quantized:
-                new = tf.where(ok, q_store(theta + q_upd(u, step), step), theta)
-                for var, part in zip(variables, flat.unflatten(new)):
-                    var.assign(tf.cast(part, var.dtype))
-                # every stored value fits its float32 variable exactly (checked at setup)
-                new_theta = new
-            else:  # the reference: var.assign_sub(eta_eff * grad)
-                safe_u = tf.where(ok, u, tf.zeros_like(u))
-                for var, part in zip(variables, flat.unflatten(safe_u)):
-                    var.assign_add(tf.cast(part, var.dtype))
-                new_theta = flat.flatten([tf.cast(v, F64) for v in variables])
-            finite = ok & tf.reduce_all(tf.math.is_finite(new_theta))
-
-            # ---- state for the next secant
-            prev_theta.assign(theta)
-            if curvature_mode == "cross_batch":
-                prev_grad.assign(g)
-            have_prev.assign(True)
-            ema.assign(ema_new)
-            last_c.assign(c_last)
-
-            # ---- the step's scalars; the observing diagnostics come from the vectors
-            y64 = tf.cast(tf.reshape(y, tf.shape(pred)), F64)
-            if batch_lambda:
-                xb = tf.reshape(tf.cast(x, F64), [tf.shape(x)[0], -1])
-                if bias_column:
-                    xb = tf.concat([xb, tf.ones([tf.shape(xb)[0], 1], F64)], axis=1)
-                gram_b = tf.matmul(xb, xb, transpose_a=True) / tf.cast(tf.shape(xb)[0], F64)
-                lam_b = tf.reduce_max(tf.linalg.eigvalsh(gram_b)) * lam_factor
-            else:
-                lam_b = _nan()
-            out = {
-                "loss": loss64,
-                "rmse": tf.sqrt(tf.reduce_mean(tf.square(tf.cast(pred, F64) - y64))),
-                "curvature_proxy": tf.where(valid, c_raw, _nan()), "curvature_ema": ema_new,
-                "curvature_skipped": tf.logical_not(valid),
-                "alpha": alpha, "alpha_would": alpha_would, "eta_eff": eta_eff,
-                "hessian_lambda_max_batch": lam_b, "finite": finite,
-            }
-            vectors = {"theta": theta, "new_theta": new_theta, "g": g, "u": u, "g_raw": g_raw}
-            return out, [vectors[k] for k in vector_keys]
-
-        bs = int(batch_size)
-        spe = int(math.ceil(n / bs))
-        self.steps_per_epoch = spe
-
-        vector_keys = self.vector_keys
-
-        @tf.function(input_signature=[tf.TensorSpec([None] + list(x_shape), tf.float32),
-                                      tf.TensorSpec([None] + list(y_shape), tf.float32),
-                                      tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32),
-                                      tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int64)])
-        def run_chunk(Xa, Ya, perms, first_batch, n_steps, step0):
-            tas = [tf.TensorArray(tf.bool if k in _BOOL_KEYS else F64, size=n_steps) for k in _STEP_KEYS]
-            tas += [tf.TensorArray(F64, size=n_steps, element_shape=[P]) for _ in vector_keys]
-
-            def cond(i, stop, tas):
-                return (i < n_steps) & tf.logical_not(stop)
-
-            def body(i, stop, tas):
-                b = first_batch + i
-                e, j = b // spe, b % spe
-                start = j * bs
-                idx = perms[e, start:tf.minimum(start + bs, n)]
-                m, vecs = step_fn(tf.gather(Xa, idx), tf.gather(Ya, idx), step0 + tf.cast(i, tf.int64))
-                vals = [tf.cast(m[k], ta.dtype) for ta, k in zip(tas, _STEP_KEYS)] + vecs
-                tas = [ta.write(i, v) for ta, v in zip(tas, vals)]
-                return i + 1, tf.logical_not(m["finite"]), tas
-
-            i, _, tas = tf.while_loop(cond, body, [tf.constant(0), tf.constant(False), tas], parallel_iterations=1)
-            return i, [ta.stack() for ta in tas]
-
-        # Each runner traces once (fixed input signature); runners built for other models or
-        # configurations share run_chunk's code object, which TF's frequent-retracing detector
-        # would misreport as retracing.
-        run_chunk._omit_frequent_tracing_warning = True
-        self.run_chunk = run_chunk
-
-    def reset(self, **hparams):
-        """Zero the secant/optimizer state and set the hyper-parameters for a new run."""
-        for v in self._state:
-            v.assign(tf.zeros_like(v))
-        self._have_prev.assign(False)
-        self.metrics.reset(hparams.get("A"))
-        for k, val in hparams.items():
-            if k != "A":
-                self.hp[k].assign(val)
-
-
-_CACHE_ATTR = "_kappa_runner_cache"
-_CACHE_SIZE = 4
-
-
-def _firmware_options(key: str):
-    from .layers import FirmwareOptions
-
-    d = json.loads(key) if key else {}
-    return FirmwareOptions(**d)
-
-
-def _get_runner(model, precision, **static) -> _Runner:
-    """The cached :class:`_Runner` of ``model`` for this static configuration (built and
-    traced once; hyper-parameters change without retracing)."""
-    kmodel = model.model
-    key = (id(kmodel), tuple(id(v) for v in kmodel.trainable_variables),
-           json.dumps(precision.to_dict(), sort_keys=True) if precision is not None else None,
-           tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in static.items())))
-    cache = model.__dict__.setdefault(_CACHE_ATTR, {})
-    if key not in cache:
-        while len(cache) >= _CACHE_SIZE:
-            cache.pop(next(iter(cache)))
-        cache[key] = _Runner(model, precision, **static)
-    return cache[key]
+_check_args = check_args  # the former private name, still used by hls.jobconfig
 
 
 def train_instrumented(
@@ -553,13 +219,13 @@ def train_instrumented(
             naming unknown layers, S_RND in a firmware field, a storage type wider than
             float32 can hold, or ``reference_A`` for a model that is not one Dense layer.
     """
-    _check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, optimizer,
+    check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, optimizer,
                 curvature_ema_rho, chi, alpha_min, beta)
     kmodel = model.model
     precision = ensure_precision_dict(precision_dict)
     quantized = precision is not None
     fw_key = json.dumps({"io_type": io_type, "layer_options": dict(layer_options or {})}, sort_keys=True)
-    plan = TrainingForward(kmodel, precision, strict=False, opts=_firmware_options(fw_key)).plan  # validates
+    plan = TrainingForward(kmodel, precision, strict=False, opts=firmware_options_from_key(fw_key)).plan  # validates
 
     X = check_training_arrays(X, Y, model_input_shape(kmodel))  # (N, *input) finite, also as float32
     Y = np.asarray(Y, np.float32)
@@ -622,7 +288,7 @@ def train_instrumented(
         if A.shape != (kshape[1], kshape[0]):
             raise ValueError(f"reference_A must have shape (d_out, d_in) = {(kshape[1], kshape[0])}, got {A.shape}")
 
-    runner = _get_runner(
+    runner = get_runner(
         model, precision, loss_mode=loss_mode, curvature_mode=curvature_mode, optimizer=optimizer,
         batch_lambda=eigs is not None, n=n,
         batch_size=int(batch_size), x_shape=tuple(X.shape[1:]), y_shape=tuple(Y.shape[1:]), d_out=d_out,
@@ -655,7 +321,7 @@ def train_instrumented(
     done = 0
     per_call = max(1, min(int(steps_per_call), RECORD_BUDGET // runner.vector_bytes))
     val_loss, val_acc = [], []
-    eval_fwd = TrainingForward(kmodel, precision, strict=False, opts=_firmware_options(fw_key)) \
+    eval_fwd = TrainingForward(kmodel, precision, strict=False, opts=firmware_options_from_key(fw_key)) \
         if Xv is not None else None
 
     def evaluate():
@@ -680,7 +346,7 @@ def train_instrumented(
             n_done, out = runner.run_chunk(Xt, Yt, perms, tf.constant(done - e0 * spe, tf.int32),
                                            tf.constant(k, tf.int32), tf.constant(done, tf.int64))
             n_done = int(n_done)
-            ns = len(_STEP_KEYS)
+            ns = len(STEP_KEYS)
             vecs = dict(zip(runner.vector_keys, (o.numpy()[:n_done] for o in out[ns:])))
             diag = runner.metrics(vecs["theta"], vecs["new_theta"], vecs["g"], vecs["u"], vecs.get("g_raw"))
             chunks.append([o.numpy()[:n_done] for o in out[:ns]] + [diag[k] for k in STEP_METRIC_KEYS])
@@ -688,14 +354,14 @@ def train_instrumented(
             bar.update(n_done)
             if eval_fwd is not None and n_done == k and done % spe == 0:
                 evaluate()
-            if n_done < k or (n_done and not bool(chunks[-1][_STEP_KEYS.index("finite")][-1])):
+            if n_done < k or (n_done and not bool(chunks[-1][STEP_KEYS.index("finite")][-1])):
                 break
 
     # --------------------------------------------------------------- assemble
     cols = {k: (np.concatenate([c[j] for c in chunks]) if chunks else np.zeros(0))
-            for j, k in enumerate(_STEP_KEYS + STEP_METRIC_KEYS)}
+            for j, k in enumerate(STEP_KEYS + STEP_METRIC_KEYS)}
     steps = len(cols["loss"])
-    for k in _BOOL_KEYS:
+    for k in BOOL_KEYS:
         cols[k] = cols[k].astype(bool)
     cols["step"] = np.arange(steps, dtype=np.int64)
     cols["epoch"] = cols["step"] // spe
