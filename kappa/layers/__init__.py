@@ -7,6 +7,11 @@ and hls4ml precision keys (see :mod:`kappa.layers.base`). :data:`REGISTRY` maps 
 class names to families, as hls4ml maps each Keras layer class to one handler. Adding a
 layer kind is one new module plus one line in :data:`FAMILIES`.
 
+Shared by the families: :mod:`kappa.layers._common` (product-bit limits, activation
+names; imports no family), :mod:`kappa.layers.fused` (a layer's fused activation split
+into its own steps; imports the activation families) and the straight-through helpers of
+:mod:`kappa.straight_through`. Imports run one way: registry -> families -> shared helpers.
+
 :func:`build_plan` is the one parser of Keras models: the firmware forward
 (:mod:`kappa.firmware_forward`), the training forward (:mod:`kappa.training_forward`)
 and the converter (``hls.convert``) all use it, so they accept and refuse the same
