@@ -27,7 +27,9 @@ def main() -> int:
 
     import hls
     import hls4ml
-    from hls.convert import _hls_config, _quantized_copy, firmware_types
+    from hls.project.convert import firmware_types, hls_config, quantized_copy
+    from hls.sim.csim import build, simulate
+    from kappa.firmware_forward import firmware_plan
     from kappa.layers import FirmwareOptions
     from kappa.precision import PrecisionDict
 
@@ -45,8 +47,7 @@ def main() -> int:
         t0 = time.perf_counter()
         prj = hls.convert(model, P, Path(td) / "kappa_prj", tb_inputs=X)
         t_convert = time.perf_counter() - t0
-        run1 = hls.run_csim(prj, return_run=True)
-        from hls.csim import build
+        run1 = simulate(prj)
 
         t0 = time.perf_counter()
         _, recompiled, _ = build(prj)  # cached: hash the sources, find the binary
@@ -60,9 +61,9 @@ def main() -> int:
             ("kappa mismatches", f"{rep.mismatches} / {rep.outputs}"),
         ]
 
-        layer_precisions, steps = firmware_types(model, P)
-        km_q = _quantized_copy(model, steps)
-        config = _hls_config(km_q, layer_precisions, steps, FirmwareOptions(), "Vitis")
+        plan = firmware_plan(model, P, FirmwareOptions())
+        km_q = quantized_copy(model, plan.steps)
+        config = hls_config(km_q, firmware_types(plan), plan.steps, plan.opts, "Vitis")
         hm = hls4ml.converters.convert_from_keras_model(km_q, hls_config=config, output_dir=str(Path(td) / "hls4ml_prj"),
                                                         backend="Vitis", io_type="io_parallel")
         t0 = time.perf_counter()

@@ -90,14 +90,13 @@ def csim_model(km, precision, io_type, workdir):
     """hls4ml's own compiled C simulation of ``km`` with kappa's types."""
     import hls4ml
 
-    from hls.convert import _hls_config, _quantized_copy, firmware_types
+    from hls.project.convert import firmware_types, hls_config, quantized_copy
+    from kappa.firmware_forward import firmware_plan
     from kappa.layers import FirmwareOptions
-    from kappa.precision import ensure_precision_dict
 
-    opts = FirmwareOptions(io_type=io_type)
-    layer_precisions, steps = firmware_types(km, ensure_precision_dict(precision), opts)
-    km_q = _quantized_copy(km, steps)
-    config = _hls_config(km_q, layer_precisions, steps, opts, "Vitis")
+    plan = firmware_plan(km, precision, FirmwareOptions(io_type=io_type))
+    km_q = quantized_copy(km, plan.steps)
+    config = hls_config(km_q, firmware_types(plan), plan.steps, plan.opts, "Vitis")
     hm = hls4ml.converters.convert_from_keras_model(km_q, hls_config=config, output_dir=str(workdir),
                                                     backend="Vitis", io_type=io_type)
     t0 = time.perf_counter()

@@ -324,3 +324,13 @@ def publish(tmp: Path, final: Path) -> None:
             raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary sibling and a rename, so ``path`` is
+    either absent (or its previous content) or complete; returns ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path

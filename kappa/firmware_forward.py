@@ -11,16 +11,116 @@ dot products run on int64 codes (products up to 62 bits).
 What cannot be emulated bit for bit is refused with an error naming the layer, the
 reason and what would work instead (for example a saturating accumulator under the
 Resource strategy, whose interleaved addition order kappa does not emulate).
+
+One conversion validates and resolves the PrecisionDict once: :func:`firmware_plan` returns a
+:class:`FirmwarePlan` (the checked steps with their resolved types), and the emulator
+(:func:`run_plan`), the HLS writer and the testbench all read that plan.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .inputs import check_inference_precision, check_inputs, model_input_shape
 from .layers import FirmwareOptions, Step, build_plan, fields_by_layer
+from .fixed_point import FixedPointType
 from .precision import INPUT_LAYER, PrecisionDict, ensure_precision_dict
 from .quantization import quantize
+
+
+@dataclass(frozen=True)
+class FirmwarePlan:
+    """A model's firmware, validated once: what the emulator, the HLS writer and the
+    testbench all read.
+
+    Attributes:
+        keras_model: the Keras 3 model. precision: the validated PrecisionDict (or None:
+            every type floating point). opts: the firmware options.
+        steps: the hls4ml layers in network order with their resolved types
+            (:class:`kappa.layers.Step`; ``steps[i].types``: field -> FixedPointType or None).
+        input_type: the ``input.value`` type (None: float input).
+    """
+
+    keras_model: Any
+    precision: PrecisionDict | None
+    opts: FirmwareOptions
+    steps: tuple
+    input_type: FixedPointType | None
+
+    def resolved_precision(self) -> PrecisionDict:
+        """The PrecisionDict with every firmware type the plan uses written out: fields the
+        user left to hls4ml's own explicit defaults (a ``table`` of ``ap_fixed<18,8>``, the
+        softmax tables, ``inp_norm`` derived from the input type, a LeakyReLU ``param``) are
+        added under their layer, so a project's ``precision.yaml`` records the resolved types.
+
+        Raises:
+            ValueError: a plan without a PrecisionDict (nothing to resolve).
+        """
+        if self.precision is None:
+            raise ValueError("a floating-point plan (precision None) has no PrecisionDict to resolve")
+        fields = fields_by_layer(self.keras_model, strict=True)
+        spec = self.precision.to_dict()
+        for st in self.steps:
+            for key, t in st.types.items():
+                fld = "activation" if key == "result" else key
+                if t is None or fld not in fields.get(st.keras_name, ()) or \
+                        self.precision.dtype(st.keras_name, fld) is not None:
+                    continue
+                spec.setdefault(st.keras_name, {})[fld] = str(t)
+        return PrecisionDict(spec)
+
+
+def firmware_plan(keras_model, precision, opts: FirmwareOptions | None = None) -> FirmwarePlan:
+    """Validate ``precision`` against ``keras_model`` and resolve it into the firmware plan.
+
+    Args:
+        keras_model: a Keras 3 model of supported layers (``kappa.layers.SUPPORTED_LAYERS_STRICT``).
+        precision: PrecisionDict, nested dict, YAML/JSON path, or None (float).
+        opts: firmware options (default: io_parallel, Latency, reuse factor 1).
+
+    Returns:
+        :class:`FirmwarePlan`.
+
+    Raises:
+        ValueError: a PrecisionDict naming a layer the model lacks, a field its kind does not
+            have, S_RND in a firmware field; an unsupported layer or configuration.
+    """
+    opts = opts or FirmwareOptions()
+    precision = ensure_precision_dict(precision)
+    check_inference_precision(keras_model, precision)  # layers the model has, no S_RND in firmware
+    if precision is not None:
+        precision.validate(fields_by_layer(keras_model, strict=True))
+    steps = firmware_steps(keras_model, precision, opts)
+    in_t = None if precision is None else precision.dtype(INPUT_LAYER, "value")
+    if in_t is not None and in_t.stochastic:
+        raise ValueError(f"input.value = {in_t}: stochastic rounding (S_RND) is training-only; firmware types "
+                         "need a deterministic rounding mode")
+    return FirmwarePlan(keras_model, precision, opts, tuple(steps), in_t)
+
+
+def run_plan(plan: FirmwarePlan, X, *, chunk_samples: int | None = None) -> np.ndarray:
+    """The firmware forward of ``plan`` on ``X`` (what :func:`predict_quantized` returns).
+
+    Args:
+        plan: from :func:`firmware_plan`. X: inputs (N, *input_shape), finite.
+        chunk_samples: as :func:`predict_quantized`.
+
+    Returns:
+        float64 array, shape (N, *output_shape).
+
+    Raises:
+        ValueError: X of another shape or non-finite; a bad chunk_samples.
+    """
+    return _run_plan(plan, X, chunk_samples, keep_all=False)[-1][1]
+
+
+def plan_layer_outputs(plan: FirmwarePlan, X, *, chunk_samples: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """Every step's output of ``plan`` on ``X``: ``[(hls4ml layer name, array (N, ...))]``
+    in network order (see :func:`layer_outputs`)."""
+    return _run_plan(plan, X, chunk_samples, keep_all=True)
 
 
 def firmware_steps(keras_model, precision: PrecisionDict | None, opts: FirmwareOptions | None = None) -> list[Step]:
@@ -70,21 +170,22 @@ def layer_outputs(keras_model, precision, X, *, io_type: str = "io_parallel", st
 
 def _forward(keras_model, precision, X, io_type, strategy, reuse_factor, layer_options, chunk_samples, *,
              keep_all: bool) -> list[tuple[str, np.ndarray]]:
+    _check_chunk(chunk_samples)
+    plan = firmware_plan(keras_model, precision, FirmwareOptions(io_type, strategy, reuse_factor, layer_options or {}))
+    return _run_plan(plan, X, chunk_samples, keep_all=keep_all)
+
+
+def _check_chunk(chunk_samples) -> None:
     if chunk_samples is not None and (isinstance(chunk_samples, bool) or not isinstance(chunk_samples, (int, np.integer))
                                       or chunk_samples < 1):
         raise ValueError(f"chunk_samples must be an integer >= 1 (or None for the default), got {chunk_samples!r}")
-    opts = FirmwareOptions(io_type, strategy, reuse_factor, layer_options or {})
-    precision = ensure_precision_dict(precision)
-    check_inference_precision(keras_model, precision)  # layers the model has, no S_RND in firmware
-    if precision is not None:
-        precision.validate(fields_by_layer(keras_model, strict=True))
-    x = check_inputs(X, model_input_shape(keras_model), what="X")
-    steps = firmware_steps(keras_model, precision, opts)
-    cur_t = None if precision is None else precision.dtype(INPUT_LAYER, "value")
-    if cur_t is not None and cur_t.stochastic:
-        raise ValueError(f"input.value = {cur_t}: stochastic rounding (S_RND) is training-only; firmware types "
-                         "need a deterministic rounding mode")
-    arrays = _run_chunks(steps, x, cur_t, opts, chunk_samples or default_chunk(steps), keep_all=keep_all)
+
+
+def _run_plan(plan: FirmwarePlan, X, chunk_samples, *, keep_all: bool) -> list[tuple[str, np.ndarray]]:
+    _check_chunk(chunk_samples)
+    x = check_inputs(X, model_input_shape(plan.keras_model), what="X")
+    steps = list(plan.steps)
+    arrays = _run_chunks(steps, x, plan.input_type, plan.opts, chunk_samples or default_chunk(steps), keep_all=keep_all)
     names = [st.name for st in steps][-len(arrays):]
     return list(zip(names, arrays))
 

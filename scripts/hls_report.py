@@ -3,7 +3,7 @@
 
     python scripts/hls_report.py PATH [PATH ...] [--solution S] [--json] [--plot out.png] [--strict]
 
-See `kappa report --help`; the code lives in hls/cli.py and hls/reports.py.
+See `kappa report --help`; the code lives in hls/cli/commands/report.py and hls/vendor/reports/.
 """
 
 import sys

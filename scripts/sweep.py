@@ -12,21 +12,14 @@ Examples:
     python scripts/sweep.py my_sweep.yaml --output /scratch/me/sweep --scheduler tcp://10.0.0.5:8786
 """
 
-from __future__ import annotations
-
-import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from hls.cli import main as kappa
 
 
 def main(argv=None) -> int:
-    """``hls.sweep.main``: returns the exit status."""
-    from hls.sweep import main as sweep_main
-
-    return sweep_main(argv, prog="sweep.py")
+    """``kappa sweep ARGV``: returns the exit status."""
+    return kappa(["sweep", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The kappa command (hls/cli.py): subcommands, exit codes (0 ok, 1 mismatch, 2 bad input),
+"""The kappa command (hls/cli/): subcommands, exit codes (0 ok, 1 mismatch, 2 bad input),
 one error style, --json. Run as `python -m hls.cli` (what the console script calls) or through
 main(argv) in-process."""
 
@@ -267,20 +267,44 @@ def test_build_forwards_to_the_main_job(tmp_path):
     assert not (tmp_path / "p").exists()
 
 
-def _fake_sweep(monkeypatch, module):
-    """Stand ``module`` in for hls.sweep: ``import hls.sweep as s`` binds the package attribute
-    once the real module has been imported (e.g. by another test module at collection)."""
-    import hls
+def test_sweep_is_an_ordinary_subcommand(monkeypatch, capsys):
+    """``kappa sweep`` parses its options in the one parser tree and calls hls.sweep.run."""
+    import hls.sweep
+    from hls.sweep import SweepResult
 
-    monkeypatch.setitem(sys.modules, "hls.sweep", module)
-    monkeypatch.setattr(hls, "sweep", module, raising=False)
-
-
-def test_sweep_is_the_sweep_modules_command_line(monkeypatch, capsys):
     seen = []
-    _fake_sweep(monkeypatch, types.SimpleNamespace(main=lambda argv, prog=None: seen.append((argv, prog)) or 1))
-    assert main(["sweep", "s.yaml", "--output", "o"]) == 1
-    assert seen == [(["s.yaml", "--output", "o"], "kappa sweep")]
+
+    def fake_run(sweep, output, **kw):
+        seen.append((sweep, output, kw))
+        rows = [{"id": "a1", "status": "ok", "error": ""}, {"id": "b2", "status": "mismatch", "error": "3 differ"}]
+        return SweepResult(Path(output), rows, ran=2, skipped=0, wall_seconds=1.0,
+                           files={"csv": "o/results.csv", "report": "o/report.md"})
+
+    monkeypatch.setattr(hls.sweep, "run", fake_run)
+    assert main(["sweep", "s.yaml", "--output", "o", "--workers", "2", "--quiet"]) == 1
+    assert seen == [("s.yaml", "o", {"workers": 2, "scheduler": None, "force": False, "progress": False})]
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "2 points (2 run, 0 read back) in 1.0 s: 1 mismatch, 1 ok"
+    assert out[2] == "  b2 mismatch: 3 differ"
+    assert main(["sweep", "s.yaml", "--output", "o", "--workers", "2", "--scheduler", "tcp://h:1"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_exit_status_wrapper_maps_exceptions():
+    from hls.cli.exit_status import BAD_INPUT, INTERNAL_ERROR, INTERRUPTED, TERMINATED, UsageError, run_command
+    from hls.sim.csim import CsimError
+
+    def raising(exc):
+        def run(args):
+            raise exc
+        return run
+
+    args = types.SimpleNamespace()
+    assert run_command(raising(UsageError("bad")), args) == BAD_INPUT == 2
+    assert run_command(raising(CsimError("no g++")), args) == 2
+    assert run_command(raising(ZeroDivisionError("bug")), args) == INTERNAL_ERROR == 3
+    assert run_command(raising(KeyboardInterrupt()), args) == INTERRUPTED == 130
+    assert run_command(raising(KeyboardInterrupt("SIGTERM")), args) == TERMINATED == 143
 
 
 def test_readme_shows_what_kappa_report_prints(capsys):

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import hls
-from hls.convert import read_emitted_typedefs
+from hls.project.convert import read_emitted_typedefs
 from kappa.utils import sha256_file
-from hls.csim import CsimError
+from hls.sim.csim import CsimError
 from kappa import quantize
 from kappa import predict_quantized
 

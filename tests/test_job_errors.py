@@ -119,7 +119,7 @@ def test_all_problems_in_one_error_with_file_and_key(tmp_path, capsys, no_traini
 
 
 def test_numbers_written_as_yaml_strings_are_numbers(tmp_path):
-    from hls.jobconfig import prepare_job
+    from hls.jobs.config import prepare_job
 
     path = tmp_path / "j.yaml"
     text = _cfg(tmp_path).read_text().replace("learning_rate: 0.2", "learning_rate: 1e-3")
@@ -130,7 +130,7 @@ def test_numbers_written_as_yaml_strings_are_numbers(tmp_path):
     assert job.training["learning_rate"] == 0.001 and isinstance(job.training["learning_rate"], float)
     assert job.training["epochs"] == 1 and job.X_tr.shape == (150, 4)
     bad = dict(cfg, training={**cfg["training"], "learning_rate": "fast", "batch_size": "3.5"})
-    from hls.jobconfig import JobConfigError
+    from hls.jobs.config import JobConfigError
 
     with pytest.raises(JobConfigError) as ei:
         prepare_job(bad, source="j.yaml", output=tmp_path / "p", projects_dir=tmp_path)

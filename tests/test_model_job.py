@@ -49,7 +49,7 @@ def test_kappa_firmware_report_command(tmp_path, capsys):
     from hls.cli import main
     from kappa.suggest import suggest_precision
     from kappa.loading import load_model
-    from hls.model_job import without_final_softmax
+    from hls.jobs.model_job import without_final_softmax
 
     data = _data(tmp_path, n=100)
     model, _ = without_final_softmax(load_model(*MLP))
@@ -76,7 +76,7 @@ def test_kappa_build_model_flags_need_model(capsys):
 
 
 def test_bad_input_is_refused_before_any_work(tmp_path):
-    from hls.model_job import run_model_job
+    from hls.jobs.model_job import run_model_job
 
     data = _data(tmp_path)
     existing = tmp_path / "mine.yaml"

@@ -142,7 +142,8 @@ X4 = np.random.default_rng(9).uniform(-4, 4, (12, 4))
 @settings(max_examples=100, **SETTINGS)
 @given(case=precision_specs())
 def test_precision_specs_refused_by_name_or_exact(small_model, case):
-    from hls.convert import firmware_types
+    from hls.project.convert import firmware_types
+    from kappa.firmware_forward import firmware_plan
     from kappa import predict_quantized
     from kappa.training_forward import predict_tf
 
@@ -166,7 +167,7 @@ def test_precision_specs_refused_by_name_or_exact(small_model, case):
     if out_t is not None:
         _check_on_grid(y, out_t)
     try:
-        firmware_types(small_model, pd)
+        firmware_types(firmware_plan(small_model, pd))
     except ValueError:
         return  # not exportable (a missing firmware type): no bit-exactness claim
     try:
@@ -271,7 +272,7 @@ def _snapshot(root: Path):
 @settings(max_examples=40, **SETTINGS)
 @given(case=config_dicts())
 def test_config_dicts_refused_with_keys_or_confined(tmp_path_factory, case):
-    from hls.jobconfig import JobConfigError, prepare_job
+    from hls.jobs.config import JobConfigError, prepare_job
 
     cfg, touched = case
     CASES["config_dicts"] += 1

@@ -1,4 +1,4 @@
-"""hls/reports.py on real report sets in the layouts users have (tests/fixtures/reports/*).
+"""hls/vendor/reports/ on real report sets in the layouts users have (tests/fixtures/reports/*).
 
 Each fixture's SOURCE.md names the public repository, commit and licence it comes from.  The
 expected numbers below are copied by hand from the report files themselves (the summary
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hls.reports import CosimResult, ReportError, format_table, read_report, read_reports
+from hls.vendor.reports import CosimResult, ReportError, format_table, read_report, read_reports
 
 HERE = Path(__file__).resolve().parent
 FIX = HERE / "fixtures" / "reports"
@@ -306,11 +306,11 @@ def test_hls4ml_parser_on_synth_only_and_without_solution_folder(tmp_path):
 
 
 def test_our_xml_reading_equals_hls4ml_where_it_reads():
-    from hls.reports import _check_csynth_xml, _xml_strings
+    from hls.vendor.reports.csynth import check_csynth_xml, xml_strings
 
     d = FIX / "vitis-hls-2024.1-hls4ml"
     xml = d / "myproject_prj" / "solution1" / "syn" / "report" / "myproject_csynth.xml"
-    assert _xml_strings(_check_csynth_xml(xml)) == _hls4ml(d)["CSynthesisReport"]
+    assert xml_strings(check_csynth_xml(xml)) == _hls4ml(d)["CSynthesisReport"]
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -1,4 +1,4 @@
-"""hls/reports.py and scripts/hls_report.py on real Vivado HLS 2020.1 report files.
+"""hls/vendor/reports/ and scripts/hls_report.py on real Vivado HLS 2020.1 report files.
 
 The fixture (../shared/fixtures/reports/vivado-2020.1-hls4ml-test, from hls4ml's own test
 data) is laid out as a project the way hls4ml's test_report.py does it, plus the project.tcl
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hls.reports import ReportError, SynthesisReport, format_table, plot_reports, read_report
+from hls.vendor.reports import ReportError, SynthesisReport, format_table, plot_reports, read_report
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO.parent / "shared" / "fixtures" / "reports" / "vivado-2020.1-hls4ml-test"

@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 from hls.sweep import WORKER_ENV, SweepError, check_output, load_sweep, point_id, run
-from hls.sweep_point import estimate_bops
-from hls.sweep_report import pareto_front
+from hls.sweep.point import estimate_bops
+from hls.sweep.report import pareto_front
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = ["ap_fixed<8,3,AP_RND_CONV,AP_SAT>", "ap_fixed<14,3,AP_RND_CONV,AP_SAT>"]
@@ -93,7 +93,7 @@ def test_estimate_bops_by_hand():
 
 def test_multiplications_dense_and_conv():
     keras = pytest.importorskip("keras")
-    from hls.sweep_point import multiplications
+    from hls.sweep.point import multiplications
 
     inp = keras.Input((8, 8, 1))
     x = keras.layers.Conv2D(8, 3, padding="same", name="conv0")(inp)
@@ -117,7 +117,7 @@ def test_synthesis_figures_from_real_reports(tmp_path):
     pytest.importorskip("hls4ml")
     from test_reports import FIXTURE, lay_out  # the fixture layout, shared
 
-    from hls.sweep_point import synthesis_figures
+    from hls.sweep.point import synthesis_figures
 
     if not FIXTURE.exists():
         pytest.skip("report fixture not available")
@@ -131,7 +131,7 @@ def test_synthesis_figures_from_real_reports(tmp_path):
 def test_report_marks_points_that_are_not_bit_exact(tmp_path):
     from types import SimpleNamespace
 
-    from hls.sweep_report import row, write_all
+    from hls.sweep.report import row, write_all
 
     def result(i, status, acc, bops, **kw):
         return {"id": f"p{i}", "values": {"hls.reuse_factor": i}, "status": status, "error": kw.pop("error", ""),
@@ -213,7 +213,7 @@ def test_kappa_sweep_command_is_this_cli(sweep_file, tmp_path, capsys):
     spec = {"base": str(sweep_file.parent / "tiny_affine.yaml"), "grid": {"hls.strategy": ["Latency", "Fast"]}}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(spec))
     assert kappa(["sweep", str(tmp_path / "bad.yaml"), "--output", str(tmp_path / "out")]) == 2
-    assert "'hls.strategy': value 'Fast'; valid: Latency, Resource" in capsys.readouterr().err
+    assert "'hls.strategy': unknown strategy 'Fast'; valid: Latency, Resource" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

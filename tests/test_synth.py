@@ -1,4 +1,4 @@
-"""hls/synth.py: vendor-tool detection and the synthesis driver, with stub tools on PATH.
+"""hls/vendor/synth.py: vendor-tool detection and the synthesis driver, with stub tools on PATH.
 
 The stubs are small shell scripts that append their name, working directory and arguments to
 a log; the "producing" ones also drop the real Vivado HLS 2020.1 report files (the fixture of
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hls.reports import SynthesisReport
-from hls.synth import SynthesisError, VendorToolNotFoundError, find_vendor_tools, run_synthesis
+from hls.vendor.reports import SynthesisReport
+from hls.vendor.synth import SynthesisError, VendorToolNotFoundError, find_vendor_tools, run_synthesis
 
 import hls4ml
 from test_reports import project_tcl, vitis_xml  # the fixture layout, shared

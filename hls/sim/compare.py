@@ -17,7 +17,8 @@ import numpy as np
 
 from kappa.fixed_point import FixedPointType
 
-from .csim import run_csim
+from ..project.manifest import read_manifest
+from .csim import run_csim, simulate
 
 
 @dataclass
@@ -97,22 +98,6 @@ class ComparisonReport:
         return "\n".join(lines) + "\n"
 
 
-def read_manifest(project_dir: Path) -> dict:
-    """The kappa manifest of a project written by ``hls.convert``.
-
-    Raises:
-        FileNotFoundError: no such directory, or a directory that is not a kappa project.
-    """
-    from .safety import MANIFEST, is_kappa_project
-
-    if not project_dir.is_dir():
-        raise FileNotFoundError(f"project directory {str(project_dir)!r} does not exist")
-    if not is_kappa_project(project_dir):
-        raise FileNotFoundError(f"{project_dir} is not a kappa project (no valid kappa {MANIFEST}); "
-                                "pass a directory written by hls.convert / scripts/build_hls.py")
-    return json.loads((project_dir / MANIFEST).read_text())
-
-
 def _load_expected(project_dir: Path) -> np.ndarray:
     path = project_dir / "tb_data" / "tb_output_predictions.dat"
     if not path.exists():
@@ -134,14 +119,14 @@ def compare(project_dir, *, quiet: bool = True, trace: bool = True) -> Compariso
     Raises:
         FileNotFoundError: ``project_dir`` does not exist, is not a kappa project (no
             readable kappa ``manifest.json``), or lacks testbench files.
-        hls.csim.CsimError: compile error, crash, or malformed results.
+        hls.sim.csim.CsimError: compile error, crash, or malformed results.
         ValueError: result shape differs from the expected outputs.
     """
     project_dir = Path(project_dir).resolve()
     manifest = read_manifest(project_dir)
     out_t = FixedPointType.from_string(manifest["output_type"])
     expected = _load_expected(project_dir)
-    run = run_csim(project_dir, quiet=quiet, return_run=True)
+    run = simulate(project_dir, quiet=quiet)
     got = run.results
     if got.shape != expected.shape:
         raise ValueError(f"C simulation produced shape {got.shape}, expected outputs have shape {expected.shape}")

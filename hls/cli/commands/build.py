@@ -11,43 +11,34 @@ Examples:
     kappa build --synth          # needs Vitis HLS on PATH
 
 A model you already have (no training; QKeras layers are converted with their quantizers):
-    kappa build --model KERAS_3layer.json --weights KERAS_3layer_weights.h5 \
+    kappa build --model KERAS_3layer.json --weights KERAS_3layer_weights.h5 \\
                 --precision types.yaml --suggest-precision --data test.npz --drop-softmax
     kappa build --model qkeras-v3_3layer.keras --data test.npz --drop-softmax
 
+Exit status: 0 bit-exact; 1 C simulation differs from Python; 2 a user-caused error (bad
+config/option/path, missing tool, training diverged or stalled: one ``error:`` line on
+stderr, a traceback only with ``--debug``); 3 an internal error; 130 interrupted (SIGINT) /
+143 (SIGTERM), leaving no new directory.
+
 (``python scripts/build_hls.py`` takes the same options.)
 """
+
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from ..exit_status import MISMATCH, SUCCESS, UsageError
 
-
-def _one_line(exc: BaseException) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return "; ".join(lines) or type(exc).__name__
-
-
-def _sigterm_to_interrupt(signum, frame):
-    raise KeyboardInterrupt("SIGTERM")
+SUMMARY = "the main job: train in fixed point -> hls4ml project -> C simulation -> bit-exact comparison"
+DESCRIPTION = __doc__
+INTERRUPTED_NOTE = "nothing new was left on disk"
+HLS_OPTIONS = ("backend", "part", "clock_period", "strategy", "reuse_factor", "io_type")
+MODEL_ONLY = ("precision", "suggest_precision", "data", "drop_softmax")
 
 
-def main(argv=None, prog=None) -> int:
-    """Run the main job with command-line arguments ``argv`` (default ``sys.argv[1:]``).
-
-    Returns:
-        0 bit-exact; 1 C simulation differs from Python; 2 a user-caused error (bad
-        config/option/path, missing tool, training diverged or stalled: one ``error:``
-        line on stderr, a traceback only with ``--debug``); 3 an internal error;
-        130 interrupted (SIGINT) / 143 (SIGTERM), leaving no new directory.
-    """
-    from hls.job import DEFAULT_CONFIG
-
-    ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default=str(DEFAULT_CONFIG), help="job YAML (default: configs/digits.yaml)")
+def add_arguments(ap) -> None:
+    """The options of ``kappa build``."""
+    ap.add_argument("--config", help="job YAML (default: configs/digits.yaml)")
     ap.add_argument("--output", help="project directory (default: vivado_projects/<name>)")
     ap.add_argument("--backend", help="Vitis or Vivado")
     ap.add_argument("--part", help="FPGA part number")
@@ -72,89 +63,49 @@ def main(argv=None, prog=None) -> int:
     ap.add_argument("--synth", action="store_true", help="run HLS synthesis (needs Vitis/Vivado HLS on PATH)")
     ap.add_argument("--vsynth", action="store_true", help="also run Vivado logic synthesis (implies --synth)")
     ap.add_argument("--quiet", action="store_true", help="no progress output")
-    ap.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
-    args = ap.parse_args(argv)
-
-    import signal
-    import threading
-
-    main_thread = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _sigterm_to_interrupt) if main_thread else None
-    try:
-        return _run(args)
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, old_term)
 
 
-def _user_errors() -> tuple:
-    """Exception types a user can cause (bad input, missing tools, failed training)."""
-    from hls.csim import CsimError
-    from hls.job import TrainingFailedError
-    from hls.synth import SynthesisError, VendorToolNotFoundError
+def run(args) -> int:
+    """Run the training job (or, with ``--model``, the bring-your-model job).
 
-    return (ValueError, OSError, VendorToolNotFoundError, CsimError, SynthesisError, TrainingFailedError)
+    Raises:
+        UsageError: model-only options without ``--model``. Whatever the job raises
+            (:func:`hls.jobs.job.run_job`, :func:`hls.jobs.model_job.run_model_job`).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from hls.jobs.config import DEFAULT_CONFIG, load_config
 
-
-def _run(args) -> int:
-    import traceback
-
-    from hls.job import load_config, run_job
-
-    user_errors = _user_errors()
-    model_only = [f"--{k.replace('_', '-')}" for k in ("precision", "suggest_precision", "data", "drop_softmax")
-                  if getattr(args, k)]
+    if args.config is None:
+        args.config = str(DEFAULT_CONFIG)
+    model_only = [f"--{k.replace('_', '-')}" for k in MODEL_ONLY if getattr(args, k)]
     if model_only and not args.model:
-        print(f"error: {', '.join(model_only)} need --model FILE", file=sys.stderr)
-        return 2
-    try:
-        if args.model:
-            return _model_job(args)
-        cfg = load_config(args.config)
-        result = run_job(
-            cfg, args.output, force=args.force, weights=args.weights,
-            overrides={"backend": args.backend, "part": args.part, "clock_period": args.clock_period,
-                       "strategy": args.strategy, "reuse_factor": args.reuse_factor, "io_type": args.io_type},
-            synth=args.synth or args.vsynth, vsynth=args.vsynth, progress=not args.quiet, source=args.config,
-        )
-    except KeyboardInterrupt as exc:
-        if args.debug:
-            traceback.print_exc()
-        sig = "SIGTERM" if "SIGTERM" in str(exc) else "SIGINT"
-        print(f"error: interrupted ({sig}); nothing new was left on disk", file=sys.stderr)
-        return 143 if sig == "SIGTERM" else 130
-    except user_errors as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # noqa: BLE001 - a bug in kappa: still one line (traceback with --debug)
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: internal error {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for the traceback)",
-              file=sys.stderr)
-        return 3
+        raise UsageError(f"{', '.join(model_only)} need --model FILE")
+    hls_opts = {k: getattr(args, k) for k in HLS_OPTIONS}
+    if args.model:
+        return _model_job(args, hls_opts)
+    from hls.jobs.job import run_job
+
+    cfg = load_config(args.config)
+    result = run_job(cfg, args.output, force=args.force, weights=args.weights, overrides=hls_opts,
+                     synth=args.synth or args.vsynth, vsynth=args.vsynth, progress=not args.quiet, source=args.config)
     rep = result.report
     print(f"project: {result.project_dir}  (report.md, report.json, training_curves.png)")
     print(f"{rep.mismatches} mismatches over {rep.outputs} outputs ({rep.samples} test samples): "
           f"{'bit-exact' if rep.bit_exact else 'NOT bit-exact'}")
-    return 0 if rep.bit_exact else 1
+    return SUCCESS if rep.bit_exact else MISMATCH
 
 
-def _model_job(args) -> int:
-    """``--model``: convert an existing model without training (hls/model_job.py)."""
-    from hls.job import load_config
-    from hls.model_job import run_model_job
+def _model_job(args, hls_opts: dict) -> int:
+    """``--model``: convert an existing model without training (:mod:`hls.jobs.model_job`)."""
+    from hls.jobs.config import load_config
+    from hls.jobs.model_job import run_model_job
 
     cfg = None if args.data else load_config(args.config)
     res = run_model_job(args.model, args.output, weights=args.weights, precision=args.precision,
                         suggest=args.suggest_precision, data=args.data,
                         dataset_cfg=None if cfg is None else cfg["dataset"],
                         split=None if cfg is None else cfg.get("split"), drop_softmax=args.drop_softmax,
-                        suggest_bits=args.bits, force=args.force,
-                        hls_opts={"backend": args.backend, "part": args.part, "clock_period": args.clock_period,
-                                  "strategy": args.strategy, "reuse_factor": args.reuse_factor,
-                                  "io_type": args.io_type},
+                        suggest_bits=args.bits, force=args.force, hls_opts=hls_opts,
                         synth=args.synth or args.vsynth, vsynth=args.vsynth, progress=not args.quiet)
     rep, fw = res.report, res.firmware
     print(f"project: {res.project_dir}  (report.md, report.json, firmware_cost.png)")
@@ -162,8 +113,4 @@ def _model_job(args) -> int:
           f"argmax flip rate {fw.flip_rate:.4f}")
     print(f"{rep.mismatches} mismatches over {rep.outputs} outputs ({rep.samples} test samples): "
           f"{'bit-exact' if rep.bit_exact else 'NOT bit-exact'}")
-    return 0 if rep.bit_exact else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return SUCCESS if rep.bit_exact else MISMATCH

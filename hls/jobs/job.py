@@ -14,33 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .jobconfig import HLS_KEYS, MODEL_TYPES, TOP_KEYS as _TOP_KEYS  # noqa: F401 (re-exported)
-
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = REPO / "configs" / "digits.yaml"
-PROJECTS_DIR = REPO / "vivado_projects"
-TOP_KEYS = set(_TOP_KEYS)
-
-
-def load_config(path: str | Path) -> dict:
-    """Read a job YAML file (its content is validated by :func:`run_job`, all at once).
-
-    Raises:
-        FileNotFoundError: no such file (lists the shipped configs). ValueError: malformed
-            YAML (names the file, line and column) or a file that does not hold a mapping.
-    """
-    from kappa.inputs import read_structured_file
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"job config {str(path)!r} does not exist (shipped: {sorted(p.name for p in (REPO / 'configs').glob('*.yaml'))})")
-    cfg = read_structured_file(path, what="job config")
-    if cfg is None:
-        cfg = {}
-    if not isinstance(cfg, dict):
-        raise ValueError(f"job config {str(path)!r} must hold a mapping with keys {', '.join(_TOP_KEYS)}, "
-                         f"got {type(cfg).__name__}")
-    return cfg
+from .config import PROJECTS_DIR, prepare_job
 
 
 class TrainingFailedError(RuntimeError):
@@ -76,14 +50,14 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
             source: str = "job config") -> JobResult:
     """Run a job end to end.
 
-    Everything is validated first (:func:`hls.jobconfig.prepare_job`: every config key,
+    Everything is validated first (:func:`hls.jobs.config.prepare_job`: every config key,
     type and value, the PrecisionDict against the model, the output path, g++ and, with
     ``synth``, the vendor tools); only then does training start. The project is written
     to a hidden staging directory, C-simulated and reported there, and moved into place
     at the end, so an error or an interruption (SIGINT/SIGTERM) leaves the previous state.
 
     Args:
-        cfg: a config dict from :func:`load_config`.
+        cfg: a config dict from :func:`hls.jobs.config.load_config`.
         output: project directory (default ``vivado_projects/<name>``).
         force: replace an existing project directory (only a kappa project is replaced).
         weights: a ``.keras`` file to use instead of training.
@@ -97,14 +71,13 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
         JobResult.
 
     Raises:
-        hls.jobconfig.JobConfigError: every config/option/path/tool problem, in one error.
+        hls.jobs.config.JobConfigError: every config/option/path/tool problem, in one error.
         TrainingFailedError: training diverged or stalled (raised after the project and
             its report, whose first line says so, were written).
-        hls.csim.CsimError / RuntimeError: as the steps they come from.
+        hls.sim.csim.CsimError / RuntimeError: as the steps they come from.
     """
-    from .compare import compare
-    from .convert import convert
-    from .jobconfig import prepare_job
+    from ..project.convert import convert
+    from ..sim.compare import compare
 
     job = prepare_job(copy.deepcopy(cfg), source=source, output=output, force=force, weights=weights,
                       overrides=overrides, synth=synth, vsynth=vsynth, projects_dir=PROJECTS_DIR)
@@ -147,7 +120,7 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
     prj = convert(km, job.precision, out, tb_inputs=job.X_te, force=force, before_publish=finish, **hls_opts)
     result = JobResult(prj, holder["report"], history, health, job.model, (job.X_te, job.Y_te))
     if synth or vsynth:
-        from .synth import run_synthesis
+        from ..vendor.synth import run_synthesis
 
         run_synthesis(prj, backend=hls_opts.get("backend", "Vitis"), csynth=True, vsynth=vsynth)
     if health["status"] != "ok":
@@ -185,7 +158,7 @@ def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_fl
                                "lsb_diff": np.ravel(firmware.lsb_diff).tolist(), "output_type": firmware.output_type,
                                "layers": [vars(c) for c in firmware.layers], "points": [vars(p) for p in firmware.points]}
         firmware.plot(prj / "firmware_cost.png")
-    (prj / "report.json").write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    (prj / "report.json").write_text(json.dumps(payload, indent=2, default=json_default) + "\n")
     md = report.to_markdown()
     if health and health["status"] != "ok":
         step = f" at step {health['step']}" if health.get("step") is not None else ""
@@ -199,7 +172,9 @@ def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_fl
     (prj / "report.md").write_text(md)
 
 
-def _json_default(o):
+def json_default(o):
+    """``json.dumps`` ``default=`` for job results: numpy integers, floats and arrays as
+    Python numbers and lists, anything else as ``str``."""
     if isinstance(o, (np.integer,)):
         return int(o)
     if isinstance(o, (np.floating,)):

@@ -102,8 +102,8 @@ def score(Y_pred: np.ndarray, Y_true: np.ndarray, classification: bool) -> float
 
 def synthesis_figures(project_dir: Path) -> dict:
     """Latency, initiation interval and HLS resource estimates of a synthesised project
-    (via :func:`hls.reports.read_report`); empty when the project was not synthesised."""
-    from .reports import ReportError, read_report
+    (via :func:`hls.vendor.reports.read_report`); empty when the project was not synthesised."""
+    from ..vendor.reports import ReportError, read_report
 
     try:
         r = read_report(project_dir)
@@ -135,7 +135,7 @@ def run_point(config: dict, point_dir: str, synth: bool = False, point_id: str =
         ``total_weight_bits``, ``bops_proxy``, ``wall_seconds``, synthesis figures when
         synthesised, plus ``training`` and ``comparison`` details.
     """
-    from .job import TrainingFailedError, _json_default, run_job
+    from ..jobs.job import TrainingFailedError, json_default, run_job
 
     t0 = time.perf_counter()
     d = Path(point_dir)
@@ -164,7 +164,7 @@ def run_point(config: dict, point_dir: str, synth: bool = False, point_id: str =
         result.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-4000:])
     result["wall_seconds"] = time.perf_counter() - t0
     tmp = d / f".{RESULT}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(result, indent=1, default=_json_default) + "\n")
+    tmp.write_text(json.dumps(result, indent=1, default=json_default) + "\n")
     os.replace(tmp, d / RESULT)
     return result
 

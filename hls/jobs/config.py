@@ -18,22 +18,39 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .safety import as_number, check_layer_name, check_replaceable, confined
+from ..project.options import BACKENDS, HLS_DEFAULTS, IO_TYPES, STRATEGIES
+from ..safety import (as_number, check_choice, check_clock_period, check_layer_name, check_name, check_part,
+                      check_replaceable, check_reuse_factor, confined)
+from .schema import (HLS_KEYS, MODEL_ACTIVATIONS, MODEL_TYPES, OUTPUT_ACTIVATIONS, REQUIRED_KEYS, SPLIT_DEFAULTS,
+                     SPLIT_KEYS, TOP_KEYS, model_keys, training_parameters)
 
-TOP_KEYS = ("name", "dataset", "split", "model", "training", "precision", "hls")
-REQUIRED_KEYS = ("name", "dataset", "model", "precision")
-HLS_KEYS = ("backend", "part", "clock_period", "io_type", "strategy", "reuse_factor", "layer_options")
-MODEL_TYPES = ("linear_block", "conv_block")
-"""``model.type``: ``linear_block`` (:class:`kappa.LinearBlockModel`, the default) or
-``conv_block`` (:class:`kappa.ConvBlockModel`)."""
-SPLIT_KEYS = ("val_fraction", "seed")
-MODEL_KEYS = ("num_hidden", "activation", "use_bias", "use_batchnorm", "output_activation", "seed", "name")
-CONV_MODEL_KEYS = ("filters", "kernel_size", "strides", "padding", "pool", "pool_size", "activation", "dense_hidden",
-                   "use_bias", "use_batchnorm", "output_activation", "conv_dims", "seed", "name")
-OUTPUT_ACTIVATIONS = (None, "linear", "softmax", "sigmoid", "tanh")
-MODEL_ACTIVATIONS = (None, "relu", "linear")
-# train_instrumented arguments a config may not set: the job supplies them
-_TRAINING_RESERVED = ("model", "X", "Y", "precision_dict", "progress", "reference_A")
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = REPO / "configs" / "digits.yaml"
+"""The built-in default job (the digits classifier 64 -> 32 ReLU -> 10)."""
+PROJECTS_DIR = REPO / "vivado_projects"
+"""Where a job without ``--output`` writes ``<name>/``."""
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a job YAML file (its content is validated by :func:`run_job`, all at once).
+
+    Raises:
+        FileNotFoundError: no such file (lists the shipped configs). ValueError: malformed
+            YAML (names the file, line and column) or a file that does not hold a mapping.
+    """
+    from kappa.inputs import read_structured_file
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"job config {str(path)!r} does not exist (shipped: {sorted(p.name for p in (REPO / 'configs').glob('*.yaml'))})")
+    cfg = read_structured_file(path, what="job config")
+    if cfg is None:
+        cfg = {}
+    if not isinstance(cfg, dict):
+        raise ValueError(f"job config {str(path)!r} must hold a mapping with keys {', '.join(TOP_KEYS)}, "
+                         f"got {type(cfg).__name__}")
+    return cfg
 
 
 class JobConfigError(ValueError):
@@ -187,7 +204,7 @@ def _check_dataset(cfg, probs):
 def _check_split(cfg, probs) -> dict:
     sec = _section(cfg, "split", probs)
     _unknown(sec, SPLIT_KEYS, "split", probs)
-    out = {"val_fraction": 0.25, "seed": 0}
+    out = dict(SPLIT_DEFAULTS)
     if "val_fraction" in sec:
         v = _as_float(sec["val_fraction"], "split.val_fraction", probs)
         if v is not None and not 0 < v < 1:
@@ -205,7 +222,7 @@ def _check_model_section(cfg, probs) -> tuple[dict, bool]:
     if mtype not in MODEL_TYPES:
         probs.add("model.type", f"unknown model type {mtype!r}; valid: {', '.join(MODEL_TYPES)}")
         return {}, False
-    _unknown(sec, CONV_MODEL_KEYS if mtype == "conv_block" else MODEL_KEYS, "model", probs)
+    _unknown(sec, model_keys(mtype), "model", probs)
     n0 = len(probs)  # unknown keys are reported but the known ones still build the model
     out = {"type": mtype}
     for k in ("filters", "dense_hidden"):
@@ -261,8 +278,7 @@ def _check_training(cfg, probs) -> dict:
     from kappa import training as tr
 
     sec = _section(cfg, "training", probs)
-    params = {p.name: p for p in inspect.signature(tr.train_instrumented).parameters.values()
-              if p.name not in _TRAINING_RESERVED}
+    params = training_parameters()
     out, n0 = {}, len(probs)
     for k, v in sec.items():
         if k not in params:
@@ -292,14 +308,31 @@ def _check_layer_options_shape(v):
     return v
 
 
-def _check_hls(cfg, overrides, probs) -> dict:
-    from .convert import BACKENDS, DEFAULT_CLOCK_NS, DEFAULT_PART, IO_TYPES, STRATEGIES
-    from .safety import check_choice, check_clock_period, check_part, check_reuse_factor
+HLS_CHECKS = {"backend": lambda v: check_choice(v, BACKENDS, "backend"), "part": check_part,
+              "clock_period": check_clock_period, "io_type": lambda v: check_choice(v, IO_TYPES, "io_type"),
+              "strategy": lambda v: check_choice(v, STRATEGIES, "strategy"), "reuse_factor": check_reuse_factor,
+              "layer_options": _check_layer_options_shape}
+"""``hls.<key>`` -> its validator (returns the normalised value, raises ValueError)."""
 
+
+def check_hls_value(key: str, value):
+    """Validate one HLS option as the job does (``key`` one of :data:`hls.jobs.schema.HLS_KEYS`).
+
+    Returns:
+        The normalised value (e.g. ``"4"`` -> 4 for ``reuse_factor``).
+
+    Raises:
+        ValueError: an unknown key or a bad value (names it and what is valid).
+    """
+    if key not in HLS_CHECKS:
+        raise ValueError(f"unknown hls option {key!r}; valid: {', '.join(HLS_KEYS)}")
+    return HLS_CHECKS[key](value)
+
+
+def _check_hls(cfg, overrides, probs) -> dict:
     sec = _section(cfg, "hls", probs)
     _unknown(sec, HLS_KEYS, "hls", probs)
-    opts = {"backend": "Vitis", "part": DEFAULT_PART, "clock_period": DEFAULT_CLOCK_NS, "io_type": "io_parallel",
-            "strategy": "Latency", "reuse_factor": 1, "layer_options": {}}
+    opts = dict(HLS_DEFAULTS, layer_options={})
     src = {k: f"hls.{k}" for k in HLS_KEYS}
     for k, v in sec.items():
         if k in HLS_KEYS:
@@ -310,11 +343,7 @@ def _check_hls(cfg, overrides, probs) -> dict:
                 probs.add(k, f"unknown hls option; valid: {', '.join(HLS_KEYS)}")
                 continue
             opts[k], src[k] = v, f"--{k.replace('_', '-')}"
-    checks = {"backend": lambda v: check_choice(v, BACKENDS, "backend"), "part": check_part,
-              "clock_period": check_clock_period, "io_type": lambda v: check_choice(v, IO_TYPES, "io_type"),
-              "strategy": lambda v: check_choice(v, STRATEGIES, "strategy"), "reuse_factor": check_reuse_factor,
-              "layer_options": _check_layer_options_shape}
-    for k, check in checks.items():
+    for k, check in HLS_CHECKS.items():
         try:
             opts[k] = check(opts[k])
         except ValueError as exc:
@@ -324,17 +353,20 @@ def _check_hls(cfg, overrides, probs) -> dict:
 
 def prepare_job(cfg: Any, *, source: str = "job config", output=None, force: bool = False, weights=None,
                 overrides: dict | None = None, synth: bool = False, vsynth: bool = False,
-                projects_dir: Path | None = None) -> PreparedJob:
+                projects_dir: Path | None = None, check_output: bool = True) -> PreparedJob:
     """Validate the whole job and build its dataset and model (no training, nothing written).
 
     Args:
-        cfg: the config mapping (from :func:`hls.job.load_config`).
+        cfg: the config mapping (from :func:`hls.jobs.config.load_config`).
         source: config file name used in messages.
         output: project directory (default ``<projects_dir>/<name>``, confined to
             ``projects_dir``). force: allow replacing an existing kappa project there.
         weights: a ``.keras`` file to convert instead of training.
         overrides: HLS options from the command line (None values ignored).
         synth, vsynth: check the vendor tools too.
+        projects_dir: where ``output=None`` puts the project.
+        check_output: False skips the output path checks (a sweep validates its points
+            before their folders exist).
 
     Returns:
         :class:`PreparedJob`.
@@ -359,17 +391,15 @@ def prepare_job(cfg: Any, *, source: str = "job config", output=None, force: boo
     name = cfg.get("name")
     if "name" in cfg:
         try:
-            if output is None:
+            if output is None and check_output:
                 out = confined(projects_dir, name, "name")
             else:
-                from .safety import check_name
-
                 check_name(name, "name")
         except ValueError as exc:
             probs.add("name", str(exc))
     if output is not None:
         out = Path(output)
-    if out is not None:
+    if out is not None and check_output:
         try:
             out = check_replaceable(out, force)
         except FileExistsError as exc:
@@ -407,14 +437,14 @@ def prepare_job(cfg: Any, *, source: str = "job config", output=None, force: boo
         _check_against_model(model.model, precision, hls_opts, probs)
 
     # ---- tools
-    from .csim import CsimError, _compiler
+    from ..sim.csim import CsimError, find_compiler
 
     try:
-        _compiler()
+        find_compiler()
     except CsimError as exc:
         probs.add("tools", str(exc))
     if synth or vsynth:
-        from .synth import VendorToolNotFoundError, require_tools
+        from ..vendor.synth import VendorToolNotFoundError, require_tools
 
         try:
             require_tools(hls_opts.get("backend", "Vitis"), vsynth=vsynth)
@@ -457,9 +487,10 @@ def _load_weights(path: Path, ds, probs):
 
 
 def _check_against_model(km, precision, hls_opts, probs) -> None:
-    from kappa.layers import FirmwareOptions, build_plan, fields_by_layer
+    from kappa.firmware_forward import firmware_plan
+    from kappa.layers import FirmwareOptions, build_plan
 
-    from .convert import firmware_types
+    from ..project.convert import firmware_types
 
     for layer in km.layers:
         try:
@@ -480,8 +511,6 @@ def _check_against_model(km, precision, hls_opts, probs) -> None:
     if precision is None:
         return
     try:
-        precision.check_for_inference([layer.name for layer in km.layers])
-        precision.validate(fields_by_layer(km, strict=True))
-        firmware_types(km, precision, opts)
+        firmware_types(firmware_plan(km, precision, opts))  # the conversion's own checks, nothing written
     except ValueError as exc:
         probs.add("precision", str(exc).replace("\n  ", " ").replace("\n", " "))

@@ -7,7 +7,7 @@ Columns (``COLUMNS``; metric and synthesis columns only when some point has them
 ``float_accuracy``/``firmware_accuracy`` (classification, fraction of the test split) or
 ``float_rmse``/``firmware_rmse`` (regression, target units), ``diverged``, ``stalled``,
 ``total_weight_bits`` (bits), ``bops_proxy`` (bit operations, see
-:func:`hls.sweep_point.estimate_bops`), ``wall_seconds`` (s), and when synthesised
+:func:`hls.sweep.point.estimate_bops`), ``wall_seconds`` (s), and when synthesised
 ``latency_cycles``, ``ii_cycles``, ``dsp``, ``lut``, ``ff``, ``bram_18k`` (HLS estimates).
 """
 
@@ -18,6 +18,8 @@ import io
 import json
 import math
 from pathlib import Path
+
+from ..safety import write_atomic
 
 METRICS = ("float_accuracy", "firmware_accuracy", "float_rmse", "firmware_rmse")
 SYNTH = ("latency_cycles", "ii_cycles", "dsp", "lut", "ff", "bram_18k")
@@ -54,7 +56,7 @@ def write_csv(path: Path, rows: list, cols: list) -> Path:
     w.writeheader()
     for r in rows:
         w.writerow({c: ("" if r.get(c) is None else r.get(c)) for c in cols})
-    _write_atomic(path, buf.getvalue())
+    write_atomic(path, buf.getvalue())
     return path
 
 
@@ -174,7 +176,7 @@ def write_all(out: Path, rows: list, sweep) -> dict:
         md += ["![Pareto plot](pareto.png)", ""]
     md += [markdown_table(rows, cols, front)]
     path = out / "report.md"
-    _write_atomic(path, "\n".join(md))
+    write_atomic(path, "\n".join(md))
     files["report"] = path
     return files
 
@@ -219,9 +221,3 @@ def _label_keys(rows: list, keys: list) -> list:
 
 def _short(r: dict, keys: list) -> str:
     return " ".join(_short_value(r.get(k)) for k in keys)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

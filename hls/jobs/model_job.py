@@ -101,18 +101,18 @@ def run_model_job(model_path, output=None, *, weights=None, precision=None, sugg
     from kappa.precision import PrecisionDict
     from kappa.qkeras import has_qkeras_layers
 
-    from .compare import compare
-    from .convert import BACKENDS, DEFAULT_CLOCK_NS, DEFAULT_PART, IO_TYPES, STRATEGIES, convert
-    from .job import PROJECTS_DIR
-    from .safety import check_hls_options, check_replaceable
+    from ..project.convert import convert
+    from ..project.options import BACKENDS, HLS_DEFAULTS, IO_TYPES, STRATEGIES
+    from ..safety import check_hls_options, check_replaceable
+    from ..sim.compare import compare
+    from .config import PROJECTS_DIR
 
     say = print if progress else (lambda *a, **k: None)
     given = {k: v for k, v in (hls_opts or {}).items() if v is not None}
     unknown = set(given) - {"backend", "part", "clock_period", "io_type", "strategy", "reuse_factor"}
     if unknown:
         raise ValueError(f"unknown hls options {sorted(unknown)}")
-    defaults = {"backend": "Vitis", "part": DEFAULT_PART, "clock_period": DEFAULT_CLOCK_NS, "io_type": "io_parallel",
-                "strategy": "Latency", "reuse_factor": 1}
+    defaults = {k: v for k, v in HLS_DEFAULTS.items() if k != "layer_options"}
     hls_opts = check_hls_options(backends=BACKENDS, io_types=IO_TYPES, strategies=STRATEGIES, **{**defaults, **given})
     out = check_replaceable(Path(output) if output else PROJECTS_DIR / Path(model_path).stem, force)
     if isinstance(suggest_bits, bool) or not isinstance(suggest_bits, int) or not 2 <= suggest_bits <= 32:
@@ -129,7 +129,7 @@ def run_model_job(model_path, output=None, *, weights=None, precision=None, sugg
     elif ppath is not None and not ppath.is_file():
         raise FileNotFoundError(f"PrecisionDict file {str(ppath)!r} does not exist")
     if synth or vsynth:
-        from .synth import require_tools
+        from ..vendor.synth import require_tools
 
         require_tools(hls_opts["backend"], vsynth=vsynth)
 
@@ -200,7 +200,7 @@ def run_model_job(model_path, output=None, *, weights=None, precision=None, sugg
         P.save(ppath)
         say(f"wrote {ppath}")
     if synth or vsynth:
-        from .synth import run_synthesis
+        from ..vendor.synth import run_synthesis
 
         run_synthesis(prj, backend=hls_opts["backend"], csynth=True, vsynth=vsynth)
     return ModelJobResult(prj, holder["report"], holder["firmware"], ppath)

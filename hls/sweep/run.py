@@ -1,11 +1,11 @@
-"""Precision sweeps on ``dask.distributed``: every point of a sweep file (:mod:`hls.sweep_spec`)
+"""Precision sweeps on ``dask.distributed``: every point of a sweep file (:mod:`hls.sweep.spec`)
 through the main job (train -> convert -> C-simulate -> compare), one Dask task per point.
 
 :func:`run` executes the points on a ``LocalCluster`` sized to the machine, or on any running
-cluster by address. Each point runs in ``DIR/points/<id>/`` (:mod:`hls.sweep_point`) and writes
+cluster by address. Each point runs in ``DIR/points/<id>/`` (:mod:`hls.sweep.point`) and writes
 its ``result.json`` there atomically, so a rerun skips points already done and a point retried
 after a lost worker overwrites only its own folder. The tables, plot and report come from
-:mod:`hls.sweep_report`.
+:mod:`hls.sweep.report`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .sweep_spec import MANIFEST, Point, Sweep, SweepError, check_output, load_sweep, point_id
-
-__all__ = ["main", "run", "load_sweep", "check_output", "point_id", "Sweep", "Point", "SweepResult", "SweepError",
-           "default_workers", "WORKER_ENV"]
+from ..safety import write_atomic
+from .spec import MANIFEST, Point, Sweep, SweepError, check_output, load_sweep
 
 POINTS_DIR = "points"
 RESULT = "result.json"
@@ -51,12 +49,6 @@ class SweepResult:
     def failed(self) -> int:
         """Points that did not end bit-exact (failed, diverged or mismatching)."""
         return sum(r["status"] != "ok" for r in self.rows)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------------------- execution
@@ -104,10 +96,10 @@ def run(sweep: Sweep | str | Path, output: str | Path, *, workers: int | None = 
         SweepError: invalid sweep file or output directory (nothing written), ``workers``
             and ``scheduler`` both given, ``workers < 1``, or a scheduler that cannot be
             reached (checked before anything is written).
-        hls.synth.VendorToolNotFoundError: ``synth: true`` without the vendor tools.
+        hls.vendor.synth.VendorToolNotFoundError: ``synth: true`` without the vendor tools.
     """
-    from . import sweep_report
-    from .sweep_point import run_point
+    from . import report as sweep_report
+    from .point import run_point
 
     t0 = time.perf_counter()
     if not isinstance(sweep, Sweep):
@@ -120,7 +112,7 @@ def run(sweep: Sweep | str | Path, output: str | Path, *, workers: int | None = 
         raise SweepError(f"scheduler {scheduler!r} is not an address such as tcp://host:8786")
     out = check_output(sweep, output)
     if sweep.synth:
-        from .synth import require_tools
+        from ..vendor.synth import require_tools
 
         backends = {p.config.get("hls", {}).get("backend", "Vitis") for p in sweep.points}
         for b in sorted(backends):
@@ -135,7 +127,7 @@ def run(sweep: Sweep | str | Path, output: str | Path, *, workers: int | None = 
         (out / POINTS_DIR).mkdir(parents=True, exist_ok=True)
         man = out / MANIFEST
         if not man.exists():
-            _write_atomic(man, json.dumps(sweep.manifest(), indent=1, default=str) + "\n")
+            write_atomic(man, json.dumps(sweep.manifest(), indent=1, default=str) + "\n")
         if todo:
             n_workers = _execute(client, sweep, out, todo, run_point, progress=progress, retries=retries)
     finally:
@@ -188,7 +180,7 @@ def _connect(workers, scheduler, n_todo: int, timeout: float):
                              f"is it running (dask scheduler) and reachable from here?") from None
     n = min(workers or default_workers(), n_todo)
     # The workers import this same ``hls`` package (a source checkout need not be installed).
-    pkg_root = str(Path(__file__).resolve().parents[1])
+    pkg_root = str(Path(__file__).resolve().parents[2])
     env = {**WORKER_ENV, "PYTHONPATH": os.pathsep.join(p for p in (pkg_root, os.environ.get("PYTHONPATH")) if p)}
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                            dashboard_address=None, silence_logs=logging.ERROR, env=env)
@@ -224,49 +216,5 @@ def _execute(client, sweep: Sweep, out: Path, todo: list, run_point, *, progress
 def _record_failure(out: Path, p: Point, error: str) -> None:
     d = out / POINTS_DIR / p.id
     d.mkdir(parents=True, exist_ok=True)
-    _write_atomic(d / RESULT, json.dumps({"id": p.id, "values": p.values, "status": "failed", "error": error},
+    write_atomic(d / RESULT, json.dumps({"id": p.id, "values": p.values, "status": "failed", "error": error},
                                          indent=1) + "\n")
-
-
-def main(argv=None, prog: str | None = None) -> int:
-    """Command line of a sweep (``scripts/sweep.py``, ``kappa sweep``):
-    ``SWEEP.yaml --output DIR [--workers N | --scheduler ADDRESS] [--force] [--quiet]``.
-
-    Returns:
-        Exit status: 0 every point bit-exact; 1 some point failed, diverged or mismatched;
-        2 the sweep file, output directory, cluster address or vendor tools were refused
-        (nothing was written).
-    """
-    import argparse
-    import sys
-
-    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sweep", help="sweep file (YAML: base, overrides, grid, zip, synth); see docs/sweep.md")
-    ap.add_argument("--output", required=True, help="sweep directory (created; a rerun resumes it)")
-    where = ap.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per core)")
-    where.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
-    ap.add_argument("--force", action="store_true", help="rerun points that already have a result")
-    ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = ap.parse_args(argv)
-
-    from .synth import VendorToolNotFoundError
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        res = run(args.sweep, args.output, workers=args.workers, scheduler=args.scheduler, force=args.force,
-                  progress=not args.quiet)
-    except (SweepError, VendorToolNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    counts: dict = {}
-    for r in res.rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    print(f"{len(res.rows)} points ({res.ran} run, {res.skipped} read back) in {res.wall_seconds:.1f} s: "
-          + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    print(f"results: {res.files['csv']}  report: {res.files['report']}")
-    for r in res.rows:
-        if r["status"] != "ok":
-            print(f"  {r['id']} {r['status']}: {r['error']}")
-    return 0 if res.failed == 0 else 1

@@ -14,9 +14,10 @@ keys into the job config, each with a list of values; every combination is one p
     synth: false                          # optional: HLS synthesis per point (needs the vendor tools)
 
 ``zip`` may also be a list of such groups; each group is one factor of the product.
-:func:`load_sweep` validates everything (keys against the job config schema, type strings,
-values, layer names against the model each point builds) before any work; a point's id is a
-hash of its full resolved config (:func:`point_id`).
+:func:`load_sweep` validates everything before any work: dotted keys against the job config
+schema (:mod:`hls.jobs.schema`), values with the job's own validators, and every point's full
+config with the job's own :func:`hls.jobs.config.prepare_job` (dataset, model, PrecisionDict
+against the model, tools). A point's id is a hash of its full resolved config (:func:`point_id`).
 """
 
 from __future__ import annotations
@@ -29,14 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .job import HLS_KEYS, REPO, TOP_KEYS, load_config
+from ..jobs.config import REPO, JobConfigError, check_hls_value, load_config, prepare_job
+from ..jobs.schema import HLS_KEYS, SPLIT_KEYS, TOP_KEYS, key_depth, training_parameters
 
 SWEEP_KEYS = ("base", "overrides", "grid", "zip", "synth")
 MANIFEST = "sweep.json"
-SPLIT_KEYS = ("val_fraction", "seed")
-# Job-config arguments the job sets itself (not settable from a sweep).
-_TRAINING_RESERVED = {"model", "X", "Y", "precision_dict", "progress"}
-_MODEL_RESERVED = {"dataset"}
 
 
 class SweepError(ValueError):
@@ -50,7 +48,7 @@ class Point:
     Attributes:
         id: 12 hex digits of the sha256 of the point's resolved config (stable JSON).
         values: swept dotted key -> value, in the sweep file's key order.
-        config: the full resolved job config (as :func:`hls.job.load_config` returns).
+        config: the full resolved job config (as :func:`hls.jobs.config.load_config` returns).
     """
 
     id: str
@@ -141,7 +139,7 @@ def load_sweep(path: str | Path) -> Sweep:
             raise SweepError(f"{path}: points {seen[pid]} and {values} resolve to the same job config")
         seen[pid] = values
         points.append(Point(pid, {k: values[k] for k in keys}, cfg))
-    _check_against_models(path, points)
+    _check_points(path, points)
     return Sweep(path=path, base=base, keys=keys, points=points, synth=synth)
 
 
@@ -205,9 +203,7 @@ def _flatten(d: dict, prefix: str = "") -> list:
     out = []
     for k, v in d.items():
         key = f"{prefix}{k}"
-        top = key.split(".")[0]
-        depth = 1 if top == "name" else 3 if top == "precision" else 2
-        if isinstance(v, dict) and len(key.split(".")) < depth:
+        if isinstance(v, dict) and len(key.split(".")) < key_depth(key.split(".")[0]):
             out += _flatten(v, key + ".")
         else:
             out.append((key, v))
@@ -225,9 +221,8 @@ def _check_key(path: Path, where: str, key: str) -> None:
         raise SweepError(f"{path}: {where} key {key!r}: {msg}")
 
     if top not in TOP_KEYS:
-        bad(f"unknown job-config section {top!r}; valid: {', '.join(sorted(TOP_KEYS))}")
-    want = 1 if top == "name" else 3 if top == "precision" else 2
-    if len(parts) != want or not all(parts):
+        bad(f"unknown job-config section {top!r}; valid: {', '.join(TOP_KEYS)}")
+    if len(parts) != key_depth(top) or not all(parts):
         shape = {"name": "name", "precision": "precision.<layer>.<field>"}.get(top, f"{top}.<option>")
         bad(f"expected the form {shape}")
     if top == "precision" and parts[2] not in FIELDS:
@@ -237,18 +232,15 @@ def _check_key(path: Path, where: str, key: str) -> None:
     if top == "split" and parts[1] not in SPLIT_KEYS:
         bad(f"unknown split option {parts[1]!r}; valid: {', '.join(SPLIT_KEYS)}")
     if top == "training":
-        valid = _training_keys()
+        valid = training_parameters()
         if parts[1] not in valid:
-            bad(f"unknown training option {parts[1]!r}; valid: {', '.join(sorted(valid))}")
+            bad(f"unknown training option {parts[1]!r}; valid: {', '.join(valid)}")
 
 
 def _check_value(path: Path, where: str, key: str, value: Any) -> None:
-    """Value checks that need no model: type strings, hls options, dataset names."""
+    """Value checks that need no model, with the job's own validators: type strings, hls
+    options, dataset names (everything else is checked per point by ``prepare_job``)."""
     from kappa.fixed_point import FixedPointType
-    from kappa.layers.base import IO_TYPES as _IO_TYPES
-    from kappa.layers.base import STRATEGIES as _STRATEGIES
-
-    from .convert import BACKENDS as _BACKENDS
 
     parts = key.split(".")
 
@@ -262,16 +254,11 @@ def _check_value(path: Path, where: str, key: str, value: Any) -> None:
             FixedPointType.from_string(value)
         except ValueError as exc:
             bad(f"value {value!r} does not parse: {exc}")
-    elif key == "hls.backend" and value not in _BACKENDS:
-        bad(f"value {value!r}; valid: {', '.join(_BACKENDS)}")
-    elif key == "hls.strategy" and value not in _STRATEGIES:
-        bad(f"value {value!r}; valid: {', '.join(_STRATEGIES)}")
-    elif key == "hls.io_type" and value not in _IO_TYPES:
-        bad(f"value {value!r}; valid: {', '.join(_IO_TYPES)}")
-    elif key == "hls.reuse_factor" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        bad(f"value {value!r} is not a positive integer")
-    elif key == "hls.clock_period" and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-        bad(f"value {value!r} is not a positive clock period in ns")
+    elif parts[0] == "hls":
+        try:
+            check_hls_value(parts[1], value)
+        except ValueError as exc:
+            bad(str(exc))
     elif key == "dataset.name":
         from kappa import datasets
 
@@ -281,58 +268,19 @@ def _check_value(path: Path, where: str, key: str, value: Any) -> None:
         bad(f"value {value!r} is not a non-empty string")
 
 
-def _training_keys() -> set:
-    import inspect
+def _check_points(path: Path, points: list) -> None:
+    """Every point's full config through the job's own validation (:func:`prepare_job`:
+    dataset, split, model, training, PrecisionDict against the model, hls options, g++);
+    nothing is trained or written (imports TensorFlow).
 
-    from kappa.training import train_instrumented
-
-    return set(inspect.signature(train_instrumented).parameters) - _TRAINING_RESERVED
-
-
-def _check_against_models(path: Path, points: list) -> None:
-    """Build each distinct (dataset, model) once and check every point's dataset and model
-    options and PrecisionDict layer names against it (imports TensorFlow)."""
-    import inspect
-
-    from kappa import datasets
-    from kappa.nn import ConvBlockModel, LinearBlockModel
-    from kappa.precision import PrecisionDict
-
-    from .job import MODEL_TYPES
-
-    classes = {"linear_block": LinearBlockModel, "conv_block": ConvBlockModel}
-    layers: dict[str, list] = {}
+    Raises:
+        SweepError: the first point that does not validate, with every problem it has.
+    """
     for p in points:
-        cfg = p.config
-        where = f"{path}: point {p.values}"
-        mcfg = dict(cfg["model"])
-        mtype = mcfg.pop("type", "linear_block")
-        if mtype not in MODEL_TYPES:
-            raise SweepError(f"{where}: model.type {mtype!r} is not known; valid: {', '.join(MODEL_TYPES)}")
-        model_cls = classes[mtype]
-        model_keys = set(inspect.signature(model_cls).parameters) - _MODEL_RESERVED
-        unknown = sorted(set(mcfg) - model_keys)
-        if unknown:
-            raise SweepError(f"{where}: unknown {mtype} model option(s) {unknown}; valid: type, {', '.join(sorted(model_keys))}")
-        unknown = sorted(set(cfg.get("split") or {}) - set(SPLIT_KEYS))
-        if unknown:
-            raise SweepError(f"{where}: unknown split option(s) {unknown}; valid: {', '.join(SPLIT_KEYS)}")
-        unknown = sorted(set(cfg.get("training") or {}) - _training_keys())
-        if unknown:
-            raise SweepError(f"{where}: unknown training option(s) {unknown}; valid: {', '.join(sorted(_training_keys()))}")
-        sig = json.dumps([cfg["dataset"], cfg["model"]], sort_keys=True, default=str)
-        if sig not in layers:
-            ds_cfg = dict(cfg["dataset"])
-            try:
-                ds = datasets.create(ds_cfg.pop("name"), **ds_cfg)
-                model = model_cls(dataset=ds, **mcfg)
-            except (TypeError, ValueError, KeyError) as exc:
-                raise SweepError(f"{where}: dataset/model config {cfg['dataset']} / {cfg['model']} does not build: {exc}") from None
-            layers[sig] = [layer.name for layer in model.model.layers]
         try:
-            PrecisionDict(cfg["precision"]).validate(layers[sig])
-        except ValueError as exc:
-            raise SweepError(f"{where}: {exc}") from None
+            prepare_job(copy.deepcopy(p.config), source=f"{path}: point {p.values}", check_output=False)
+        except JobConfigError as exc:
+            raise SweepError(str(exc)) from None
 
 
 def _set(cfg: dict, key: str, value: Any) -> None:

@@ -74,7 +74,12 @@ def _sources(project_dir: Path) -> list[Path]:
     return files
 
 
-def _compiler() -> str:
+def find_compiler() -> str:
+    """The C++ compiler C simulation uses: ``$CXX`` or ``g++``.
+
+    Raises:
+        CsimError: it is not on PATH (says how to install g++).
+    """
     cxx = os.environ.get("CXX", "g++")
     if shutil.which(cxx) is None:
         raise CsimError(f"C simulation needs a C++ compiler: {cxx!r} is not on PATH (install g++, e.g. apt-get install g++)")
@@ -94,7 +99,7 @@ def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
     project_dir = Path(project_dir).resolve()
     if not (project_dir / "firmware" / "myproject.cpp").exists() or not (project_dir / "myproject_test.cpp").exists():
         raise FileNotFoundError(f"{project_dir} is not an hls4ml project (no firmware/myproject.cpp or myproject_test.cpp)")
-    cxx = _compiler()
+    cxx = find_compiler()
     cmd = [cxx, _opt_level(), *CXX_FLAGS, "-Ifirmware/ap_types", "-Ifirmware", '-DWEIGHTS_DIR="firmware/weights"',
            "-x", "c++", "-"]
     key = compile_key(project_dir, cmd + [UNITY_SOURCE])
@@ -166,19 +171,19 @@ def compile_key(project_dir: Path, cmd: list[str]) -> str:
     return h.hexdigest()
 
 
-def run_csim(project_dir, *, quiet: bool = True, extra_args: list[str] | None = None, return_run: bool = False):
+def simulate(project_dir, *, quiet: bool = True, extra_args: list[str] | None = None) -> CsimRun:
     """Compile (if needed) and run the C simulation; parse ``tb_data/csim_results.log``.
 
     Args:
         project_dir: project written by ``hls.convert``.
         quiet: False prints compile/run progress.
         extra_args: testbench arguments (``--trace FILE``, ``--first N``, ``--count M``).
-        return_run: return the full :class:`CsimRun` instead of the array.
 
     Returns:
-        float64 array (N, n_out) of firmware outputs (or a CsimRun).
+        :class:`CsimRun` (its ``results``: float64 array (N, n_out) of firmware outputs).
 
     Raises:
+        FileNotFoundError: not an hls4ml project, or no testbench inputs.
         CsimError: no compiler, compile error, crash (signal), bad testbench data (exit 2),
             or a results file whose row count or width does not match the inputs.
     """
@@ -202,8 +207,19 @@ def run_csim(project_dir, *, quiet: bool = True, extra_args: list[str] | None = 
     if extra_args is None or not any(a in ("--first", "--count") for a in extra_args):
         if results.shape[0] != n_expected:
             raise CsimError(f"{log} has {results.shape[0]} result rows, expected {n_expected} (one per input sample)")
-    run = CsimRun(results, proc.returncode, proc.stdout, compiled, t_compile, t_run)
-    return run if return_run else results
+    return CsimRun(results, proc.returncode, proc.stdout, compiled, t_compile, t_run)
+
+
+def run_csim(project_dir, *, quiet: bool = True, extra_args: list[str] | None = None) -> np.ndarray:
+    """The firmware outputs of the C simulation: :func:`simulate`'s ``results``.
+
+    Returns:
+        float64 array (N, n_out).
+
+    Raises:
+        as :func:`simulate`.
+    """
+    return simulate(project_dir, quiet=quiet, extra_args=extra_args).results
 
 
 def _count_lines(path: Path) -> int:

@@ -6,7 +6,7 @@
   exactly representable in float32; expected outputs from ``predict_quantized`` with 17
   significant digits, which round-trip float64 exactly);
 * replaces hls4ml's testbench (which never compares) with kappa's, which compares every
-  output bit for bit (``hls/testbench.py``);
+  output bit for bit (:mod:`hls.project.testbench`);
 * reads the emitted C++ typedefs and weight files back and fails if any differs from the
   PrecisionDict or the Python weights;
 * records the full PrecisionDict (training-only fields included) and a manifest with
@@ -18,29 +18,26 @@ everything succeeded, so a failure leaves nothing behind.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from kappa.firmware_forward import FirmwarePlan, firmware_plan, run_plan
 from kappa.fixed_point import FixedPointType
-from kappa.firmware_forward import firmware_steps, predict_quantized
 from kappa.inputs import check_inputs, model_input_shape
-from kappa.layers import IO_TYPES, STRATEGIES, FirmwareOptions, fields_by_layer
+from kappa.layers import FirmwareOptions
 from kappa.precision import INPUT_LAYER, ensure_precision_dict
 from kappa.quantization import quantize
 from kappa.utils import sha256_file
 
-from .safety import (check_hls_options, check_layer_name, check_replaceable, interruptible, publish,
-                     remove_staging, signals_blocked, staging_dir)
+from ..safety import (check_hls_options, check_layer_name, check_replaceable, interruptible, publish,
+                      remove_staging, signals_blocked, staging_dir)
+from .manifest import tool_versions, write_manifest
+from .options import BACKENDS, DEFAULT_CLOCK_NS, DEFAULT_PART, IO_TYPES, PROJECT_NAME, STRATEGIES
 from .testbench import write_testbench
 
-BACKENDS = ("Vitis", "Vivado")
-DEFAULT_PART = "xcu250-figd2104-2L-e"
-DEFAULT_CLOCK_NS = 5.0
-PROJECT_NAME = "myproject"
 PRECISION_KEYS = ("result", "accum", "weight", "bias", "scale", "param")
 """hls4ml precision keys set through a layer's ``Precision`` entry; the others (``table``,
 ``exp_table``, ``inv_table``, ``inv_inp``, ``inp_norm``) are ignored there by hls4ml 1.3.0
@@ -72,22 +69,23 @@ def _input_layer_name(km) -> str:
     return km.inputs[0]._keras_history[0].name
 
 
-def firmware_types(km, precision, opts: FirmwareOptions | None = None) -> tuple[dict, list]:
-    """Map the PrecisionDict onto hls4ml's per-layer precision keys.
+def firmware_types(plan: FirmwarePlan) -> dict:
+    """Map a firmware plan onto hls4ml's per-layer precision keys.
 
     Args:
-        km: the Keras model. precision: PrecisionDict. opts: firmware options.
+        plan: from :func:`kappa.firmware_forward.firmware_plan` (with a PrecisionDict).
 
     Returns:
-        ``(layer_precisions, steps)``: ``{hls4ml layer: {key: FixedPointType}}`` (layers
-        hls4ml inserts included, for the read-back) and the firmware steps.
+        ``{hls4ml layer: {key: FixedPointType}}`` (layers hls4ml inserts included, for the
+        read-back; the input layer under its Keras name with key ``result``).
 
     Raises:
         ValueError: one error listing every firmware type that is missing (hls4ml would
             infer it with ``auto``), stochastic, or otherwise not exportable.
     """
-    opts = opts or FirmwareOptions()
-    steps = firmware_steps(km, precision, opts)
+    km, precision, steps = plan.keras_model, plan.precision, plan.steps
+    if precision is None:
+        raise ValueError("convert needs a PrecisionDict: firmware types cannot be left to hls4ml's 'auto'")
     problems = []
     out: dict[str, dict[str, FixedPointType]] = {}
 
@@ -114,10 +112,12 @@ def firmware_types(km, precision, opts: FirmwareOptions | None = None) -> tuple[
             prev = keys.get("result", prev)
     if problems:
         raise ValueError("the PrecisionDict cannot be exported to firmware:\n  " + "\n  ".join(problems))
-    return out, steps
+    return out
 
 
-def _hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend):
+def hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend) -> dict:
+    """The hls4ml configuration (``granularity="name"``) that sets every type of
+    ``layer_precisions`` (from :func:`firmware_types`) and the plan's options."""
     import hls4ml
 
     config = hls4ml.utils.config_from_keras_model(km, granularity="name", backend=backend)
@@ -248,17 +248,6 @@ def _fmt(a: np.ndarray) -> str:
     return "\n".join(" ".join(repr(float(v)) for v in row) for row in np.atleast_2d(a)) + "\n"
 
 
-def _versions() -> dict:
-    import hls4ml
-    import keras
-    import tensorflow as tf
-
-    import kappa
-
-    return {"kappa": kappa.__version__, "hls4ml": hls4ml.__version__, "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": np.__version__}
-
-
 def convert(
     model,
     precision_dict,
@@ -326,9 +315,9 @@ def convert(
     precision = ensure_precision_dict(precision_dict)
     if precision is None:
         raise ValueError("convert needs a PrecisionDict: firmware types cannot be left to hls4ml's 'auto'")
-    precision.validate(fields_by_layer(km, strict=True))
-    layer_precisions, steps = firmware_types(km, precision, fw_opts)
-    in_t = layer_precisions[_input_layer_name(km)]["result"]
+    plan = firmware_plan(km, precision, fw_opts)  # validated and resolved once, read by everything below
+    layer_precisions = firmware_types(plan)
+    in_t = plan.input_type
 
     X = None
     if tb_inputs is not None:
@@ -342,16 +331,16 @@ def convert(
             )
 
     # Keras copy with weights on their grids (hls4ml prints them with F decimals: exact).
-    km_q = _quantized_copy(km, steps)
-    config = _hls_config(km_q, layer_precisions, steps, fw_opts, backend)
+    km_q = quantized_copy(km, plan.steps)
+    config = hls_config(km_q, layer_precisions, plan.steps, fw_opts, backend)
 
     with interruptible():  # SIGTERM -> KeyboardInterrupt: the staging directory is removed
         tmp = None
         try:
             with signals_blocked():
                 tmp = staging_dir(output_dir)
-            _write_project(km, km_q, precision, config, tmp, output_dir, X, layer_precisions, steps, in_t,
-                           backend=backend, part=part, clock_period=clock_period, opts=fw_opts)
+            _write_project(plan, km_q, config, tmp, output_dir, X, layer_precisions,
+                           backend=backend, part=part, clock_period=clock_period)
             if before_publish is not None:
                 before_publish(tmp)
             publish(tmp, output_dir)
@@ -362,11 +351,12 @@ def convert(
     return output_dir
 
 
-def _write_project(km, km_q, precision, config, tmp, output_dir, X, layer_precisions, steps, in_t, *,
-                   backend, part, clock_period, opts: FirmwareOptions) -> None:
-    """Write the complete project into the staging directory ``tmp`` (see :func:`convert`)."""
+def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_precisions, *,
+                   backend, part, clock_period) -> None:
+    """Write the complete project for ``plan`` into the staging directory ``tmp`` (see :func:`convert`)."""
     import hls4ml
 
+    km, steps, opts, in_t = plan.keras_model, plan.steps, plan.opts, plan.input_type
     io_type, strategy, reuse_factor = opts.io_type, opts.strategy, opts.reuse_factor
 
     hls_model = hls4ml.converters.convert_from_keras_model(
@@ -395,13 +385,12 @@ def _write_project(km, km_q, precision, config, tmp, output_dir, X, layer_precis
     tb.mkdir(exist_ok=True)
     files = {}
     if X is not None:
-        Y = predict_quantized(km, precision, X, io_type=io_type, strategy=strategy, reuse_factor=reuse_factor,
-                              layer_options=dict(opts.layer_options))
+        Y = run_plan(plan, X)  # the emulator on the same plan as the writer
         X, Y = X.reshape(len(X), -1), Y.reshape(len(Y), -1)  # channels_last order, as hls4ml streams it
         (tb / "tb_input_features.dat").write_text(_fmt(X))
         (tb / "tb_output_predictions.dat").write_text(_fmt(Y))
         files = {f"tb_data/{n}": sha256_file(tb / n) for n in ("tb_input_features.dat", "tb_output_predictions.dat")}
-    resolved_precision(precision, steps, fields_by_layer(km, strict=True)).save(tmp / "precision.yaml")
+    plan.resolved_precision().save(tmp / "precision.yaml")
     files["precision.yaml"] = sha256_file(tmp / "precision.yaml")
     for wf in sorted((tmp / "firmware" / "weights").glob("*.txt")):
         files[f"firmware/weights/{wf.name}"] = sha256_file(wf)
@@ -419,26 +408,9 @@ def _write_project(km, km_q, precision, config, tmp, output_dir, X, layer_precis
         "tb_samples": 0 if X is None else int(X.shape[0]),
         "total_weight_bits": total_weight_bits,
         "sha256": files,
-        "versions": _versions(),
+        "versions": tool_versions(),
     }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-
-
-def resolved_precision(precision, steps, fields: dict):
-    """The PrecisionDict with every firmware type the project uses written out: fields the
-    user left to hls4ml's own explicit defaults (a ``table`` of ``ap_fixed<18,8>``, the
-    softmax tables, ``inp_norm`` derived from the input type, a LeakyReLU ``param``) are
-    added under their layer, so ``precision.yaml`` records the resolved types."""
-    from kappa.precision import PrecisionDict
-
-    spec = precision.to_dict()
-    for st in steps:
-        for key, t in st.types.items():
-            fld = "activation" if key == "result" else key
-            if t is None or fld not in fields.get(st.keras_name, ()) or precision.dtype(st.keras_name, fld) is not None:
-                continue
-            spec.setdefault(st.keras_name, {})[fld] = str(t)
-    return PrecisionDict(spec)
+    write_manifest(tmp, manifest)
 
 
 def _set_computed_weights(hls_model, steps) -> None:
@@ -458,8 +430,8 @@ def _set_computed_weights(hls_model, steps) -> None:
                 var.nzeros = var.data_length - var.nonzeros
 
 
-def _quantized_copy(km, steps):
-    """Clone of ``km`` whose kernels/biases are quantized to their types.
+def quantized_copy(km, steps):
+    """Clone of ``km`` whose kernels/biases are quantized to their types (what hls4ml is given).
 
     Raises:
         ValueError: a quantized weight that float32 (Keras storage) cannot hold exactly.

@@ -1,0 +1,47 @@
+"""``kappa compare``: C simulation vs the Python firmware forward, bit for bit."""
+
+from __future__ import annotations
+
+import json
+
+from ..exit_status import MISMATCH, SUCCESS, UsageError
+from .project_args import EPILOG_TEMPLATE, add_project_arguments, project_dir
+
+SUMMARY = "C simulation vs the Python quantized forward path, bit for bit"
+EPILOG = EPILOG_TEMPLATE.format(name="compare")
+
+
+def add_arguments(p) -> None:
+    """The options of ``kappa compare``."""
+    add_project_arguments(p)
+    p.add_argument("--no-trace", action="store_true", help="on a mismatch, do not look for the first divergent layer")
+    p.add_argument("--markdown", action="store_true", help="print the Markdown report")
+
+
+def run(args) -> int:
+    """Compare and print the verdict; MISMATCH when any output differs.
+
+    Raises:
+        UsageError: not a project, or a manifest lacking a key. CsimError / ValueError /
+            FileNotFoundError: as :func:`hls.sim.compare.compare`.
+    """
+    from hls.sim.compare import compare
+
+    prj = project_dir(args.project)
+    try:
+        rep = compare(prj, quiet=args.quiet or args.json, trace=not args.no_trace)
+    except KeyError as e:
+        raise UsageError(f"{prj}: manifest.json lacks {e}") from None
+    if args.json:
+        print(json.dumps(rep.to_dict(), indent=2, default=str))
+    elif args.markdown:
+        print(rep.to_markdown(), end="")
+    else:
+        print(rep.summary_line())
+        for m in rep.first_mismatches:
+            print(f"  sample {m['sample']} output {m['output']}: expected {m['expected']!r}, got {m['got']!r}")
+        if rep.divergence:
+            d = rep.divergence
+            print(f"  first divergent layer: {d.layer} (sample {d.sample}, element {d.index}: "
+                  f"firmware {d.firmware!r}, Python {d.python!r})")
+    return SUCCESS if rep.bit_exact else MISMATCH

@@ -1,0 +1,84 @@
+"""``kappa report``: synthesis reports as a table, JSON or a plot."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..exit_status import MISMATCH, SUCCESS, UsageError
+
+SUMMARY = "synthesis reports: Vivado/Vitis HLS, Vitis Unified, vivado_synth.rpt, co-simulation"
+DESCRIPTION = ("Read synthesis reports from hls4ml projects, Vivado/Vitis HLS projects (with or without "
+               "project.tcl), Vitis Unified components, or folders of loose report files (<top>_csynth.rpt/.xml, "
+               "vivado_synth.rpt, <top>_cosim.rpt). Every solution and top is reported; files the set lacks are "
+               "listed as missing, values two files give differently as warnings.")
+EPILOG = ("examples:\n  kappa report vivado_projects/digits\n"
+          "  kappa report tests/fixtures/reports/vivado-hls-old-project-tcl-axi --json\n"
+          "  kappa report prj --solution solution2 --strict\n"
+          "  kappa report prj_a prj_b --plot cmp.png\n\n"
+          "exit status: 0 ok; 1 with --strict when files disagree; 2 not a report set, or a "
+          "missing, truncated or malformed file")
+
+
+def add_arguments(p) -> None:
+    """The options of ``kappa report``."""
+    p.add_argument("paths", nargs="+", metavar="PATH", help="project, component or report folder")
+    p.add_argument("--solution", help="only this solution (default: every solution)")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per solution and top, "
+                                                        "naming the file each value came from")
+    p.add_argument("--plot", metavar="PNG", help="also plot resources and latency to PNG")
+    p.add_argument("--x", choices=("weight_bits", "name"), default="weight_bits",
+                   help="x axis of the plot (default: weight_bits from manifest.json, else names)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when two files give a value differently")
+
+
+def check_plot_path(path: str) -> None:
+    """Refuse a plot path that cannot be written: a missing or non-writable folder, a
+    directory, or a suffix matplotlib cannot write (names the path and the valid suffixes).
+
+    Raises:
+        UsageError.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    p = Path(path)
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    suffix = p.suffix.lower().lstrip(".")
+    if p.is_dir():
+        raise UsageError(f"--plot {path!r} is a directory; give a file name such as {str(p / 'reports.png')!r}")
+    if suffix not in formats:
+        raise UsageError(f"--plot {path!r}: unknown image suffix {p.suffix!r}; "
+                         f"valid: {', '.join('.' + f for f in formats)}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--plot {path!r}: folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"--plot {path!r}: folder {str(parent)!r} is not writable")
+
+
+def run(args) -> int:
+    """Print the reports of ``args.paths``; MISMATCH with ``--strict`` when files disagree.
+
+    Raises:
+        UsageError: a bad ``--plot`` path. hls.vendor.reports.ReportError: not a report set,
+            or a missing, truncated or malformed file.
+    """
+    from hls.vendor.reports import format_table, plot_reports, read_reports
+
+    if args.plot:  # before any output: a bad path is not found after the table
+        check_plot_path(args.plot)
+    reports = [r for p in args.paths for r in read_reports(p, solution=args.solution)]
+    if args.json:
+        print(json.dumps([r.to_dict() for r in reports], indent=2, default=str))
+    else:
+        print(format_table(reports))
+    if args.plot:
+        print(f"wrote {plot_reports(reports, x=args.x, path=Path(args.plot))}", file=sys.stderr)
+    disagree = [f"{r.name}: {d}" for r in reports for d in r.disagreements]
+    if disagree and args.strict:
+        for d in disagree:
+            print(f"error: files disagree: {d}", file=sys.stderr)
+        return MISMATCH
+    return SUCCESS

@@ -1,0 +1,85 @@
+"""The ``kappa`` command's exit statuses and the one wrapper that maps what a command raises
+to them, printing one ``error: ...`` line on stderr.
+
+Every command returns one of the named statuses; the wrapper (:func:`run_command`) turns
+exceptions into statuses: bad input 2, internal error 3, interrupted 130 (SIGINT) / 143
+(SIGTERM). A traceback is printed only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import traceback
+
+SUCCESS = 0
+MISMATCH = 1
+"""Outputs not bit-exact, a failed sweep point, or report files that disagree (``--strict``)."""
+BAD_INPUT = 2
+"""A missing or malformed file, a bad option or value, a missing tool, failed training."""
+INTERNAL_ERROR = 3
+"""A bug in kappa (an exception no input explains)."""
+INTERRUPTED = 130
+"""SIGINT (Ctrl-C)."""
+TERMINATED = 143
+"""SIGTERM."""
+
+
+class UsageError(Exception):
+    """Bad input found by a command: printed as ``error: ...``, exit status 2."""
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line (its lines joined by ``; ``), or its type's name."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return "; ".join(lines) or type(exc).__name__
+
+
+def bad_input_types() -> tuple:
+    """Exception types a user can cause: bad files, options and values, missing tools,
+    a C simulation that cannot run, failed synthesis, training that diverged or stalled.
+    (Imported when needed: only on the error path.)"""
+    from hls.jobs.job import TrainingFailedError
+    from hls.sim.csim import CsimError
+    from hls.vendor.synth import SynthesisError, VendorToolNotFoundError
+
+    return (UsageError, ValueError, OSError, CsimError, VendorToolNotFoundError, SynthesisError, TrainingFailedError)
+
+
+def _sigterm_to_interrupt(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def run_command(run, args, *, interrupted_note: str = "") -> int:
+    """Run ``run(args)`` (a command's ``run``) and return its exit status.
+
+    SIGTERM is turned into ``KeyboardInterrupt`` while it runs (in the main thread), so
+    cleanup code runs on both signals. Exceptions become one ``error:`` line on stderr:
+    :func:`bad_input_types` -> :data:`BAD_INPUT`; ``KeyboardInterrupt`` -> :data:`INTERRUPTED`
+    or :data:`TERMINATED` (with ``interrupted_note`` after the signal name); anything else
+    -> :data:`INTERNAL_ERROR`. ``args.debug`` (when the command has it) prints the traceback.
+    """
+    debug = getattr(args, "debug", False)
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _sigterm_to_interrupt) if main_thread else None
+    try:
+        return run(args)
+    except KeyboardInterrupt as exc:
+        if debug:
+            traceback.print_exc()
+        sig = "SIGTERM" if "SIGTERM" in str(exc) else "SIGINT"
+        print(f"error: interrupted ({sig}){'; ' + interrupted_note if interrupted_note else ''}", file=sys.stderr)
+        return TERMINATED if sig == "SIGTERM" else INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - every error ends as one line and a status
+        if debug:
+            traceback.print_exc()
+        if isinstance(exc, bad_input_types()):
+            print(f"error: {one_line(exc)}", file=sys.stderr)
+            return BAD_INPUT
+        print(f"error: internal error {type(exc).__name__}: {one_line(exc)} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return INTERNAL_ERROR
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, old_term)

@@ -1,0 +1,52 @@
+"""The job config schema: every key of a job YAML file, once.
+
+Used by the job's validation (:mod:`hls.jobs.config`), the sweep file's dotted keys
+(:mod:`hls.sweep.spec`) and the error messages of both, so they accept the same keys.
+"""
+
+from __future__ import annotations
+
+TOP_KEYS = ("name", "dataset", "split", "model", "training", "precision", "hls")
+"""The sections of a job config, in the order messages list them."""
+REQUIRED_KEYS = ("name", "dataset", "model", "precision")
+HLS_KEYS = ("backend", "part", "clock_period", "io_type", "strategy", "reuse_factor", "layer_options")
+SPLIT_KEYS = ("val_fraction", "seed")
+SPLIT_DEFAULTS = {"val_fraction": 0.25, "seed": 0}
+MODEL_TYPES = ("linear_block", "conv_block")
+"""``model.type``: ``linear_block`` (:class:`kappa.LinearBlockModel`, the default) or
+``conv_block`` (:class:`kappa.ConvBlockModel`)."""
+MODEL_KEYS = ("num_hidden", "activation", "use_bias", "use_batchnorm", "output_activation", "seed", "name")
+CONV_MODEL_KEYS = ("filters", "kernel_size", "strides", "padding", "pool", "pool_size", "activation", "dense_hidden",
+                   "use_bias", "use_batchnorm", "output_activation", "conv_dims", "seed", "name")
+OUTPUT_ACTIVATIONS = (None, "linear", "softmax", "sigmoid", "tanh")
+MODEL_ACTIVATIONS = (None, "relu", "linear")
+TRAINING_RESERVED = ("model", "X", "Y", "precision_dict", "progress", "reference_A")
+"""Arguments of ``train_instrumented`` a config may not set: the job supplies them."""
+
+
+def model_keys(model_type: str) -> tuple[str, ...]:
+    """The ``model`` keys valid for ``model_type`` (besides ``type``).
+
+    Raises:
+        ValueError: an unknown model type (names it and the valid ones).
+    """
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"unknown model type {model_type!r}; valid: {', '.join(MODEL_TYPES)}")
+    return CONV_MODEL_KEYS if model_type == "conv_block" else MODEL_KEYS
+
+
+def training_parameters() -> dict:
+    """The ``training`` keys a config may set: ``{name: inspect.Parameter}`` of
+    :func:`kappa.training.train_instrumented`, less :data:`TRAINING_RESERVED` (imports TensorFlow)."""
+    import inspect
+
+    from kappa import training
+
+    return {p.name: p for p in inspect.signature(training.train_instrumented).parameters.values()
+            if p.name not in TRAINING_RESERVED}
+
+
+def key_depth(section: str) -> int:
+    """Parts of a dotted key into ``section``: ``name`` 1, ``precision`` 3
+    (``precision.<layer>.<field>``), every other section 2 (``<section>.<key>``)."""
+    return 1 if section == "name" else 3 if section == "precision" else 2
