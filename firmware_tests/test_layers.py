@@ -1,6 +1,7 @@
 """The firmware matrix for convolutions, pooling, reshaping and io_stream: every case is
 converted with hls4ml, C-simulated with g++ and must reproduce ``kappa.predict_quantized``
-with 0 mismatching bits, in each I/O mode and strategy it names.
+with 0 mismatching bits, in each I/O mode and strategy it names (one parametrised harness,
+``firmware_tests/harness.py``: a small case per family).
 
 Each case also asserts that it exercises what it claims: saturation or wrap-around in
 narrow accumulators, rounding of products, ``same`` padding reaching the borders,
@@ -17,18 +18,13 @@ import pytest
 
 from kappa import predict_quantized
 
-from .conftest import chain
+from .conftest import chain, dense_chain, uniform
+from .harness import LayerCase, expand, run_case, widened
 
 pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "models"
-
-
-def _wide(P, layer, **fields):
-    """P with wide (non-overflowing) types for ``fields`` of ``layer``."""
-    out = {k: dict(v) for k, v in P.items()}
-    out.setdefault(layer, {}).update(fields)
-    return out
+PAR, STREAM = {"io_type": "io_parallel"}, {"io_type": "io_stream"}
 
 
 # --------------------------------------------------------------------- convolutions
@@ -42,6 +38,8 @@ CONV1D_P = {
 
 
 def _conv1d_model():
+    """Conv1D, stride 2, ``same`` padding (one zero column at each border), fused ReLU; a
+    bias-less valid Conv1D; Flatten; Dense."""
     import keras
 
     return chain((11, 3), [keras.layers.Conv1D(4, 3, strides=2, padding="same", activation="relu", name="conv0"),
@@ -50,19 +48,13 @@ def _conv1d_model():
                  seed=3, weight_scale=2.0)
 
 
-@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
-def test_conv1d_same_stride_saturating(check_bit_exact, io_type):
-    """Conv1D, stride 2, ``same`` padding (one zero column at each border), fused ReLU,
-    a saturating 9-bit accumulator that also rounds every product; a bias-less Conv1D."""
-    model = _conv1d_model()
-    X = np.random.default_rng(1).uniform(-4, 4, (300, 11, 3))
-    check_bit_exact(f"conv1d_same_s2_{io_type}", model, CONV1D_P, X, io_type=io_type)
-    wide = _wide(CONV1D_P, "conv0", accumulator="ap_fixed<24,10>")
-    assert np.mean(predict_quantized(model, CONV1D_P, X) != predict_quantized(model, wide, X)) > 0.2
-    # the border outputs see the padding: zeroing the first and last input column changes them
+def _conv1d_exercises(model, P, X, options):
+    # the saturating 9-bit accumulator matters, and the border outputs see the padding
+    wide = widened(P, "conv0", accumulator="ap_fixed<24,10>")
+    assert np.mean(predict_quantized(model, P, X) != predict_quantized(model, wide, X)) > 0.2
     Xb = X.copy()
     Xb[:, [0, -1], :] = 0.0
-    assert not np.array_equal(predict_quantized(model, CONV1D_P, X), predict_quantized(model, CONV1D_P, Xb))
+    assert not np.array_equal(predict_quantized(model, P, X), predict_quantized(model, P, Xb))
 
 
 CONV2D_P = {
@@ -75,6 +67,8 @@ CONV2D_P = {
 
 
 def _conv2d_model():
+    """Conv2D 3x3, stride 2, ``same`` padding on a 7x7 image, a separate ReLU, then a 2x2
+    valid Conv2D, Flatten and Dense."""
     import keras
 
     return chain((7, 7, 2), [keras.layers.Conv2D(3, (3, 3), strides=(2, 2), padding="same", name="conv0"),
@@ -84,26 +78,12 @@ def _conv2d_model():
                  seed=5, weight_scale=3.0)
 
 
-@pytest.mark.parametrize("io_type,strategy", [("io_parallel", "Latency"), ("io_stream", "Latency"),
-                                              ("io_parallel", "Resource")])
-def test_conv2d_same_stride_wrapping(check_bit_exact, io_type, strategy):
-    """Conv2D 3x3, stride 2, ``same`` padding on a 7x7 image, a WRAP accumulator that
-    overflows, a separate ReLU, then a 2x2 valid Conv2D, Flatten and Dense."""
-    model = _conv2d_model()
-    X = np.random.default_rng(2).uniform(-4, 4, (250, 7, 7, 2))
-    check_bit_exact(f"conv2d_same_s2_{io_type}_{strategy}", model, CONV2D_P, X, io_type=io_type,
-                    strategy=strategy, reuse_factor=2 if strategy == "Resource" else 1)
-    wide = _wide(CONV2D_P, "conv0", accumulator="ap_fixed<24,10>")
-    assert np.mean(predict_quantized(model, CONV2D_P, X) != predict_quantized(model, wide, X)) > 0.2
-
-
-def test_conv_saturating_accumulator_refused_under_resource(tmp_path):
-    import hls
-
-    P = _wide(CONV1D_P, "conv0")
-    with pytest.raises(ValueError, match=r"conv0.*saturates.*Resource.*WRAP accumulator or strategy='Latency'"):
-        hls.convert(_conv1d_model(), P, tmp_path / "p", tb_inputs=np.zeros((2, 11, 3)), strategy="Resource")
-    assert not (tmp_path / "p").exists()
+def _wraps(layer, fraction):
+    """Exercise check: widening ``layer``'s accumulator changes more than ``fraction`` of the outputs."""
+    def check(model, P, X, options):
+        wide = widened(P, layer, accumulator="ap_fixed<24,10>")
+        assert np.mean(predict_quantized(model, P, X) != predict_quantized(model, wide, X)) > fraction
+    return check
 
 
 # --------------------------------------------------------------------- pooling
@@ -114,6 +94,9 @@ POOL_P = {
     "pool1": {"accumulator": "ap_fixed<8,3,AP_RND,AP_WRAP>", "activation": "ap_fixed<9,3,AP_TRN,AP_SAT>"},
     "pool2": {"accumulator": "ap_fixed<7,3,AP_RND,AP_WRAP>", "activation": "ap_fixed<10,4,AP_RND,AP_SAT>"},
 }
+# 1-D: max pooling keeps the input grid; a sign-dependent rounding in the average's accumulator
+POOL1D_P = widened(widened(POOL_P, "pool0", accumulator="ap_fixed<12,4,AP_RND,AP_SAT>"),
+                   "pool1", accumulator="ap_fixed<8,3,AP_TRN_ZERO,AP_WRAP>")
 
 
 def _pool2d_model():
@@ -132,77 +115,59 @@ def _pool1d_model():
                            keras.layers.GlobalMaxPooling1D(name="pool2")])
 
 
-@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
-@pytest.mark.parametrize("rank", [1, 2])
-def test_pooling_negative_values(check_bit_exact, io_type, rank):
-    """Max/Average pooling (windowed, overlapping windows in 1-D, global) over mostly negative
-    inputs, with accumulators narrower than the inputs (rounding, wrap-around)."""
-    model = _pool1d_model() if rank == 1 else _pool2d_model()
-    shape = (12, 3) if rank == 1 else (8, 8, 2)
-    X = np.random.default_rng(rank).uniform(-7, 2, (300, *shape))
-    P = POOL_P
-    if rank == 1:  # max pooling keeps the input grid; a sign-dependent rounding in the average's accumulator
-        P = _wide(_wide(POOL_P, "pool0", accumulator="ap_fixed<12,4,AP_RND,AP_SAT>"),
-                  "pool1", accumulator="ap_fixed<8,3,AP_TRN_ZERO,AP_WRAP>")
-    check_bit_exact(f"pool{rank}d_{io_type}", model, P, X, io_type=io_type)
-    from kappa.firmware_forward import layer_outputs
+def _modes_differ(layer):
+    """Exercise check: the io_parallel and io_stream orders of casts really give different
+    averages at ``layer``, over mostly negative inputs."""
+    def check(model, P, X, options):
+        from kappa.firmware_forward import layer_outputs
 
-    par, stream = (dict(layer_outputs(model, P, X, io_type=m)) for m in ("io_parallel", "io_stream"))
-    # the two modes' different orders of casts really give different averages
-    assert np.mean(par["pool0" if rank == 2 else "pool1"] != stream["pool0" if rank == 2 else "pool1"]) > 0.05
-    assert np.mean(X < 0) > 0.7
+        par, stream = (dict(layer_outputs(model, P, X, io_type=m)) for m in ("io_parallel", "io_stream"))
+        assert np.mean(par[layer] != stream[layer]) > 0.05
+        assert np.mean(X < 0) > 0.7
+    return check
 
 
-def test_global_pooling_2d_max_and_1d_average(check_bit_exact):
+def _gmax2d_model():
     import keras
 
-    for io_type in ("io_parallel", "io_stream"):
-        m2 = chain((5, 4, 3), [keras.layers.GlobalMaxPooling2D(name="gmax")])
-        P2 = {"input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
-              "gmax": {"accumulator": "ap_fixed<8,3,AP_RND,AP_WRAP>", "activation": "ap_fixed<10,3>"}}
-        check_bit_exact(f"gmax2d_{io_type}", m2, P2, np.random.default_rng(4).uniform(-5, 1, (200, 5, 4, 3)),
-                        io_type=io_type)
+    return chain((5, 4, 3), [keras.layers.GlobalMaxPooling2D(name="gmax")])
 
 
-def test_same_padded_pooling_io_parallel(check_bit_exact):
-    """``same``-padded pooling (io_parallel): Max sees hls4ml's pad value, the unsigned input
-    type's top bit (2**(I-1) = 2.0 here), which beats every input below it; Average divides by
-    the cells inside the image."""
+def _same_pool_model():
     import keras
 
-    model = chain((5, 5, 2), [keras.layers.MaxPooling2D((2, 2), padding="same", name="pool0"),
-                              keras.layers.AveragePooling2D((2, 2), padding="same", name="pool1"),
-                              keras.layers.Flatten(name="flatten")])
-    P = {"input": {"value": "ap_ufixed<8,2,AP_RND,AP_SAT>"},
-         "pool0": {"accumulator": "ap_ufixed<8,2>", "activation": "ap_ufixed<8,2>"},
-         "pool1": {"accumulator": "ap_ufixed<12,4,AP_RND,AP_SAT>", "activation": "ap_ufixed<8,2,AP_RND,AP_SAT>"}}
-    X = np.random.default_rng(6).uniform(0, 1.9, (200, 5, 5, 2))
-    check_bit_exact("pool_same_parallel", model, P, X)
-    Y = predict_quantized(model, P, X).reshape(200, 2, 2, 2)
-    assert np.all(Y[:, 1, 1, :] == 2.0)  # the corner window holds only the padded border's pad value
-    with pytest.raises(ValueError, match="padding='same' under io_stream"):
-        predict_quantized(model, P, X, io_type="io_stream")
-    overlapping = chain((6, 6, 1), [keras.layers.MaxPooling2D((2, 2), strides=(1, 1), name="p")])
-    with pytest.raises(ValueError, match=r"'p'.*strides \(1, 1\) differ from pool_size \(2, 2\) under io_stream"):
-        predict_quantized(overlapping, {"input": {"value": "ap_fixed<8,3>"}}, np.zeros((1, 6, 6, 1)), io_type="io_stream")
+    return chain((5, 5, 2), [keras.layers.MaxPooling2D((2, 2), padding="same", name="pool0"),
+                             keras.layers.AveragePooling2D((2, 2), padding="same", name="pool1"),
+                             keras.layers.Flatten(name="flatten")])
+
+
+SAME_POOL_P = {"input": {"value": "ap_ufixed<8,2,AP_RND,AP_SAT>"},
+               "pool0": {"accumulator": "ap_ufixed<8,2>", "activation": "ap_ufixed<8,2>"},
+               "pool1": {"accumulator": "ap_ufixed<12,4,AP_RND,AP_SAT>", "activation": "ap_ufixed<8,2,AP_RND,AP_SAT>"}}
+
+
+def _same_pool_exercises(model, P, X, options):
+    # Max sees hls4ml's pad value, the unsigned input type's top bit (2**(I-1) = 2.0 here), which
+    # beats every input below it; Average divides by the cells inside the image. The corner
+    # window holds only the padded border's pad value.
+    Y = predict_quantized(model, P, X).reshape(len(X), 2, 2, 2)
+    assert np.all(Y[:, 1, 1, :] == 2.0)
 
 
 # --------------------------------------------------------------------- Dense under io_stream
-@pytest.mark.parametrize("strategy", ["Latency", "Resource"])
-def test_dense_io_stream(check_bit_exact, strategy):
-    """The Dense matrix's cases also under io_stream: a fused and a separate ReLU, a narrow
-    WRAP accumulator, Latency and Resource."""
-    from .conftest import dense_chain, uniform
+def _dense_stream_model():
+    """A fused and a separate ReLU, a narrow WRAP accumulator."""
+    return dense_chain(12, [("dense", (8, "relu", True)), ("dense", (6, None, True)), ("act", "relu"),
+                            ("dense", (4, None, True))], seed=31, weight_scale=2.0)
 
-    model = dense_chain(12, [("dense", (8, "relu", True)), ("dense", (6, None, True)), ("act", "relu"),
-                             ("dense", (4, None, True))], seed=31, weight_scale=2.0)
-    P = {"default": {"weight": "ap_fixed<8,2,AP_RND>", "bias": "ap_fixed<8,2>", "accumulator": "ap_fixed<11,4>",
-                     "activation": "ap_fixed<10,4,AP_RND,AP_WRAP>"},
-         "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
-         "activation0": {"activation": "ap_ufixed<8,3,AP_RND,AP_SAT>"}}
-    X = uniform(300, 12, -3, 3, seed=31)
-    check_bit_exact(f"dense_stream_{strategy}", model, P, X, io_type="io_stream", strategy=strategy,
-                    reuse_factor=3 if strategy == "Resource" else 1)
+
+DENSE_STREAM_P = {"default": {"weight": "ap_fixed<8,2,AP_RND>", "bias": "ap_fixed<8,2>", "accumulator": "ap_fixed<11,4>",
+                              "activation": "ap_fixed<10,4,AP_RND,AP_WRAP>"},
+                  "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
+                  "activation0": {"activation": "ap_ufixed<8,3,AP_RND,AP_SAT>"}}
+
+
+def _dense_stream_exercises(model, P, X, options):
     wide = dict(P, default=dict(P["default"], accumulator="ap_fixed<24,10>"))
     assert np.mean(predict_quantized(model, P, X) != predict_quantized(model, wide, X)) > 0.05
 
@@ -222,26 +187,80 @@ def keras2_conv1d_small(softmax: bool = True):
     return model
 
 
-@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
-def test_real_trained_conv1d(check_bit_exact, io_type):
-    model = keras2_conv1d_small()
-    assert [type(layer).__name__ for layer in model.layers[1:]] == ["Conv1D"] * 3 + ["Flatten", "Dense", "Dense"]
-    P = {"input": {"value": "ap_fixed<12,4,AP_RND,AP_SAT>"},
-         "default": {"weight": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>", "bias": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>",
-                     "accumulator": "ap_fixed<22,10,AP_RND,AP_SAT>", "activation": "ap_fixed<14,6,AP_RND,AP_SAT>"}}
+CONV1D_SMALL_P = {
+    "input": {"value": "ap_fixed<12,4,AP_RND,AP_SAT>"},
+    "default": {"weight": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>", "bias": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>",
+                "accumulator": "ap_fixed<22,10,AP_RND,AP_SAT>", "activation": "ap_fixed<14,6,AP_RND,AP_SAT>"},
     # The softmax input is the Dense accumulator ap_fixed<22,10>: hls4ml's default inp_norm_t
     # (ap_ufixed<21,9>) addresses the 1024-entry exp table with steps of 0.5, so logits less
     # than 0.5 below the largest all count as exp(0) = 1 and the argmax goes to the first of
     # them (hls4ml issue #1512). A narrower inp_norm (steps of 1/64) keeps the order.
-    P_default = {**P, "output_softmax": {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>"}}
-    P["output_softmax"] = {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>", "inp_norm": "ap_ufixed<14,4,AP_RND,AP_SAT>"}
+    "output_softmax": {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>", "inp_norm": "ap_ufixed<14,4,AP_RND,AP_SAT>"},
+}
+
+
+def _conv1d_small_exercises(model, P, X, options):
+    io_type = options["io_type"]
+    assert [type(layer).__name__ for layer in model.layers[1:]] == ["Conv1D"] * 3 + ["Flatten", "Dense", "Dense"]
     assert model.layers[-1].activation.__name__ == "softmax"
-    X = np.random.default_rng(7).normal(0, 1.5, (300, 10, 4))
-    check_bit_exact(f"example_conv1d_small_{io_type}", model, P, X, io_type=io_type)
     float_out = model.predict(X.astype(np.float32), verbose=0)
     fw = predict_quantized(model, P, X, io_type=io_type)
     assert np.mean(np.argmax(fw, 1) == np.argmax(float_out, 1)) > 0.9  # trained weights, sensible types
     # the default inv_inp (ap_fixed<18,8>) addresses the 1024-entry 1/x table in steps of 1/4: rows sum to 1..1.25
     assert np.max(np.abs(fw - float_out)) < 0.1 and np.all(np.abs(fw.sum(1) - 1.1) < 0.15)
+    P_default = dict(P, output_softmax={"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>"})
     fw_default = predict_quantized(model, P_default, X, io_type=io_type)
     assert np.mean(np.argmax(fw_default, 1) == np.argmax(float_out, 1)) < 0.6
+
+
+def _rng_inputs(seed, low, high, shape, n=300):
+    return lambda: np.random.default_rng(seed).uniform(low, high, (n, *shape))
+
+
+CASES = [
+    LayerCase("conv1d_same_s2", _conv1d_model, CONV1D_P, _rng_inputs(1, -4, 4, (11, 3)),
+              (PAR, STREAM), _conv1d_exercises),
+    LayerCase("conv2d_same_s2", _conv2d_model, CONV2D_P, _rng_inputs(2, -4, 4, (7, 7, 2), n=250),
+              (PAR, STREAM, {"io_type": "io_parallel", "strategy": "Resource", "reuse_factor": 2}),
+              _wraps("conv0", 0.2)),
+    LayerCase("pool1d", _pool1d_model, POOL1D_P, _rng_inputs(1, -7, 2, (12, 3)), (PAR, STREAM), _modes_differ("pool1")),
+    LayerCase("pool2d", _pool2d_model, POOL_P, _rng_inputs(2, -7, 2, (8, 8, 2)), (PAR, STREAM), _modes_differ("pool0")),
+    LayerCase("gmax2d", _gmax2d_model,
+              {"input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
+               "gmax": {"accumulator": "ap_fixed<8,3,AP_RND,AP_WRAP>", "activation": "ap_fixed<10,3>"}},
+              _rng_inputs(4, -5, 1, (5, 4, 3), n=200), (PAR, STREAM)),
+    LayerCase("pool_same", _same_pool_model, SAME_POOL_P, _rng_inputs(6, 0, 1.9, (5, 5, 2), n=200), (PAR,),
+              _same_pool_exercises),
+    LayerCase("dense_stream", _dense_stream_model, DENSE_STREAM_P, lambda: uniform(300, 12, -3, 3, seed=31),
+              ({"io_type": "io_stream"}, {"io_type": "io_stream", "strategy": "Resource", "reuse_factor": 3}),
+              _dense_stream_exercises),
+    LayerCase("example_conv1d_small", keras2_conv1d_small, CONV1D_SMALL_P,
+              lambda: np.random.default_rng(7).normal(0, 1.5, (300, 10, 4)), (PAR, STREAM), _conv1d_small_exercises),
+]
+PAIRS, IDS = expand(CASES)
+
+
+@pytest.mark.parametrize("case,options", PAIRS, ids=IDS)
+def test_layer_case(check_bit_exact, case, options):
+    run_case(check_bit_exact, case, options)
+
+
+# --------------------------------------------------------------------- refusals (no project is written)
+def test_conv_saturating_accumulator_refused_under_resource(tmp_path):
+    import hls
+
+    P = widened(CONV1D_P, "conv0")
+    with pytest.raises(ValueError, match=r"conv0.*saturates.*Resource.*WRAP accumulator or strategy='Latency'"):
+        hls.convert(_conv1d_model(), P, tmp_path / "p", tb_inputs=np.zeros((2, 11, 3)), strategy="Resource")
+    assert not (tmp_path / "p").exists()
+
+
+def test_same_and_overlapping_pooling_refused_under_io_stream():
+    import keras
+
+    X = np.zeros((2, 5, 5, 2))
+    with pytest.raises(ValueError, match="padding='same' under io_stream"):
+        predict_quantized(_same_pool_model(), SAME_POOL_P, X, io_type="io_stream")
+    overlapping = chain((6, 6, 1), [keras.layers.MaxPooling2D((2, 2), strides=(1, 1), name="p")])
+    with pytest.raises(ValueError, match=r"'p'.*strides \(1, 1\) differ from pool_size \(2, 2\) under io_stream"):
+        predict_quantized(overlapping, {"input": {"value": "ap_fixed<8,3>"}}, np.zeros((1, 6, 6, 1)), io_type="io_stream")
