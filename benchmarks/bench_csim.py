@@ -22,11 +22,11 @@ import numpy as np  # noqa: E402
 
 
 def main() -> int:
+    import hls4ml
     import keras
     import yaml
 
     import hls
-    import hls4ml
     from hls.project.convert import firmware_types, hls_config, quantized_copy
     from hls.sim.csim import build, simulate
     from kappa.firmware_forward import firmware_plan
@@ -64,8 +64,9 @@ def main() -> int:
         plan = firmware_plan(model, P, FirmwareOptions())
         km_q = quantized_copy(model, plan.steps)
         config = hls_config(km_q, firmware_types(plan), plan.steps, plan.opts, "Vitis")
-        hm = hls4ml.converters.convert_from_keras_model(km_q, hls_config=config, output_dir=str(Path(td) / "hls4ml_prj"),
-                                                        backend="Vitis", io_type="io_parallel")
+        hm = hls4ml.converters.convert_from_keras_model(
+            km_q, hls_config=config, output_dir=str(Path(td) / "hls4ml_prj"), backend="Vitis", io_type="io_parallel"
+        )
         t0 = time.perf_counter()
         hm.compile()
         t_hc = time.perf_counter() - t0
@@ -77,15 +78,20 @@ def main() -> int:
         rows += [
             ("hls4ml compile() (write + build_lib.sh)", f"{t_hc:.2f} s"),
             ("hls4ml predict() 10,000 samples", f"{t_hp:.3f} s ({10_000 / t_hp:,.0f} samples/s)"),
-            ("hls4ml predict() vs kappa expected, exact", f"{int(np.sum(np.asarray(y, np.float64).reshape(expected.shape) != expected))} differ "
-             f"(hls4ml returns float32 by default)"),
+            (
+                "hls4ml predict() vs kappa expected, exact",
+                f"{int(np.sum(np.asarray(y, np.float64).reshape(expected.shape) != expected))} differ "
+                f"(hls4ml returns float32 by default)",
+            ),
         ]
     w = max(len(r[0]) for r in rows)
     print("C-simulation benchmark (64 -> 32 ReLU -> 10, digits types)")
     for k, v in rows:
         print(f"  {k:<{w}}  {v}")
-    print(f"  targets: csim(10k) < compile: {run1.run_seconds < run1.compile_seconds}; "
-          f"cached rebuild < 1 s: {t_cached < 1.0}")
+    print(
+        f"  targets: csim(10k) < compile: {run1.run_seconds < run1.compile_seconds}; "
+        f"cached rebuild < 1 s: {t_cached < 1.0}"
+    )
     return 0
 
 

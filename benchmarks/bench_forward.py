@@ -128,7 +128,7 @@ def measure(name, pq, yardsticks, n, repeats, rows, targets):
             y, _ = rate(fn, n)
             theirs[k].append(y)
             ratios[k].append(r / y)
-    for k, (fn, target) in yardsticks.items():
+    for k, (_, target) in yardsticks.items():
         lo, med, hi = stats(ratios[k])
         met = None if target is None else med >= target
         rows.append((name, k, statistics.median(ours), statistics.median(theirs[k]), (lo, med, hi), target, met))
@@ -197,22 +197,32 @@ def main(argv=None) -> int:
                 notes.append(f"digits CNN {io}: hls4ml compile() {tc:.1f} s; csim vs predict_quantized: {diff} differ")
             measure(f"digits CNN {io}", pq, ys, n, R, rows, targets)
 
-    out = subprocess.run([sys.executable, __file__, "--memory-child", str(args.memory_samples)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(args.memory_samples)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     m_n, m_dt, m_peak = out.stdout.split()[-3:]
     m_peak = int(m_peak)
     targets.append((f"jet wrap-trunc on {int(m_n):,} samples: peak RSS < 2 GiB", m_peak < 2 * GIB, m_peak / GIB))
 
-    print(f"\nFirmware-forward benchmark ({n:,} samples per call, {R} repeats; ratios min / median / max; "
-          f"samples/s are medians and depend on the machine's load)")
-    print(f"  {'model, path':26s} {'yardstick':22s} {'kappa/s':>10s} {'yardstick/s':>12s} "
-          f"{'ratio min / median / max':>26s}  target")
+    print(
+        f"\nFirmware-forward benchmark ({n:,} samples per call, {R} repeats; ratios min / median / max; "
+        f"samples/s are medians and depend on the machine's load)"
+    )
+    print(
+        f"  {'model, path':26s} {'yardstick':22s} {'kappa/s':>10s} {'yardstick/s':>12s} "
+        f"{'ratio min / median / max':>26s}  target"
+    )
     for name, k, ours, theirs, (lo, med, hi), target, met in rows:
         t = "" if target is None else f">= {target:g}x: {'met' if met else 'NOT met'}"
         print(f"  {name:26s} {k:22s} {ours:10,.0f} {theirs:12,.0f} {lo:8.2f} / {med:6.2f} / {hi:6.2f}  {t}")
-    print(f"  memory: jet wrap-trunc, {int(m_n):,} samples in {float(m_dt):.1f} s "
-          f"({int(m_n) / float(m_dt):,.0f} samples/s), peak RSS {m_peak / GIB:.2f} GiB (whole process, TensorFlow "
-          f"included)")
+    print(
+        f"  memory: jet wrap-trunc, {int(m_n):,} samples in {float(m_dt):.1f} s "
+        f"({int(m_n) / float(m_dt):,.0f} samples/s), peak RSS {m_peak / GIB:.2f} GiB (whole process, TensorFlow "
+        f"included)"
+    )
     for s in notes:
         print(f"  {s}")
     print("targets:")

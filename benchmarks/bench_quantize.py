@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_quantize.py [--n 1000000] [--repeat 5]
 
 Times large batches for a few representative types, and the per-call cost of
-small batches (what the exactness sweep in tests/test_ap_exact.py does 45,696
+small batches (what the exactness sweep in tests/fixed_point/test_ap_exact.py does 45,696
 times).  Prints one line per case; the best of ``--repeat`` runs is shown.
 """
 
@@ -46,7 +46,7 @@ def main() -> None:
     x = rng.normal(0.0, 8.0, size=a.n)
     print(f"kappa.quantize throughput, {a.n:,} float64 values per call (best of {a.repeat}):")
     for t in TYPES:
-        s = best_time(lambda: quantize(x, t), a.repeat)
+        s = best_time(lambda t=t: quantize(x, t), a.repeat)
         print(f"  {t:42s} {a.n / s / 1e6:8.1f} M values/s  ({s * 1e3:7.1f} ms)")
     small = x[:100].copy()
     calls = 2000

@@ -180,8 +180,10 @@ def digits_targets(epochs, repeats):
           "ratios min / median / max; the machine may be shared)")
     print(f"  {'model, types':46s} {'fit steps/s':>11s} {'kappa steps/s':>13s} {'ratio min / median / max':>26s}  target")
     for name, f, o, lo, med, hi, target in rows:
-        print(f"  {name:46s} {f:11.1f} {o:13.1f} {lo:8.2f} / {med:6.2f} / {hi:6.2f}  "
-              f">= {target:g}x: {'met' if med >= target else 'NOT met'}")
+        print(
+            f"  {name:46s} {f:11.1f} {o:13.1f} {lo:8.2f} / {med:6.2f} / {hi:6.2f}  "
+            f">= {target:g}x: {'met' if med >= target else 'NOT met'}"
+        )
     return rows
 
 
@@ -191,8 +193,12 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--only", choices=["digits", "mlp"], default=None,
-                    help="digits: the issue-10 targets only; mlp: the 64-64 / affine comparison only")
+    ap.add_argument(
+        "--only",
+        choices=["digits", "mlp"],
+        default=None,
+        help="digits: the issue-10 targets only; mlp: the 64-64 / affine comparison only",
+    )
     args = ap.parse_args(argv)
     global REPEATS
     REPEATS = max(1, args.repeats)

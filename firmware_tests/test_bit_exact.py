@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kappa import quantize
-from kappa import predict_quantized
+from kappa import predict_quantized, quantize
 
 from .conftest import dense_chain, uniform
 
@@ -156,8 +155,15 @@ def test_resource_strategy_saturating_refused(tmp_path):
     import hls
 
     model = dense_chain(4, [("dense", (2, None, True))])
-    P = {"default": {"weight": "ap_fixed<8,2>", "bias": "ap_fixed<8,2>", "accumulator": "ap_fixed<10,4,AP_TRN,AP_SAT>",
-                     "activation": "ap_fixed<10,4>"}, "input": {"value": "ap_fixed<8,2>"}}
+    P = {
+        "default": {
+            "weight": "ap_fixed<8,2>",
+            "bias": "ap_fixed<8,2>",
+            "accumulator": "ap_fixed<10,4,AP_TRN,AP_SAT>",
+            "activation": "ap_fixed<10,4>",
+        },
+        "input": {"value": "ap_fixed<8,2>"},
+    }
     with pytest.raises(ValueError, match=r"dense0.*saturates.*Resource"):
         hls.convert(model, P, tmp_path / "p", tb_inputs=np.zeros((2, 4)), strategy="Resource")
     assert not (tmp_path / "p").exists()
@@ -165,6 +171,13 @@ def test_resource_strategy_saturating_refused(tmp_path):
 
 def test_vivado_backend(check_bit_exact):
     model = dense_chain(6, [("dense", (4, "relu", True)), ("dense", (2, None, True))], seed=37)
-    P = {"default": {"weight": "ap_fixed<8,2,AP_RND>", "bias": "ap_fixed<8,2>", "accumulator": "ap_fixed<16,6>",
-                     "activation": "ap_fixed<12,5,AP_RND,AP_SAT>"}, "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"}}
+    P = {
+        "default": {
+            "weight": "ap_fixed<8,2,AP_RND>",
+            "bias": "ap_fixed<8,2>",
+            "accumulator": "ap_fixed<16,6>",
+            "activation": "ap_fixed<12,5,AP_RND,AP_SAT>",
+        },
+        "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
+    }
     check_bit_exact("vivado_backend", model, P, uniform(200, 6, -2, 2, seed=37), backend="Vivado")

@@ -161,10 +161,16 @@ def _dense_stream_model():
                             ("dense", (4, None, True))], seed=31, weight_scale=2.0)
 
 
-DENSE_STREAM_P = {"default": {"weight": "ap_fixed<8,2,AP_RND>", "bias": "ap_fixed<8,2>", "accumulator": "ap_fixed<11,4>",
-                              "activation": "ap_fixed<10,4,AP_RND,AP_WRAP>"},
-                  "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
-                  "activation0": {"activation": "ap_ufixed<8,3,AP_RND,AP_SAT>"}}
+DENSE_STREAM_P = {
+    "default": {
+        "weight": "ap_fixed<8,2,AP_RND>",
+        "bias": "ap_fixed<8,2>",
+        "accumulator": "ap_fixed<11,4>",
+        "activation": "ap_fixed<10,4,AP_RND,AP_WRAP>",
+    },
+    "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
+    "activation0": {"activation": "ap_ufixed<8,3,AP_RND,AP_SAT>"},
+}
 
 
 def _dense_stream_exercises(model, P, X, options):
@@ -189,8 +195,12 @@ def keras2_conv1d_small(softmax: bool = True):
 
 CONV1D_SMALL_P = {
     "input": {"value": "ap_fixed<12,4,AP_RND,AP_SAT>"},
-    "default": {"weight": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>", "bias": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>",
-                "accumulator": "ap_fixed<22,10,AP_RND,AP_SAT>", "activation": "ap_fixed<14,6,AP_RND,AP_SAT>"},
+    "default": {
+        "weight": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>",
+        "bias": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>",
+        "accumulator": "ap_fixed<22,10,AP_RND,AP_SAT>",
+        "activation": "ap_fixed<14,6,AP_RND,AP_SAT>",
+    },
     # The softmax input is the Dense accumulator ap_fixed<22,10>: hls4ml's default inp_norm_t
     # (ap_ufixed<21,9>) addresses the 1024-entry exp table with steps of 0.5, so logits less
     # than 0.5 below the largest all count as exp(0) = 1 and the argmax goes to the first of
@@ -218,24 +228,53 @@ def _rng_inputs(seed, low, high, shape, n=300):
 
 
 CASES = [
-    LayerCase("conv1d_same_s2", _conv1d_model, CONV1D_P, _rng_inputs(1, -4, 4, (11, 3)),
-              (PAR, STREAM), _conv1d_exercises),
-    LayerCase("conv2d_same_s2", _conv2d_model, CONV2D_P, _rng_inputs(2, -4, 4, (7, 7, 2), n=250),
-              (PAR, STREAM, {"io_type": "io_parallel", "strategy": "Resource", "reuse_factor": 2}),
-              _wraps("conv0", 0.2)),
+    LayerCase(
+        "conv1d_same_s2", _conv1d_model, CONV1D_P, _rng_inputs(1, -4, 4, (11, 3)), (PAR, STREAM), _conv1d_exercises
+    ),
+    LayerCase(
+        "conv2d_same_s2",
+        _conv2d_model,
+        CONV2D_P,
+        _rng_inputs(2, -4, 4, (7, 7, 2), n=250),
+        (PAR, STREAM, {"io_type": "io_parallel", "strategy": "Resource", "reuse_factor": 2}),
+        _wraps("conv0", 0.2),
+    ),
     LayerCase("pool1d", _pool1d_model, POOL1D_P, _rng_inputs(1, -7, 2, (12, 3)), (PAR, STREAM), _modes_differ("pool1")),
     LayerCase("pool2d", _pool2d_model, POOL_P, _rng_inputs(2, -7, 2, (8, 8, 2)), (PAR, STREAM), _modes_differ("pool0")),
-    LayerCase("gmax2d", _gmax2d_model,
-              {"input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
-               "gmax": {"accumulator": "ap_fixed<8,3,AP_RND,AP_WRAP>", "activation": "ap_fixed<10,3>"}},
-              _rng_inputs(4, -5, 1, (5, 4, 3), n=200), (PAR, STREAM)),
-    LayerCase("pool_same", _same_pool_model, SAME_POOL_P, _rng_inputs(6, 0, 1.9, (5, 5, 2), n=200), (PAR,),
-              _same_pool_exercises),
-    LayerCase("dense_stream", _dense_stream_model, DENSE_STREAM_P, lambda: uniform(300, 12, -3, 3, seed=31),
-              ({"io_type": "io_stream"}, {"io_type": "io_stream", "strategy": "Resource", "reuse_factor": 3}),
-              _dense_stream_exercises),
-    LayerCase("example_conv1d_small", keras2_conv1d_small, CONV1D_SMALL_P,
-              lambda: np.random.default_rng(7).normal(0, 1.5, (300, 10, 4)), (PAR, STREAM), _conv1d_small_exercises),
+    LayerCase(
+        "gmax2d",
+        _gmax2d_model,
+        {
+            "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
+            "gmax": {"accumulator": "ap_fixed<8,3,AP_RND,AP_WRAP>", "activation": "ap_fixed<10,3>"},
+        },
+        _rng_inputs(4, -5, 1, (5, 4, 3), n=200),
+        (PAR, STREAM),
+    ),
+    LayerCase(
+        "pool_same",
+        _same_pool_model,
+        SAME_POOL_P,
+        _rng_inputs(6, 0, 1.9, (5, 5, 2), n=200),
+        (PAR,),
+        _same_pool_exercises,
+    ),
+    LayerCase(
+        "dense_stream",
+        _dense_stream_model,
+        DENSE_STREAM_P,
+        lambda: uniform(300, 12, -3, 3, seed=31),
+        ({"io_type": "io_stream"}, {"io_type": "io_stream", "strategy": "Resource", "reuse_factor": 3}),
+        _dense_stream_exercises,
+    ),
+    LayerCase(
+        "example_conv1d_small",
+        keras2_conv1d_small,
+        CONV1D_SMALL_P,
+        lambda: np.random.default_rng(7).normal(0, 1.5, (300, 10, 4)),
+        (PAR, STREAM),
+        _conv1d_small_exercises,
+    ),
 ]
 PAIRS, IDS = expand(CASES)
 
@@ -263,4 +302,6 @@ def test_same_and_overlapping_pooling_refused_under_io_stream():
         predict_quantized(_same_pool_model(), SAME_POOL_P, X, io_type="io_stream")
     overlapping = chain((6, 6, 1), [keras.layers.MaxPooling2D((2, 2), strides=(1, 1), name="p")])
     with pytest.raises(ValueError, match=r"'p'.*strides \(1, 1\) differ from pool_size \(2, 2\) under io_stream"):
-        predict_quantized(overlapping, {"input": {"value": "ap_fixed<8,3>"}}, np.zeros((1, 6, 6, 1)), io_type="io_stream")
+        predict_quantized(
+            overlapping, {"input": {"value": "ap_fixed<8,3>"}}, np.zeros((1, 6, 6, 1)), io_type="io_stream"
+        )

@@ -70,11 +70,19 @@ def _softmax_inputs(n: int, t: str, seed: int) -> np.ndarray:
 
 SOFTMAX_CASES = [
     ("stable", "io_parallel", 1024, {}),
-    ("stable", "io_stream", 256, {"accumulator": "ap_fixed<14,5,AP_TRN,AP_SAT>", "exp_table": "ap_ufixed<10,1,AP_RND,AP_SAT>",
-                                  "inv_table": "ap_ufixed<12,4,AP_RND_ZERO,AP_SAT>",
-                                  "inv_inp": "ap_ufixed<12,5,AP_RND_CONV,AP_SAT>",
-                                  "inp_norm": "ap_ufixed<10,5,AP_RND,AP_SAT>",
-                                  "activation": "ap_ufixed<9,1,AP_RND_MIN_INF,AP_SAT>"}),
+    (
+        "stable",
+        "io_stream",
+        256,
+        {
+            "accumulator": "ap_fixed<14,5,AP_TRN,AP_SAT>",
+            "exp_table": "ap_ufixed<10,1,AP_RND,AP_SAT>",
+            "inv_table": "ap_ufixed<12,4,AP_RND_ZERO,AP_SAT>",
+            "inv_inp": "ap_ufixed<12,5,AP_RND_CONV,AP_SAT>",
+            "inp_norm": "ap_ufixed<10,5,AP_RND,AP_SAT>",
+            "activation": "ap_ufixed<9,1,AP_RND_MIN_INF,AP_SAT>",
+        },
+    ),
     ("latency", "io_parallel", 512, {"exp_table": "ap_fixed<18,10,AP_RND,AP_SAT>"}),
     ("argmax", "io_stream", 1024, {"activation": "ap_ufixed<2,1>"}),
 ]
@@ -92,8 +100,7 @@ def test_softmax(check_bit_exact, impl, io_type, table_size, fields):
     P = {"input": {"value": t_in}, "sm": {"activation": "ap_ufixed<16,1,AP_RND,AP_SAT>", **fields}}
     X = _softmax_inputs(10, t_in, seed=table_size)
     opts = {"sm": {"implementation": impl, "table_size": table_size}}
-    prj, _ = check_bit_exact(f"softmax_{impl}_{io_type}_{table_size}", model, P, X, io_type=io_type,
-                             layer_options=opts)
+    prj, _ = check_bit_exact(f"softmax_{impl}_{io_type}_{table_size}", model, P, X, io_type=io_type, layer_options=opts)
     recorded = kappa.PrecisionDict.load(prj / "precision.yaml")
     if impl != "argmax":
         for f in ("exp_table", "inv_table", "inv_inp", "accumulator"):
@@ -101,8 +108,7 @@ def test_softmax(check_bit_exact, impl, io_type, table_size, fields):
     if impl == "stable":
         assert str(recorded.dtype("sm", "inp_norm")) == fields.get("inp_norm", "ap_ufixed<9,3>")
     Y = predict_quantized(model, P, X, io_type=io_type, layer_options=opts)
-    Xq = predict_quantized(chain((10,), [keras.layers.Activation("linear", name="lin")]),
-                           {"input": {"value": t_in}}, X)
+    Xq = predict_quantized(chain((10,), [keras.layers.Activation("linear", name="lin")]), {"input": {"value": t_in}}, X)
     ties = Xq[40:80, :3] == Xq[40:80, [5]]
     assert ties.all() and np.all(Xq[:40] == Xq[:40, :1])
     if impl == "argmax":
@@ -138,26 +144,49 @@ def test_batchnorm_after_dense_and_conv(check_bit_exact, io_type):
     import keras
 
     L = keras.layers
-    model = chain((6, 6, 2), [L.Conv2D(4, (3, 3), name="conv0"), L.BatchNormalization(name="bn0"),
-                              L.LeakyReLU(negative_slope=0.3, name="relu0"), L.Flatten(name="flatten"),
-                              L.Dense(8, name="dense0"), L.BatchNormalization(name="bn1"),
-                              L.Activation("tanh", name="tanh0"), L.Dense(3, activation="sigmoid", name="dense1")],
-                  seed=11, weight_scale=1.5)
+    model = chain(
+        (6, 6, 2),
+        [
+            L.Conv2D(4, (3, 3), name="conv0"),
+            L.BatchNormalization(name="bn0"),
+            L.LeakyReLU(negative_slope=0.3, name="relu0"),
+            L.Flatten(name="flatten"),
+            L.Dense(8, name="dense0"),
+            L.BatchNormalization(name="bn1"),
+            L.Activation("tanh", name="tanh0"),
+            L.Dense(3, activation="sigmoid", name="dense1"),
+        ],
+        seed=11,
+        weight_scale=1.5,
+    )
     _set_bn(model.get_layer("bn0"), 1)
     _set_bn(model.get_layer("bn1"), 2)
-    P = {"input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
-         "default": {"weight": "ap_fixed<8,2,AP_RND,AP_SAT>", "bias": "ap_fixed<8,2,AP_RND,AP_SAT>",
-                     "accumulator": "ap_fixed<20,8>", "activation": "ap_fixed<14,6,AP_RND,AP_SAT>"},
-         "bn0": {"scale": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>", "bias": "ap_fixed<9,3,AP_RND,AP_SAT>",
-                 "activation": "ap_fixed<10,4,AP_TRN,AP_SAT>"},
-         "bn1": {"scale": "ap_fixed<8,2,AP_RND,AP_SAT>", "bias": "ap_fixed<8,3>",
-                 "activation": "ap_fixed<9,3,AP_RND_ZERO,AP_WRAP>"},
-         "relu0": {"param": "ap_fixed<6,1,AP_RND,AP_SAT>", "activation": "ap_fixed<10,4,AP_RND_ZERO,AP_SAT>"},
-         "tanh0": {"table": "ap_fixed<12,2,AP_RND,AP_SAT>", "activation": "ap_fixed<10,2,AP_RND,AP_SAT>"},
-         "dense1": {"activation": "ap_ufixed<12,1,AP_RND,AP_SAT>"}}
+    P = {
+        "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
+        "default": {
+            "weight": "ap_fixed<8,2,AP_RND,AP_SAT>",
+            "bias": "ap_fixed<8,2,AP_RND,AP_SAT>",
+            "accumulator": "ap_fixed<20,8>",
+            "activation": "ap_fixed<14,6,AP_RND,AP_SAT>",
+        },
+        "bn0": {
+            "scale": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>",
+            "bias": "ap_fixed<9,3,AP_RND,AP_SAT>",
+            "activation": "ap_fixed<10,4,AP_TRN,AP_SAT>",
+        },
+        "bn1": {
+            "scale": "ap_fixed<8,2,AP_RND,AP_SAT>",
+            "bias": "ap_fixed<8,3>",
+            "activation": "ap_fixed<9,3,AP_RND_ZERO,AP_WRAP>",
+        },
+        "relu0": {"param": "ap_fixed<6,1,AP_RND,AP_SAT>", "activation": "ap_fixed<10,4,AP_RND_ZERO,AP_SAT>"},
+        "tanh0": {"table": "ap_fixed<12,2,AP_RND,AP_SAT>", "activation": "ap_fixed<10,2,AP_RND,AP_SAT>"},
+        "dense1": {"activation": "ap_ufixed<12,1,AP_RND,AP_SAT>"},
+    }
     X = np.random.default_rng(5).uniform(-3, 3, (300, 6, 6, 2))
-    check_bit_exact(f"batchnorm_conv_dense_{io_type}", model, P, X, io_type=io_type,
-                    layer_options={"dense1": {"table_size": 256}})
+    check_bit_exact(
+        f"batchnorm_conv_dense_{io_type}", model, P, X, io_type=io_type, layer_options={"dense1": {"table_size": 256}}
+    )
     from kappa.firmware_forward import layer_outputs
     from kappa.layers.batchnorm import inference_affine
 
@@ -181,8 +210,14 @@ def test_batchnorm_matches_keras_inference():
     model = chain((5,), [keras.layers.BatchNormalization(name="bn")])
     _set_bn(model.get_layer("bn"), 3)
     X = np.random.default_rng(0).uniform(-2, 2, (200, 5))
-    P = {"input": {"value": "ap_fixed<16,4>"},
-         "bn": {"scale": "ap_fixed<18,4,AP_RND>", "bias": "ap_fixed<18,4,AP_RND>", "activation": "ap_fixed<24,8,AP_RND>"}}
+    P = {
+        "input": {"value": "ap_fixed<16,4>"},
+        "bn": {
+            "scale": "ap_fixed<18,4,AP_RND>",
+            "bias": "ap_fixed<18,4,AP_RND>",
+            "activation": "ap_fixed<24,8,AP_RND>",
+        },
+    }
     Y = predict_quantized(model, P, X)
     ref = model.predict(X.astype(np.float32), verbose=0)
     assert np.max(np.abs(Y - ref)) < 2e-3
@@ -208,8 +243,14 @@ def keras2_3layer_batch_norm():
         if cls == "Dense":
             x = keras.layers.Dense(c["units"], activation=c["activation"], use_bias=c["use_bias"], name=c["name"])(x)
         elif cls == "BatchNormalization":
-            x = keras.layers.BatchNormalization(axis=-1, epsilon=c["epsilon"], momentum=c["momentum"],
-                                                center=c["center"], scale=c["scale"], name=c["name"])(x)
+            x = keras.layers.BatchNormalization(
+                axis=-1,
+                epsilon=c["epsilon"],
+                momentum=c["momentum"],
+                center=c["center"],
+                scale=c["scale"],
+                name=c["name"],
+            )(x)
         elif cls == "Activation":
             x = keras.layers.Activation(c["activation"], name=c["name"])(x)
         else:  # pragma: no cover - the fixture holds only these
@@ -231,11 +272,17 @@ def test_real_trained_dense_batchnorm_softmax(check_bit_exact):
     from kappa.layers.batchnorm import inference_affine
 
     assert all(np.any(inference_affine(model.get_layer(f"bn{i}"))[0] != 1.0) for i in range(1, 5))  # trained stats
-    P = {"input": {"value": "ap_fixed<16,6,AP_RND,AP_SAT>"},
-         "default": {"weight": "ap_fixed<16,6,AP_RND_CONV,AP_SAT>", "bias": "ap_fixed<16,6,AP_RND_CONV,AP_SAT>",
-                     "accumulator": "ap_fixed<26,12,AP_RND,AP_SAT>", "activation": "ap_fixed<18,8,AP_RND,AP_SAT>",
-                     "scale": "ap_fixed<16,6,AP_RND,AP_SAT>"},
-         "softmax": {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>", "inp_norm": "ap_ufixed<14,4,AP_RND,AP_SAT>"}}
+    P = {
+        "input": {"value": "ap_fixed<16,6,AP_RND,AP_SAT>"},
+        "default": {
+            "weight": "ap_fixed<16,6,AP_RND_CONV,AP_SAT>",
+            "bias": "ap_fixed<16,6,AP_RND_CONV,AP_SAT>",
+            "accumulator": "ap_fixed<26,12,AP_RND,AP_SAT>",
+            "activation": "ap_fixed<18,8,AP_RND,AP_SAT>",
+            "scale": "ap_fixed<16,6,AP_RND,AP_SAT>",
+        },
+        "softmax": {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>", "inp_norm": "ap_ufixed<14,4,AP_RND,AP_SAT>"},
+    }
     X = np.random.default_rng(8).normal(0, 1.0, (400, 16))
     check_bit_exact("example_3layer_batch_norm_io_parallel", model, P, X)
     float_out = model.predict(X.astype(np.float32), verbose=0)

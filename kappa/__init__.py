@@ -5,12 +5,12 @@ Data flows one way: dataset -> model + PrecisionDict -> training -> FitHistory, 
 model + PrecisionDict -> HLS project (``hls.convert``) -> csim -> comparison report.
 """
 
-from .fixed_point import FixedPointType, OVERFLOW_MODES, ROUNDING_MODES
-from .quantization import quantize, quantize_tensor, rail_stats
-from .precision import FIELDS, PrecisionDict, ensure_precision_dict
 from .data import AffineDataset, BaseDataset, DataType, DigitsDataset
 from .data import registry as datasets
 from .firmware_forward import predict_quantized
+from .fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedPointType
+from .precision import FIELDS, PrecisionDict, ensure_precision_dict
+from .quantization import quantize, quantize_tensor, rail_stats
 
 # Models, training and history import TensorFlow: load them on first use, so that tools
 # which only read reports or quantize with numpy (hls.reports, kappa.quantize) stay light.

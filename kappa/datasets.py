@@ -1,5 +1,5 @@
 """Deprecated: use :mod:`kappa.data.registry` (this module re-exports the dataset registry)."""
 
-from .data.registry import _REGISTRY, create, list_datasets, register, unregister  # noqa: F401
+from .data.registry import _REGISTRY, create, factory, list_datasets, register, unregister  # noqa: F401
 
-__all__ = ["register", "unregister", "create", "list_datasets"]
+__all__ = ["register", "unregister", "factory", "create", "list_datasets"]

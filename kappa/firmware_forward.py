@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from .fixed_point import FixedPointType
 from .inputs import check_inference_precision, check_inputs, model_input_shape
 from .layers import FirmwareOptions, Step, build_plan, fields_by_layer
-from .fixed_point import FixedPointType
 from .precision import INPUT_LAYER, PrecisionDict, ensure_precision_dict
 from .quantization import quantize
 
@@ -176,8 +176,9 @@ def _forward(keras_model, precision, X, io_type, strategy, reuse_factor, layer_o
 
 
 def _check_chunk(chunk_samples) -> None:
-    if chunk_samples is not None and (isinstance(chunk_samples, bool) or not isinstance(chunk_samples, (int, np.integer))
-                                      or chunk_samples < 1):
+    if chunk_samples is not None and (
+        isinstance(chunk_samples, bool) or not isinstance(chunk_samples, (int, np.integer)) or chunk_samples < 1
+    ):
         raise ValueError(f"chunk_samples must be an integer >= 1 (or None for the default), got {chunk_samples!r}")
 
 
@@ -186,7 +187,7 @@ def _run_plan(plan: FirmwarePlan, X, chunk_samples, *, keep_all: bool) -> list[t
     x = check_inputs(X, model_input_shape(plan.keras_model), what="X")
     steps = list(plan.steps)
     arrays = _run_chunks(steps, x, plan.input_type, plan.opts, chunk_samples or default_chunk(steps), keep_all=keep_all)
-    names = [st.name for st in steps][-len(arrays):]
+    names = [st.name for st in steps][-len(arrays) :]
     return list(zip(names, arrays))
 
 
@@ -213,7 +214,7 @@ def _run_chunks(steps, x, in_t, opts, chunk_samples, *, keep_all):
     n = x.shape[0]
     parts = []
     for lo in range(0, max(n, 1), chunk_samples):
-        xc, cur_t, outs = x[lo:lo + chunk_samples], in_t, []
+        xc, cur_t, outs = x[lo : lo + chunk_samples], in_t, []
         if in_t is not None:
             xc = quantize(xc, in_t)
         for step in steps:
@@ -227,8 +228,17 @@ def _run_chunks(steps, x, in_t, opts, chunk_samples, *, keep_all):
     return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
 
 
-def predict_quantized(keras_model, precision, X, *, io_type: str = "io_parallel", strategy: str = "Latency",
-                      reuse_factor: int = 1, layer_options=None, chunk_samples: int | None = None) -> np.ndarray:
+def predict_quantized(
+    keras_model,
+    precision,
+    X,
+    *,
+    io_type: str = "io_parallel",
+    strategy: str = "Latency",
+    reuse_factor: int = 1,
+    layer_options=None,
+    chunk_samples: int | None = None,
+) -> np.ndarray:
     """The inference-mode Python firmware forward that the C simulation is compared with.
 
     Args:
@@ -254,5 +264,6 @@ def predict_quantized(keras_model, precision, X, *, io_type: str = "io_parallel"
             another shape (says which was expected), non-finite X (names the index), unknown
             io_type or strategy, a chunk_samples that is not an integer >= 1.
     """
-    return _forward(keras_model, precision, X, io_type, strategy, reuse_factor, layer_options, chunk_samples,
-                    keep_all=False)[-1][1]
+    return _forward(
+        keras_model, precision, X, io_type, strategy, reuse_factor, layer_options, chunk_samples, keep_all=False
+    )[-1][1]

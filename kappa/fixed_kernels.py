@@ -7,7 +7,7 @@
 * :func:`codes_kernel`: :func:`kappa.quantization.to_codes` with its grid check.
 
 Each replaces a chain of whole-array numpy passes (10-30 of them) by one pass; the numpy
-expressions stay the definition and the tests compare both (``tests/test_fast_paths.py``).
+expressions stay the definition and the tests compare both (``tests/emulation/test_fast_paths.py``).
 The element-wise kernels are compiled once per (rounding, overflow) pair, with both as
 constants: with run-time modes the sign-dependent branches are mispredicted and an element
 costs ~10x more.
@@ -41,7 +41,7 @@ The caller (:func:`kappa.layers.dense.dot_codes`) guarantees that nothing leaves
 ``|p| < 2**62``, ``1 <= s <= 62`` or a left shift that keeps ``|p| << -s < 2**62``, and for
 WRAP a ``mask`` (``2**W_acc - 1``, or -1 when the widths prove the raw sum fits) applied
 to every rounded product. The kernels are compared with the numpy general path in
-``tests/test_fast_paths.py``.
+``tests/emulation/test_fast_paths.py``.
 """
 
 from __future__ import annotations

@@ -156,7 +156,9 @@ class FixedPointType:
             raise ValueError(f"malformed fixed-point type {s!r}: too many parameters; valid forms: {_VALID_FORMS}")
         for a in args[:n_num] + args[n_num + 2 : n_num + 3]:
             if not re.fullmatch(r"[+-]?\d+", a):
-                raise ValueError(f"malformed fixed-point type {s!r}: {a!r} is not an integer; valid forms: {_VALID_FORMS}")
+                raise ValueError(
+                    f"malformed fixed-point type {s!r}: {a!r} is not an integer; valid forms: {_VALID_FORMS}"
+                )
         stochastic = False
         if len(args) > n_num:
             q = _norm_mode(args[n_num])
@@ -190,7 +192,9 @@ class FixedPointType:
         try:
             parsed = FPGABackend.convert_precision_string(canonical)
         except Exception as exc:  # hls4ml raises KeyError/AttributeError/IndexError on bad input
-            raise ValueError(f"hls4ml cannot parse fixed-point type {s!r} ({exc!r}); valid forms: {_VALID_FORMS}") from None
+            raise ValueError(
+                f"hls4ml cannot parse fixed-point type {s!r} ({exc!r}); valid forms: {_VALID_FORMS}"
+            ) from None
         try:
             if isinstance(parsed, FixedPrecisionType):
                 return cls(
@@ -201,8 +205,14 @@ class FixedPointType:
                     overflow=str(parsed.saturation_mode),
                     saturation_bits=int(parsed.saturation_bits),
                 )
-            return cls(width=int(parsed.width), integer=int(parsed.width), signed=bool(parsed.signed),
-                       rounding="TRN_ZERO", overflow="WRAP", kind="int")
+            return cls(
+                width=int(parsed.width),
+                integer=int(parsed.width),
+                signed=bool(parsed.signed),
+                rounding="TRN_ZERO",
+                overflow="WRAP",
+                kind="int",
+            )
         except ValueError as exc:  # name the string, not only the field that is wrong
             raise ValueError(f"invalid fixed-point type {s!r}: {exc}") from None
 
@@ -259,7 +269,7 @@ class FixedPointType:
         SAT_SYM excludes -2**(W-1), except for W = 1: ap_fixed's SAT_SYM underflow writes
         the pattern ``1 << (W-1) | 1`` (ap_fixed_base.h, ``overflow_adjust``), which for
         one bit is -1 LSB, so a 1-bit SAT_SYM type saturates like SAT (measured with the
-        g++ oracle in tests/test_ap_exact.py).
+        g++ oracle in tests/fixed_point/test_ap_exact.py).
         """
         if not self.signed:
             return 0

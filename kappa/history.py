@@ -201,24 +201,33 @@ class FitHistory:
                 # a bounded loss (cross-entropy on a saturating softmax) cannot rise 10x, but a
                 # run that ends at twice its initial loss has not trained: it blew up
                 k = int(np.flatnonzero(loss >= 2.0 * first)[0])
-                return {"status": "diverged", "step": k,
-                        "reason": f"the loss ended at {tail:.4g} (mean of the last {w} steps), {tail / first:.3g} times "
-                                  f"its initial {first:.4g}; saturation hid the blow-up (lower the learning rate)"}
+                return {
+                    "status": "diverged",
+                    "step": k,
+                    "reason": f"the loss ended at {tail:.4g} (mean of the last {w} steps), {tail / first:.3g} times "
+                    f"its initial {first:.4g}; saturation hid the blow-up (lower the learning rate)",
+                }
             ws = np.asarray(self.weight_saturation_fraction_max, np.float64)
             us = np.asarray(self.update_saturation_fraction_max, np.float64)
             if ws.size == n and us.size == n and np.all(np.isfinite(ws[-w:])) and np.all(np.isfinite(us[-w:])):
                 if float(np.mean(ws[-w:])) >= rail_fraction and float(np.mean(us[-w:])) >= rail_fraction:
                     pinned = np.flatnonzero((ws >= rail_fraction) & (us >= rail_fraction))
                     k = int(pinned[0]) if pinned.size else n - w
-                    return {"status": "diverged", "step": k,
-                            "reason": f"weights pinned at their rails (mean saturated fraction "
-                                      f"{float(np.mean(ws[-w:])):.2f}) and updates overflowing their type (mean "
-                                      f"{float(np.mean(us[-w:])):.2f}) over the last {w} steps (lower the "
-                                      f"learning rate or widen the types)"}
+                    return {
+                        "status": "diverged",
+                        "step": k,
+                        "reason": f"weights pinned at their rails (mean saturated fraction "
+                        f"{float(np.mean(ws[-w:])):.2f}) and updates overflowing their type (mean "
+                        f"{float(np.mean(us[-w:])):.2f}) over the last {w} steps (lower the "
+                        f"learning rate or widen the types)",
+                    }
         if self.stalled():
-            return {"status": "stalled", "step": None,
-                    "reason": "the updates no longer change the stored parameters and the loss is flat "
-                              "(updates underflow the weight grid: use S_RND updates or more fractional bits)"}
+            return {
+                "status": "stalled",
+                "step": None,
+                "reason": "the updates no longer change the stored parameters and the loss is flat "
+                "(updates underflow the weight grid: use S_RND updates or more fractional bits)",
+            }
         return {"status": "ok", "step": None, "reason": None}
 
     @property
@@ -231,8 +240,13 @@ class FitHistory:
         return {name: getattr(self, name) for name in METRIC_NAMES}
 
     # ----------------------------------------------------------------- summary
-    def stalled(self, window: int | None = None, update_ratio_tol: float = 0.1,
-                underflow_tol: float = 0.9, plateau_rtol: float = 1e-3) -> bool:
+    def stalled(
+        self,
+        window: int | None = None,
+        update_ratio_tol: float = 0.1,
+        underflow_tol: float = 0.9,
+        plateau_rtol: float = 1e-3,
+    ) -> bool:
         """Did learning stop because updates are not applied (not because it converged)?
 
         Definition (over the last ``window`` steps, default ``max(5, n_steps // 10)``;
@@ -272,10 +286,12 @@ class FitHistory:
         Returns:
             dict with ``n_steps``, ``initial_loss``, ``final_loss``, ``min_loss``,
             ``diverged`` (bool), ``diverged_at_step`` (int or None), ``stalled`` (bool, see
-            :meth:`stalled`), ``status`` and ``status_reason`` (see :meth:`health`), ``final_alpha``, ``min_alpha``, ``final_eta_eff``,
+            :meth:`stalled`), ``status`` and ``status_reason`` (see :meth:`health`), ``final_alpha``,
+            ``min_alpha``, ``final_eta_eff``,
             ``final_update_underflow_fraction`` (NaN if not quantized),
             ``final_weight_error_fro``.
         """
+
         def last(a):
             return float(a[-1]) if a.size else math.nan
 
@@ -399,10 +415,19 @@ class FitHistory:
         ax.set_ylabel("stability")
         ax.legend(loc="upper right", ncol=3, fontsize="small")
         if not np.any(np.isfinite(self.stability_margin_lambda_raw)) and not np.any(
-                np.isfinite(self.spectral_radius_raw)):
-            ax.text(0.5, 0.5, "nothing to show: λ_max (and so the stability margins) is computed analytically only "
-                    "for a one-layer linear model", transform=ax.transAxes, ha="center", va="center", color="gray",
-                    wrap=True)
+            np.isfinite(self.spectral_radius_raw)
+        ):
+            ax.text(
+                0.5,
+                0.5,
+                "nothing to show: λ_max (and so the stability margins) is computed analytically only "
+                "for a one-layer linear model",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color="gray",
+                wrap=True,
+            )
 
         ax = axes[3]
         ax.plot(x, self.raw_update_norm, label="‖intended update‖", color="C0", ls=":")
@@ -421,15 +446,24 @@ class FitHistory:
         ax.legend(h1 + h2, l1 + l2, loc="lower left", fontsize="small")
 
         ax = axes[4]
-        for name, lab in (("weight_saturation_fraction_max", "weight saturated"),
-                          ("weight_near_rail_fraction_max", "weight near rail"),
-                          ("gradient_saturation_fraction_max", "gradient saturated"),
-                          ("update_saturation_fraction_max", "update saturated"),
-                          ("update_underflow_fraction_max", "update underflow")):
+        for name, lab in (
+            ("weight_saturation_fraction_max", "weight saturated"),
+            ("weight_near_rail_fraction_max", "weight near rail"),
+            ("gradient_saturation_fraction_max", "gradient saturated"),
+            ("update_saturation_fraction_max", "update saturated"),
+            ("update_underflow_fraction_max", "update underflow"),
+        ):
             ax.plot(x, getattr(self, name), label=lab)
         if not self.quantized:
-            ax.text(0.5, 0.5, "floating point (no rail pressure)", transform=ax.transAxes,
-                    ha="center", va="center", color="gray")
+            ax.text(
+                0.5,
+                0.5,
+                "floating point (no rail pressure)",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color="gray",
+            )
         ax.set_ylim(-0.05, 1.05)
         ax.set_ylabel("fraction")
         ax.set_xlabel("step")

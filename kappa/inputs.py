@@ -46,16 +46,17 @@ def check_inputs(X: Any, expected_shape: Sequence[int], *, what: str = "X") -> n
             f"{want}; pass a single sample as shape (1, {', '.join(str(d) for d in expected)}) (e.g. X[None, :] or X[:1])"
         )
     if arr.ndim != len(expected) + 1 or tuple(arr.shape[1:]) != expected:
-        raise ValueError(f"{what} has shape {arr.shape}; the model expects {want} "
-                         f"(N samples of shape {expected})")
+        raise ValueError(f"{what} has shape {arr.shape}; the model expects {want} (N samples of shape {expected})")
     if arr.shape[0] < 1:
         raise ValueError(f"{what} has no samples (shape {arr.shape}); expected {want} with N >= 1")
     arr = arr.astype(np.float64, copy=False)
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{what} holds the non-finite value {arr[idx]!r} at index {idx} ({int(bad.sum())} "
-                         f"non-finite values in all); inputs must be finite numbers")
+        raise ValueError(
+            f"{what} holds the non-finite value {arr[idx]!r} at index {idx} ({int(bad.sum())} "
+            f"non-finite values in all); inputs must be finite numbers"
+        )
     return arr
 
 
@@ -84,8 +85,9 @@ def read_structured_file(path: str | Path, *, what: str = "file") -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{what} {str(path)!r} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                             f"column {exc.colno}") from None
+            raise ValueError(
+                f"{what} {str(path)!r} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            ) from None
     import yaml
 
     try:

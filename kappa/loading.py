@@ -181,7 +181,7 @@ def _predecessors(spec: dict) -> list[str]:
             def walk(obj):
                 if isinstance(obj, dict):
                     if obj.get("class_name") == "__keras_tensor__":
-                        names.append(obj["config"]["keras_history"][0])
+                        names.append(obj["config"]["keras_history"][0])  # noqa: B023 (walk runs here)
                     for v in obj.values():
                         walk(v)
                 elif isinstance(obj, list):

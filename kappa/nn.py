@@ -19,10 +19,10 @@ import numpy as np
 import tensorflow as tf
 
 from .dataset import BaseDataset
-from .precision import ensure_precision_dict
 from .layers import build_plan, same_variable
-from .training_forward import TrainingForward
+from .precision import ensure_precision_dict
 from .quantization import quantize_tensor, rail_stats
+from .training_forward import TrainingForward
 
 RESERVED_LAYER_NAMES = ("input", "loss", "default")
 """Layer names a model may not use: ``input`` and ``default`` are PrecisionDict keys,

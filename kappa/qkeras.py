@@ -7,7 +7,7 @@ quantizer grids, and a PrecisionDict whose types compute what the QKeras quantiz
 compute.
 
 What the QKeras quantizers really compute (qkeras-v3 1.2.1, ``qkeras/quantizers.py``; each
-point is checked in ``tests/test_qkeras.py``):
+point is checked in ``tests/models/test_qkeras.py``):
 
 * ``quantized_bits(bits, integer, symmetric, keep_negative, alpha=None|1)``: with
   ``m = 2**(bits - keep_negative)`` it returns ``2**integer * clip(round(x * m / 2**integer),

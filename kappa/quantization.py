@@ -3,13 +3,13 @@
 ``quantize(x, dtype)`` gives, for every float64 ``x``, exactly the value C++ produces
 with ``ap_fixed<W,I,Q,O>(x)`` (``ap_fixed_base(double)`` in hls4ml's
 ``templates/vivado/ap_types/ap_fixed_base.h``): round to the LSB grid with mode Q, then
-handle overflow with mode O. ``tests/test_ap_exact.py`` checks this against a g++ build
+handle overflow with mode O. ``tests/fixed_point/test_ap_exact.py`` checks this against a g++ build
 of those headers on over a million conversions.
 
 Why not ``quantizers.get_fixed_quantizer_np``? kappa uses the ``quantizers`` package's
 conventions (k, i, f; mode names) but not its arithmetic, because two of its float64
 steps are inexact for values the firmware sees (measured against ap_types, see
-tests/test_quantization.py::test_quantizers_package_differs_where_kappa_is_exact):
+tests/fixed_point/test_quantization.py::test_quantizers_package_differs_where_kappa_is_exact):
 
 * RND computes ``floor(x*2**f + 0.5)``: once ``|x*2**f| >= 2**52`` the ``+ 0.5`` is itself
   rounded (ties to even), so odd large integers move by one LSB, which WRAP then keeps.
@@ -260,7 +260,7 @@ def quantize(x: Any, dtype: "str | FixedPointType", *, rng: "np.random.Generator
 COMPILED_MIN_SIZE = 4096
 """Arrays with at least this many elements use the compiled kernels of
 :mod:`kappa.fixed_kernels` (one pass instead of 10-30 numpy passes; same results, compared
-in ``tests/test_fast_paths.py``); smaller ones the numpy expressions (no compile/import cost)."""
+in ``tests/emulation/test_fast_paths.py``); smaller ones the numpy expressions (no compile/import cost)."""
 
 
 def _quantize_compiled(arr: np.ndarray, t: FixedPointType) -> np.ndarray:

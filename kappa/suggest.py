@@ -213,13 +213,16 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
                 if st.attrs["op"] == "average":
                     k = st.attrs.get("kernel")
                     extra = math.ceil(math.log2(int(np.prod(k)) if k else int(np.prod(st.in_shape[:-1]))))
-                acc_t = FixedPointType(cur_t.width + extra + 1, max(cur_t.integer, res_t.integer) + extra + 1, True,
-                                       "TRN", "WRAP")
+                acc_t = FixedPointType(
+                    cur_t.width + extra + 1, max(cur_t.integer, res_t.integer) + extra + 1, True, "TRN", "WRAP"
+                )
                 entry["accumulator"] = str(acc_t)
             elif fam not in ("reshape", "zeropad"):
-                raise ValueError(f"layer {name!r}: suggest_precision has no range rule for a {fam} layer (it covers "
-                                 "Dense, Conv1D/2D, ReLU/linear, pooling, Flatten, Reshape); give that model's types "
-                                 "by hand, or suggest for the model up to the layer before it")
+                raise ValueError(
+                    f"layer {name!r}: suggest_precision has no range rule for a {fam} layer (it covers "
+                    "Dense, Conv1D/2D, ReLU/linear, pooling, Flatten, Reshape); give that model's types "
+                    "by hand, or suggest for the model up to the layer before it"
+                )
             # advance through this step with the types chosen so far (the firmware's values)
             if entry:
                 spec[name] = dict(entry)

@@ -64,11 +64,16 @@ from .fixed_point import FixedPointType
 from .history import METRIC_NAMES, FitHistory
 from .inputs import check_training_arrays, model_input_shape
 from .precision import ensure_precision_dict
+from .quantization import quantize
 from .step_metrics import KEYS as STEP_METRIC_KEYS
 from .training_forward import TrainingForward
-from .training_step import BOOL_KEYS, STEP_KEYS, firmware_options_from_key, get_runner
-from .training_step import cross_entropy_loss  # noqa: F401  (public here since it began)
-from .quantization import quantize
+from .training_step import (
+    BOOL_KEYS,
+    STEP_KEYS,
+    cross_entropy_loss,  # noqa: F401  (public here since it began)
+    firmware_options_from_key,
+    get_runner,
+)
 from .utils import analytic_single_dense_hessian, hessian_metrics_np
 
 LOSS_MODES = ("half_mse", "keras_mse", "cross_entropy")
@@ -111,8 +116,9 @@ def update_map_radius(eta, eigs, optimizer="sgd", beta=0.9):
     return np.full(eta.shape[0], np.nan)
 
 
-def check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, optimizer,
-               curvature_ema_rho, chi, alpha_min, beta) -> None:
+def check_args(
+    epochs, batch_size, learning_rate, loss_mode, curvature_mode, optimizer, curvature_ema_rho, chi, alpha_min, beta
+) -> None:
     """Check the scalar arguments of :func:`train_instrumented` (before any model work).
 
     Raises:
@@ -124,9 +130,11 @@ def check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, opt
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if not (math.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate!r}")
-    for val, name, options in ((loss_mode, "loss_mode", LOSS_MODES),
-                               (curvature_mode, "curvature_mode", CURVATURE_MODES),
-                               (optimizer, "optimizer", OPTIMIZERS)):
+    for val, name, options in (
+        (loss_mode, "loss_mode", LOSS_MODES),
+        (curvature_mode, "curvature_mode", CURVATURE_MODES),
+        (optimizer, "optimizer", OPTIMIZERS),
+    ):
         if val not in options:
             raise ValueError(f"unknown {name} {val!r}; valid: {', '.join(options)}")
     if not 0.0 <= curvature_ema_rho <= 1.0:
@@ -137,9 +145,6 @@ def check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, opt
         raise ValueError(f"alpha_min must be in [0, 1], got {alpha_min!r}")
     if not 0.0 <= beta < 1.0:
         raise ValueError(f"beta must be in [0, 1), got {beta!r}")
-
-
-_check_args = check_args  # the former private name, still used by hls.jobconfig
 
 
 def train_instrumented(
@@ -219,8 +224,9 @@ def train_instrumented(
             naming unknown layers, S_RND in a firmware field, a storage type wider than
             float32 can hold, or ``reference_A`` for a model that is not one Dense layer.
     """
-    check_args(epochs, batch_size, learning_rate, loss_mode, curvature_mode, optimizer,
-                curvature_ema_rho, chi, alpha_min, beta)
+    check_args(
+        epochs, batch_size, learning_rate, loss_mode, curvature_mode, optimizer, curvature_ema_rho, chi, alpha_min, beta
+    )
     kmodel = model.model
     precision = ensure_precision_dict(precision_dict)
     quantized = precision is not None
@@ -244,8 +250,10 @@ def train_instrumented(
     elif validation_split:
         n_val = int(round(len(X) * float(validation_split)))
         if n_val < 1 or n_val >= len(X):
-            raise ValueError(f"validation_split {validation_split} of {len(X)} samples leaves {n_val} for validation "
-                             f"and {len(X) - n_val} for training; both need at least 1")
+            raise ValueError(
+                f"validation_split {validation_split} of {len(X)} samples leaves {n_val} for validation "
+                f"and {len(X) - n_val} for training; both need at least 1"
+            )
         X, Xv, Y, Yv = X[:-n_val], X[-n_val:], Y[:-n_val], Y[-n_val:]
     n = X.shape[0]
     if n < 1 or Y.shape[0] != n:
@@ -277,8 +285,9 @@ def train_instrumented(
     eigs = None
     if one_layer and compute_analytic_hessian:
         loss_factor = 1.0 if loss_mode == "half_mse" else 2.0 / d_out
-        gram = analytic_single_dense_hessian(X.reshape(n, -1).astype(np.float64), 1,
-                                             use_bias=bool(plan[0].layer.use_bias))
+        gram = analytic_single_dense_hessian(
+            X.reshape(n, -1).astype(np.float64), 1, use_bias=bool(plan[0].layer.use_bias)
+        )
         eigs = hessian_metrics_np(gram)["eigenvalues"] * loss_factor
     if reference_A is not None:
         if not one_layer:
@@ -289,15 +298,33 @@ def train_instrumented(
             raise ValueError(f"reference_A must have shape (d_out, d_in) = {(kshape[1], kshape[0])}, got {A.shape}")
 
     runner = get_runner(
-        model, precision, loss_mode=loss_mode, curvature_mode=curvature_mode, optimizer=optimizer,
-        batch_lambda=eigs is not None, n=n,
-        batch_size=int(batch_size), x_shape=tuple(X.shape[1:]), y_shape=tuple(Y.shape[1:]), d_out=d_out,
+        model,
+        precision,
+        loss_mode=loss_mode,
+        curvature_mode=curvature_mode,
+        optimizer=optimizer,
+        batch_lambda=eigs is not None,
+        n=n,
+        batch_size=int(batch_size),
+        x_shape=tuple(X.shape[1:]),
+        y_shape=tuple(Y.shape[1:]),
+        d_out=d_out,
         firmware_options=fw_key,
     )
     base_seed = int(seed if seed is not None else (model.seed if model.seed is not None else 0))
-    hparams = dict(eta=float(learning_rate), chi=float(chi), rho=float(curvature_ema_rho), eps=float(eps),
-                   alpha_min=float(alpha_min), beta=float(beta), b1=float(adam_beta1), b2=float(adam_beta2),
-                   aeps=float(adam_eps), use_controller=bool(use_controller), seed=base_seed)
+    hparams = dict(
+        eta=float(learning_rate),
+        chi=float(chi),
+        rho=float(curvature_ema_rho),
+        eps=float(eps),
+        alpha_min=float(alpha_min),
+        beta=float(beta),
+        b1=float(adam_beta1),
+        b2=float(adam_beta2),
+        aeps=float(adam_eps),
+        use_controller=bool(use_controller),
+        seed=base_seed,
+    )
     if reference_A is not None:
         hparams["A"] = reference_A
     runner.reset(**hparams)
@@ -321,8 +348,11 @@ def train_instrumented(
     done = 0
     per_call = max(1, min(int(steps_per_call), RECORD_BUDGET // runner.vector_bytes))
     val_loss, val_acc = [], []
-    eval_fwd = TrainingForward(kmodel, precision, strict=False, opts=firmware_options_from_key(fw_key)) \
-        if Xv is not None else None
+    eval_fwd = (
+        TrainingForward(kmodel, precision, strict=False, opts=firmware_options_from_key(fw_key))
+        if Xv is not None
+        else None
+    )
 
     def evaluate():
         pred = np.asarray(eval_fwd(tf.constant(Xv), training=False).numpy(), np.float64).reshape(len(Xv), -1)
@@ -343,8 +373,14 @@ def train_instrumented(
                 k = min(k, spe - done % spe)  # stop at the epoch's end to validate
             e0, e1 = done // spe, (done + k - 1) // spe
             perms = np.stack([perm(e) for e in range(e0, e1 + 1)])
-            n_done, out = runner.run_chunk(Xt, Yt, perms, tf.constant(done - e0 * spe, tf.int32),
-                                           tf.constant(k, tf.int32), tf.constant(done, tf.int64))
+            n_done, out = runner.run_chunk(
+                Xt,
+                Yt,
+                perms,
+                tf.constant(done - e0 * spe, tf.int32),
+                tf.constant(k, tf.int32),
+                tf.constant(done, tf.int64),
+            )
             n_done = int(n_done)
             ns = len(STEP_KEYS)
             vecs = dict(zip(runner.vector_keys, (o.numpy()[:n_done] for o in out[ns:])))
@@ -358,8 +394,10 @@ def train_instrumented(
                 break
 
     # --------------------------------------------------------------- assemble
-    cols = {k: (np.concatenate([c[j] for c in chunks]) if chunks else np.zeros(0))
-            for j, k in enumerate(STEP_KEYS + STEP_METRIC_KEYS)}
+    cols = {
+        k: (np.concatenate([c[j] for c in chunks]) if chunks else np.zeros(0))
+        for j, k in enumerate(STEP_KEYS + STEP_METRIC_KEYS)
+    }
     steps = len(cols["loss"])
     for k in BOOL_KEYS:
         cols[k] = cols[k].astype(bool)
@@ -375,21 +413,45 @@ def train_instrumented(
         cols["spectral_radius_raw"] = update_map_radius(np.full(steps, float(learning_rate)), eigs, optimizer, beta)
         cols["spectral_radius_ctrl"] = update_map_radius(eta_eff, eigs, optimizer, beta)
     else:
-        for k in ("hessian_lambda_max", "stability_margin_lambda_raw", "stability_margin_lambda_ctrl",
-                  "spectral_radius_raw", "spectral_radius_ctrl"):
+        for k in (
+            "hessian_lambda_max",
+            "stability_margin_lambda_raw",
+            "stability_margin_lambda_ctrl",
+            "spectral_radius_raw",
+            "spectral_radius_ctrl",
+        ):
             cols[k] = np.full(steps, np.nan)
     cols["divergence"] = np.logical_or.accumulate(~cols["finite"]) if steps else np.zeros(0, bool)
     config = {
-        "model": model.name, "epochs": int(epochs), "batch_size": int(batch_size), "n_samples": int(n),
-        "steps_per_epoch": spe, "learning_rate": float(learning_rate), "shuffle": bool(shuffle),
-        "loss_mode": loss_mode, "curvature_ema_rho": float(curvature_ema_rho), "chi": float(chi),
-        "eps": float(eps), "use_controller": bool(use_controller), "curvature_mode": curvature_mode,
-        "alpha_min": float(alpha_min), "optimizer": optimizer, "beta": float(beta),
-        "adam_beta1": float(adam_beta1), "adam_beta2": float(adam_beta2), "adam_eps": float(adam_eps),
-        "seed": base_seed, "quantized": quantized,
+        "model": model.name,
+        "epochs": int(epochs),
+        "batch_size": int(batch_size),
+        "n_samples": int(n),
+        "steps_per_epoch": spe,
+        "learning_rate": float(learning_rate),
+        "shuffle": bool(shuffle),
+        "loss_mode": loss_mode,
+        "curvature_ema_rho": float(curvature_ema_rho),
+        "chi": float(chi),
+        "eps": float(eps),
+        "use_controller": bool(use_controller),
+        "curvature_mode": curvature_mode,
+        "alpha_min": float(alpha_min),
+        "optimizer": optimizer,
+        "beta": float(beta),
+        "adam_beta1": float(adam_beta1),
+        "adam_beta2": float(adam_beta2),
+        "adam_eps": float(adam_eps),
+        "seed": base_seed,
+        "quantized": quantized,
         "precision": precision.to_dict() if quantized else None,
-        "lambda_max": lam_max, "eta_max": (2.0 / lam_max) if lam_max else None,
+        "lambda_max": lam_max,
+        "eta_max": (2.0 / lam_max) if lam_max else None,
         "validation_samples": 0 if Xv is None else int(len(Xv)),
     }
-    return FitHistory(**{k: np.asarray(cols[k]) for k in METRIC_NAMES}, config=config,
-                      val_loss=np.asarray(val_loss, np.float64), val_accuracy=np.asarray(val_acc, np.float64))
+    return FitHistory(
+        **{k: np.asarray(cols[k]) for k in METRIC_NAMES},
+        config=config,
+        val_loss=np.asarray(val_loss, np.float64),
+        val_accuracy=np.asarray(val_acc, np.float64),
+    )

@@ -108,7 +108,9 @@ class FlatView:
             idx, data = [], []
             for t, ix, slot in plan:
                 idx.append(ix)
-                data.append(quantize_tensor(tf.gather(v, ix), t, ste=False, seed=seed_for(step, slot) if t.stochastic else None))
+                data.append(
+                    quantize_tensor(tf.gather(v, ix), t, ste=False, seed=seed_for(step, slot) if t.stochastic else None)
+                )
             if rest is not None:
                 idx.append(rest)
                 data.append(tf.gather(v, rest))
@@ -127,15 +129,30 @@ class StepRunner:
     optimizer and secant state before a run.
     """
 
-    def __init__(self, model, precision, *, loss_mode, curvature_mode, optimizer, batch_lambda,
-                 n, batch_size, x_shape, y_shape, d_out, firmware_options=""):
+    def __init__(
+        self,
+        model,
+        precision,
+        *,
+        loss_mode,
+        curvature_mode,
+        optimizer,
+        batch_lambda,
+        n,
+        batch_size,
+        x_shape,
+        y_shape,
+        d_out,
+        firmware_options="",
+    ):
         kmodel = model.model
         quantized = precision is not None
         self.quantized = quantized
         cdt = F64 if quantized else tf.float32
         # Stored parameters lie on their weight/bias grids: the forward skips those quantizers.
-        fwd = TrainingForward(kmodel, precision, strict=False, params_on_grid=quantized,
-                              opts=firmware_options_from_key(firmware_options))
+        fwd = TrainingForward(
+            kmodel, precision, strict=False, params_on_grid=quantized, opts=firmware_options_from_key(firmware_options)
+        )
         plan = fwd.plan
         variables = list(kmodel.trainable_variables)
         self.variables = variables
@@ -165,9 +182,13 @@ class StepRunner:
         self._state = [prev_theta, prev_grad, ema, last_c, adam_t] + [v for v in (mom, adam_m, adam_v) if v is not None]
         self._have_prev = have_prev
         self.metrics = StepMetrics(
-            [tuple(int(d) for d in v.shape) for v in variables], kernels,
-            [t if owners[i][1] in ("weight", "bias") else None for i, t in enumerate(store_t)], grad_t, upd_t,
-            quantized)
+            [tuple(int(d) for d in v.shape) for v in variables],
+            kernels,
+            [t if owners[i][1] in ("weight", "bias") else None for i, t in enumerate(store_t)],
+            grad_t,
+            upd_t,
+            quantized,
+        )
         self.vector_keys = VECTOR_KEYS if quantized else VECTOR_KEYS[:-1]
         self.vector_bytes = 8 * P * len(self.vector_keys)  # recorded per step
 
@@ -291,10 +312,14 @@ class StepRunner:
             out = {
                 "loss": loss64,
                 "rmse": tf.sqrt(tf.reduce_mean(tf.square(tf.cast(pred, F64) - y64))),
-                "curvature_proxy": tf.where(valid, c_raw, _nan()), "curvature_ema": ema_new,
+                "curvature_proxy": tf.where(valid, c_raw, _nan()),
+                "curvature_ema": ema_new,
                 "curvature_skipped": tf.logical_not(valid),
-                "alpha": alpha, "alpha_would": alpha_would, "eta_eff": eta_eff,
-                "hessian_lambda_max_batch": lam_b, "finite": finite,
+                "alpha": alpha,
+                "alpha_would": alpha_would,
+                "eta_eff": eta_eff,
+                "hessian_lambda_max_batch": lam_b,
+                "finite": finite,
             }
             vectors = {"theta": theta, "new_theta": new_theta, "g": g, "u": u, "g_raw": g_raw}
             return out, [vectors[k] for k in vector_keys]
@@ -305,10 +330,16 @@ class StepRunner:
 
         vector_keys = self.vector_keys
 
-        @tf.function(input_signature=[tf.TensorSpec([None] + list(x_shape), tf.float32),
-                                      tf.TensorSpec([None] + list(y_shape), tf.float32),
-                                      tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32),
-                                      tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int64)])
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None] + list(x_shape), tf.float32),
+                tf.TensorSpec([None] + list(y_shape), tf.float32),
+                tf.TensorSpec([None, None], tf.int32),
+                tf.TensorSpec([], tf.int32),
+                tf.TensorSpec([], tf.int32),
+                tf.TensorSpec([], tf.int64),
+            ]
+        )
         def run_chunk(Xa, Ya, perms, first_batch, n_steps, step0):
             tas = [tf.TensorArray(tf.bool if k in BOOL_KEYS else F64, size=n_steps) for k in STEP_KEYS]
             tas += [tf.TensorArray(F64, size=n_steps, element_shape=[P]) for _ in vector_keys]
@@ -320,7 +351,7 @@ class StepRunner:
                 b = first_batch + i
                 e, j = b // spe, b % spe
                 start = j * bs
-                idx = perms[e, start:tf.minimum(start + bs, n)]
+                idx = perms[e, start : tf.minimum(start + bs, n)]
                 m, vecs = step_fn(tf.gather(Xa, idx), tf.gather(Ya, idx), step0 + tf.cast(i, tf.int64))
                 vals = [tf.cast(m[k], ta.dtype) for ta, k in zip(tas, STEP_KEYS)] + vecs
                 tas = [ta.write(i, v) for ta, v in zip(tas, vals)]
@@ -360,9 +391,12 @@ def get_runner(model, precision, **static) -> StepRunner:
     """The cached :class:`StepRunner` of ``model`` for this static configuration (built and
     traced once; hyper-parameters change without retracing)."""
     kmodel = model.model
-    key = (id(kmodel), tuple(id(v) for v in kmodel.trainable_variables),
-           json.dumps(precision.to_dict(), sort_keys=True) if precision is not None else None,
-           tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in static.items())))
+    key = (
+        id(kmodel),
+        tuple(id(v) for v in kmodel.trainable_variables),
+        json.dumps(precision.to_dict(), sort_keys=True) if precision is not None else None,
+        tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in static.items())),
+    )
     cache = model.__dict__.setdefault(RUNNER_CACHE_ATTR, {})
     if key not in cache:
         while len(cache) >= RUNNER_CACHE_SIZE:

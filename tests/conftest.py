@@ -33,7 +33,7 @@ def pytest_testnodedown(node, error):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print how many generated cases each property-based test ran (tests/test_properties.py)."""
+    """Print how many generated cases each property-based test ran (tests/fixed_point/test_properties.py)."""
     cases = _cases() + _FROM_WORKERS
     if cases:
         terminalreporter.write_line("hypothesis cases: " + ", ".join(f"{k}={v}" for k, v in sorted(cases.items())))

@@ -19,11 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from ..project.options import BACKENDS, HLS_DEFAULTS, IO_TYPES, STRATEGIES
-from ..safety import (as_number, check_choice, check_clock_period, check_layer_name, check_name, check_part,
-                      check_replaceable, check_reuse_factor, confined)
-from .schema import (HLS_KEYS, MODEL_ACTIVATIONS, MODEL_TYPES, OUTPUT_ACTIVATIONS, REQUIRED_KEYS, SPLIT_DEFAULTS,
-                     SPLIT_KEYS, TOP_KEYS, model_keys, training_parameters)
-
+from ..safety import (
+    as_number,
+    check_choice,
+    check_clock_period,
+    check_layer_name,
+    check_name,
+    check_part,
+    check_replaceable,
+    check_reuse_factor,
+    confined,
+)
+from .schema import (
+    HLS_KEYS,
+    MODEL_ACTIVATIONS,
+    MODEL_TYPES,
+    OUTPUT_ACTIVATIONS,
+    REQUIRED_KEYS,
+    SPLIT_DEFAULTS,
+    SPLIT_KEYS,
+    TOP_KEYS,
+    model_keys,
+    training_parameters,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / "configs" / "digits.yaml"
@@ -43,13 +61,16 @@ def load_config(path: str | Path) -> dict:
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"job config {str(path)!r} does not exist (shipped: {sorted(p.name for p in (REPO / 'configs').glob('*.yaml'))})")
+        raise FileNotFoundError(
+            f"job config {str(path)!r} does not exist (shipped: {sorted(p.name for p in (REPO / 'configs').glob('*.yaml'))})"
+        )
     cfg = read_structured_file(path, what="job config")
     if cfg is None:
         cfg = {}
     if not isinstance(cfg, dict):
-        raise ValueError(f"job config {str(path)!r} must hold a mapping with keys {', '.join(TOP_KEYS)}, "
-                         f"got {type(cfg).__name__}")
+        raise ValueError(
+            f"job config {str(path)!r} must hold a mapping with keys {', '.join(TOP_KEYS)}, got {type(cfg).__name__}"
+        )
     return cfg
 
 
@@ -177,9 +198,12 @@ def _check_dataset(cfg, probs):
     if not isinstance(name, str) or name not in datasets.list_datasets():
         probs.add("dataset.name", f"unknown dataset {name!r}; valid: {', '.join(datasets.list_datasets())}")
         return None, {}
-    factory = datasets._REGISTRY[name]
-    params = {p.name: p for p in inspect.signature(factory).parameters.values()
-              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and not p.name.startswith("_")}
+    factory = datasets.factory(name)
+    params = {
+        p.name: p
+        for p in inspect.signature(factory).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and not p.name.startswith("_")
+    }
     args, n0 = {}, len(probs)
     for k, v in sec.items():
         if k == "name":
@@ -240,8 +264,10 @@ def _check_model_section(cfg, probs) -> tuple[dict, bool]:
     for k, valid in (("padding", ("valid", "same")), ("pool", (None, "max", "average"))):
         if k in sec:
             if sec[k] not in valid:
-                probs.add(f"model.{k}", f"unsupported value {sec[k]!r}; valid: "
-                                        f"{', '.join('null' if v is None else v for v in valid)}")
+                probs.add(
+                    f"model.{k}",
+                    f"unsupported value {sec[k]!r}; valid: {', '.join('null' if v is None else v for v in valid)}",
+                )
             out[k] = sec[k]
     if "num_hidden" in sec:
         nh = sec["num_hidden"]
@@ -253,14 +279,20 @@ def _check_model_section(cfg, probs) -> tuple[dict, bool]:
     if "activation" in sec:
         a = sec["activation"]
         if a not in MODEL_ACTIVATIONS:
-            probs.add("model.activation", f"unsupported activation {a!r}; valid: null, relu, linear "
-                                          "(others are not emulated bit for bit in firmware)")
+            probs.add(
+                "model.activation",
+                f"unsupported activation {a!r}; valid: null, relu, linear "
+                "(others are not emulated bit for bit in firmware)",
+            )
         out["activation"] = a
     if "output_activation" in sec:
         a = sec["output_activation"]
         if a not in OUTPUT_ACTIVATIONS:
-            probs.add("model.output_activation", f"unsupported output activation {a!r}; valid: "
-                                                 f"{', '.join('null' if v is None else v for v in OUTPUT_ACTIVATIONS)}")
+            probs.add(
+                "model.output_activation",
+                f"unsupported output activation {a!r}; valid: "
+                f"{', '.join('null' if v is None else v for v in OUTPUT_ACTIVATIONS)}",
+            )
         out["output_activation"] = a
     for k in ("use_bias", "use_batchnorm"):
         if k in sec:
@@ -292,11 +324,23 @@ def _check_training(cfg, probs) -> dict:
         else:
             out[k] = _coerce_like(d, v, f"training.{k}", probs)
     if len(probs) == n0:
-        full = {k: out.get(k, params[k].default) for k in ("epochs", "batch_size", "learning_rate", "loss_mode",
-                                                           "curvature_mode", "optimizer", "curvature_ema_rho",
-                                                           "chi", "alpha_min", "beta")}
+        full = {
+            k: out.get(k, params[k].default)
+            for k in (
+                "epochs",
+                "batch_size",
+                "learning_rate",
+                "loss_mode",
+                "curvature_mode",
+                "optimizer",
+                "curvature_ema_rho",
+                "chi",
+                "alpha_min",
+                "beta",
+            )
+        }
         try:
-            tr._check_args(**full)
+            tr.check_args(**full)
         except (ValueError, TypeError) as exc:
             probs.add("training", str(exc))
     return out
@@ -308,10 +352,15 @@ def _check_layer_options_shape(v):
     return v
 
 
-HLS_CHECKS = {"backend": lambda v: check_choice(v, BACKENDS, "backend"), "part": check_part,
-              "clock_period": check_clock_period, "io_type": lambda v: check_choice(v, IO_TYPES, "io_type"),
-              "strategy": lambda v: check_choice(v, STRATEGIES, "strategy"), "reuse_factor": check_reuse_factor,
-              "layer_options": _check_layer_options_shape}
+HLS_CHECKS = {
+    "backend": lambda v: check_choice(v, BACKENDS, "backend"),
+    "part": check_part,
+    "clock_period": check_clock_period,
+    "io_type": lambda v: check_choice(v, IO_TYPES, "io_type"),
+    "strategy": lambda v: check_choice(v, STRATEGIES, "strategy"),
+    "reuse_factor": check_reuse_factor,
+    "layer_options": _check_layer_options_shape,
+}
 """``hls.<key>`` -> its validator (returns the normalised value, raises ValueError)."""
 
 
@@ -351,9 +400,19 @@ def _check_hls(cfg, overrides, probs) -> dict:
     return opts
 
 
-def prepare_job(cfg: Any, *, source: str = "job config", output=None, force: bool = False, weights=None,
-                overrides: dict | None = None, synth: bool = False, vsynth: bool = False,
-                projects_dir: Path | None = None, check_output: bool = True) -> PreparedJob:
+def prepare_job(
+    cfg: Any,
+    *,
+    source: str = "job config",
+    output=None,
+    force: bool = False,
+    weights=None,
+    overrides: dict | None = None,
+    synth: bool = False,
+    vsynth: bool = False,
+    projects_dir: Path | None = None,
+    check_output: bool = True,
+) -> PreparedJob:
     """Validate the whole job and build its dataset and model (no training, nothing written).
 
     Args:
@@ -469,15 +528,21 @@ def _load_weights(path: Path, ds, probs):
     import zipfile
 
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
-        probs.add("--weights", f"{str(path)!r} is not a Keras model archive (a .keras file is a zip archive; this "
-                               "one is corrupt or of another format); pass a .keras file saved with model.save()")
+        probs.add(
+            "--weights",
+            f"{str(path)!r} is not a Keras model archive (a .keras file is a zip archive; this "
+            "one is corrupt or of another format); pass a .keras file saved with model.save()",
+        )
         return None
     try:
         km = keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for corrupt archives
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        probs.add("--weights", f"cannot read Keras model file {str(path)!r} ({type(exc).__name__}: {first[:200]}); "
-                               "pass a .keras file saved with model.save()")
+        probs.add(
+            "--weights",
+            f"cannot read Keras model file {str(path)!r} ({type(exc).__name__}: {first[:200]}); "
+            "pass a .keras file saved with model.save()",
+        )
         return None
     try:
         return KerasModel(km, dataset=ds)
@@ -498,9 +563,13 @@ def _check_against_model(km, precision, hls_opts, probs) -> None:
         except ValueError as exc:
             probs.add("model", str(exc))
     try:
-        opts = FirmwareOptions(*(hls_opts.get(k, d) for k, d in (("io_type", "io_parallel"), ("strategy", "Latency"),
-                                                                  ("reuse_factor", 1))),
-                               hls_opts.get("layer_options") or {})
+        opts = FirmwareOptions(
+            *(
+                hls_opts.get(k, d)
+                for k, d in (("io_type", "io_parallel"), ("strategy", "Latency"), ("reuse_factor", 1))
+            ),
+            hls_opts.get("layer_options") or {},
+        )
     except ValueError:
         opts = FirmwareOptions()  # the bad option itself is reported by _check_hls
     try:

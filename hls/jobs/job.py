@@ -89,12 +89,15 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
     if job.weights is not None:
         say(f"loaded weights from {job.weights} (training skipped)")
     else:
-        say(f"training {cfg['name']}: {job.X_tr.shape[0]} samples, PrecisionDict with {len(job.precision.layers)} entries")
+        say(
+            f"training {cfg['name']}: {job.X_tr.shape[0]} samples, PrecisionDict with {len(job.precision.layers)} entries"
+        )
         tcfg = dict(job.training)  # train with the firmware's tables and stream/parallel casts
         tcfg.setdefault("io_type", hls_opts.get("io_type", "io_parallel"))
         tcfg.setdefault("layer_options", hls_opts.get("layer_options"))
-        history = job.model.train_instrumented(job.X_tr, job.Y_tr, precision_dict=job.precision, progress=progress,
-                                               **tcfg)
+        history = job.model.train_instrumented(
+            job.X_tr, job.Y_tr, precision_dict=job.precision, progress=progress, **tcfg
+        )
         health = history.health()
         say(f"training done: {history.summary()}")
         if health["status"] != "ok":
@@ -110,9 +113,16 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
         report.project = out.name
         from kappa.firmware_cost import firmware_report
 
-        fw = firmware_report(km, job.precision, job.X_te, job.Y_te, io_type=hls_opts["io_type"],
-                             strategy=hls_opts["strategy"], reuse_factor=hls_opts["reuse_factor"],
-                             layer_options=hls_opts.get("layer_options"))
+        fw = firmware_report(
+            km,
+            job.precision,
+            job.X_te,
+            job.Y_te,
+            io_type=hls_opts["io_type"],
+            strategy=hls_opts["strategy"],
+            reuse_factor=hls_opts["reuse_factor"],
+            layer_options=hls_opts.get("layer_options"),
+        )
         _write_reports(staging, cfg, hls_opts, report, history, health, job.Y_te, job.model.predict(job.X_te), fw)
         holder["report"] = report
 
@@ -153,17 +163,25 @@ def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_fl
 
         plt.close(fig)
     if firmware is not None:
-        payload["firmware"] = {"metric": firmware.metric, "float": firmware.float_metric,
-                               "firmware": firmware.firmware_metric, "flip_rate": firmware.flip_rate,
-                               "lsb_diff": np.ravel(firmware.lsb_diff).tolist(), "output_type": firmware.output_type,
-                               "layers": [vars(c) for c in firmware.layers], "points": [vars(p) for p in firmware.points]}
+        payload["firmware"] = {
+            "metric": firmware.metric,
+            "float": firmware.float_metric,
+            "firmware": firmware.firmware_metric,
+            "flip_rate": firmware.flip_rate,
+            "lsb_diff": np.ravel(firmware.lsb_diff).tolist(),
+            "output_type": firmware.output_type,
+            "layers": [vars(c) for c in firmware.layers],
+            "points": [vars(p) for p in firmware.points],
+        }
         firmware.plot(prj / "firmware_cost.png")
     (prj / "report.json").write_text(json.dumps(payload, indent=2, default=json_default) + "\n")
     md = report.to_markdown()
     if health and health["status"] != "ok":
         step = f" at step {health['step']}" if health.get("step") is not None else ""
-        md = (f"# TRAINING {health['status'].upper()}{step}: {health['reason']}. The firmware below matches "
-              f"Python bit for bit, but the trained network is not usable.\n\n") + md
+        md = (
+            f"# TRAINING {health['status'].upper()}{step}: {health['reason']}. The firmware below matches "
+            f"Python bit for bit, but the trained network is not usable.\n\n"
+        ) + md
     md += "\n" + "\n".join(f"- {k}: {v:.4f}" for k, v in extra.items()) + "\n"
     if history is not None:
         md += "\n![training curves](training_curves.png)\n"

@@ -32,8 +32,16 @@ from kappa.precision import INPUT_LAYER, ensure_precision_dict
 from kappa.quantization import quantize
 from kappa.utils import sha256_file
 
-from ..safety import (check_hls_options, check_layer_name, check_replaceable, interruptible, publish,
-                      remove_staging, signals_blocked, staging_dir)
+from ..safety import (
+    check_hls_options,
+    check_layer_name,
+    check_replaceable,
+    interruptible,
+    publish,
+    remove_staging,
+    signals_blocked,
+    staging_dir,
+)
 from .manifest import tool_versions, write_manifest
 from .options import BACKENDS, DEFAULT_CLOCK_NS, DEFAULT_PART, IO_TYPES, PROJECT_NAME, STRATEGIES
 from .testbench import write_testbench
@@ -300,7 +308,6 @@ def convert(
         KeyboardInterrupt: SIGINT or SIGTERM; nothing new is left on disk.
         RuntimeError: hls4ml emitted a type or weight that differs from kappa's.
     """
-    import hls4ml
 
     opts = check_hls_options(backends=BACKENDS, io_types=IO_TYPES, strategies=STRATEGIES, backend=backend,
                              part=part, clock_period=clock_period, io_type=io_type, strategy=strategy,

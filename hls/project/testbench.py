@@ -183,8 +183,17 @@ _CALL_STREAM = r"""        hls::stream<@INPUT_T@> in_stream("input");
         }"""
 
 
-def write_testbench(path: Path, project: str, n_in: int, n_out: int, traced: list[tuple[str, int]],
-                    input_type: str = "input_t", output_type: str = "result_t", *, io_type: str = "io_parallel") -> Path:
+def write_testbench(
+    path: Path,
+    project: str,
+    n_in: int,
+    n_out: int,
+    traced: list[tuple[str, int]],
+    input_type: str = "input_t",
+    output_type: str = "result_t",
+    *,
+    io_type: str = "io_parallel",
+) -> Path:
     """Write kappa's testbench to ``path``.
 
     Args:
@@ -202,10 +211,16 @@ def write_testbench(path: Path, project: str, n_in: int, n_out: int, traced: lis
         raise ValueError(f"unknown io_type {io_type!r}; valid: io_parallel, io_stream")
     stream = io_type == "io_stream"
     entries = "".join(f'{{"{n}", {s}}}, ' for n, s in traced) + "{NULL, 0}"
-    text = (_TEMPLATE.replace("@CALL@", _CALL_STREAM if stream else _CALL_PARALLEL)
-            .replace("@OUT_ELEM@", f"{output_type}::value_type" if stream else output_type)
-            .replace("@PROJECT@", project).replace("@N_IN@", str(n_in)).replace("@N_OUT@", str(n_out))
-            .replace("@TRACED@", entries).replace("@INPUT_T@", input_type).replace("@OUTPUT_T@", output_type))
+    text = (
+        _TEMPLATE.replace("@CALL@", _CALL_STREAM if stream else _CALL_PARALLEL)
+        .replace("@OUT_ELEM@", f"{output_type}::value_type" if stream else output_type)
+        .replace("@PROJECT@", project)
+        .replace("@N_IN@", str(n_in))
+        .replace("@N_OUT@", str(n_out))
+        .replace("@TRACED@", entries)
+        .replace("@INPUT_T@", input_type)
+        .replace("@OUTPUT_T@", output_type)
+    )
     path = Path(path)
     path.write_text(text)
     return path

@@ -81,20 +81,33 @@ class ComparisonReport:
 
     def to_markdown(self) -> str:
         """A short Markdown report."""
-        lines = [f"# C simulation vs Python: {self.project}", "", self.summary_line(), "",
-                 "| quantity | value |", "|---|---|",
-                 f"| samples | {self.samples} |", f"| outputs compared | {self.outputs} |",
-                 f"| mismatches | {self.mismatches} |", f"| max abs difference (LSB of {self.output_type}) | {self.max_abs_diff_lsb:g} |",
-                 f"| per-output mismatches | {self.per_output_mismatches} |",
-                 f"| csim compile (s) | {self.compile_seconds:.2f}{'' if self.compiled else ' (cached)'} |",
-                 f"| csim run (s) | {self.run_seconds:.3f} |"]
+        lines = [
+            f"# C simulation vs Python: {self.project}",
+            "",
+            self.summary_line(),
+            "",
+            "| quantity | value |",
+            "|---|---|",
+            f"| samples | {self.samples} |",
+            f"| outputs compared | {self.outputs} |",
+            f"| mismatches | {self.mismatches} |",
+            f"| max abs difference (LSB of {self.output_type}) | {self.max_abs_diff_lsb:g} |",
+            f"| per-output mismatches | {self.per_output_mismatches} |",
+            f"| csim compile (s) | {self.compile_seconds:.2f}{'' if self.compiled else ' (cached)'} |",
+            f"| csim run (s) | {self.run_seconds:.3f} |",
+        ]
         if self.first_mismatches:
             lines += ["", "First mismatches:", "", "| sample | output | expected | got |", "|---|---|---|---|"]
-            lines += [f"| {m['sample']} | {m['output']} | {m['expected']!r} | {m['got']!r} |" for m in self.first_mismatches]
+            lines += [
+                f"| {m['sample']} | {m['output']} | {m['expected']!r} | {m['got']!r} |" for m in self.first_mismatches
+            ]
         if self.divergence:
             d = self.divergence
-            lines += ["", f"First divergent layer: `{d.layer}` (sample {d.sample}, element {d.index}: "
-                          f"firmware {d.firmware!r}, Python {d.python!r})"]
+            lines += [
+                "",
+                f"First divergent layer: `{d.layer}` (sample {d.sample}, element {d.index}: "
+                f"firmware {d.firmware!r}, Python {d.python!r})",
+            ]
         return "\n".join(lines) + "\n"
 
 
@@ -132,8 +145,10 @@ def compare(project_dir, *, quiet: bool = True, trace: bool = True) -> Compariso
         raise ValueError(f"C simulation produced shape {got.shape}, expected outputs have shape {expected.shape}")
     diff = got != expected
     idx = np.argwhere(diff)
-    first = [{"sample": int(i), "output": int(j), "expected": float(expected[i, j]), "got": float(got[i, j])}
-             for i, j in idx[:10]]
+    first = [
+        {"sample": int(i), "output": int(j), "expected": float(expected[i, j]), "got": float(got[i, j])}
+        for i, j in idx[:10]
+    ]
     report = ComparisonReport(
         project=project_dir.name,
         samples=int(expected.shape[0]),

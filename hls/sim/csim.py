@@ -39,7 +39,9 @@ def _opt_level() -> str:
     """
     opt = os.environ.get("KAPPA_CSIM_OPT", DEFAULT_OPT)
     if opt not in OPT_LEVELS:
-        raise CsimError(f"KAPPA_CSIM_OPT={opt!r} is not a g++ optimisation level kappa uses; valid: {', '.join(OPT_LEVELS)}")
+        raise CsimError(
+            f"KAPPA_CSIM_OPT={opt!r} is not a g++ optimisation level kappa uses; valid: {', '.join(OPT_LEVELS)}"
+        )
     return opt
 
 
@@ -82,7 +84,9 @@ def find_compiler() -> str:
     """
     cxx = os.environ.get("CXX", "g++")
     if shutil.which(cxx) is None:
-        raise CsimError(f"C simulation needs a C++ compiler: {cxx!r} is not on PATH (install g++, e.g. apt-get install g++)")
+        raise CsimError(
+            f"C simulation needs a C++ compiler: {cxx!r} is not on PATH (install g++, e.g. apt-get install g++)"
+        )
     return cxx
 
 
@@ -98,10 +102,21 @@ def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
     """
     project_dir = Path(project_dir).resolve()
     if not (project_dir / "firmware" / "myproject.cpp").exists() or not (project_dir / "myproject_test.cpp").exists():
-        raise FileNotFoundError(f"{project_dir} is not an hls4ml project (no firmware/myproject.cpp or myproject_test.cpp)")
+        raise FileNotFoundError(
+            f"{project_dir} is not an hls4ml project (no firmware/myproject.cpp or myproject_test.cpp)"
+        )
     cxx = find_compiler()
-    cmd = [cxx, _opt_level(), *CXX_FLAGS, "-Ifirmware/ap_types", "-Ifirmware", '-DWEIGHTS_DIR="firmware/weights"',
-           "-x", "c++", "-"]
+    cmd = [
+        cxx,
+        _opt_level(),
+        *CXX_FLAGS,
+        "-Ifirmware/ap_types",
+        "-Ifirmware",
+        '-DWEIGHTS_DIR="firmware/weights"',
+        "-x",
+        "c++",
+        "-",
+    ]
     key = compile_key(project_dir, cmd + [UNITY_SOURCE])
     build_dir = project_dir / ".kappa_build"
     binary = build_dir / f"csim-{key[:16]}"
@@ -121,8 +136,9 @@ def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
     t0 = time.perf_counter()
     tmp_out = binary.with_suffix(".partial")
     try:
-        proc = subprocess.run(cmd + ["-o", str(tmp_out)], cwd=project_dir, input=UNITY_SOURCE, capture_output=True,
-                              text=True)
+        proc = subprocess.run(
+            cmd + ["-o", str(tmp_out)], cwd=project_dir, input=UNITY_SOURCE, capture_output=True, text=True
+        )
     except BaseException:  # Ctrl-C / SIGTERM: subprocess.run killed g++; leave no partial binary
         tmp_out.unlink(missing_ok=True)
         raise

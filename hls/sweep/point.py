@@ -86,7 +86,7 @@ def estimate_bops(manifest: dict, products: dict) -> int:
 
 
 def is_classification(dataset) -> bool:
-    """True when the dataset's targets are classes (``kappa.dataset.DataType`` ``*-class``)."""
+    """True when the dataset's targets are classes (``kappa.data.DataType`` ``*-class``)."""
     return str(getattr(dataset.output_type, "value", "")).endswith("class")
 
 
@@ -118,7 +118,9 @@ def synthesis_figures(project_dir: Path) -> dict:
             "dsp": used("DSP"), "lut": used("LUT"), "ff": used("FF"), "bram_18k": used("BRAM_18K")}
 
 
-def run_point(config: dict, point_dir: str, synth: bool = False, point_id: str = "", values: dict | None = None) -> dict:
+def run_point(
+    config: dict, point_dir: str, synth: bool = False, point_id: str = "", values: dict | None = None
+) -> dict:
     """Run one point: the main job into ``point_dir/project``, then ``point_dir/result.json``.
 
     Anything left by an earlier attempt in ``point_dir`` (a worker lost mid-point) is
@@ -158,8 +160,9 @@ def run_point(config: dict, point_dir: str, synth: bool = False, point_id: str =
         result.update(_figures(job))
     except TrainingFailedError as exc:  # the project was written; the training is not usable
         result.update(_figures(exc.result))
-        result.update(status=exc.status, error=str(exc), diverged=exc.status == "diverged",
-                      stalled=exc.status == "stalled")
+        result.update(
+            status=exc.status, error=str(exc), diverged=exc.status == "diverged", stalled=exc.status == "stalled"
+        )
     except Exception as exc:  # recorded, the sweep goes on
         result.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-4000:])
     result["wall_seconds"] = time.perf_counter() - t0
@@ -187,7 +190,9 @@ def _figures(job) -> dict:
     out = {
         "status": "ok" if rep.bit_exact else "mismatch",
         "error": "" if rep.bit_exact else f"{rep.mismatches} mismatches over {rep.outputs} outputs",
-        "mismatches": rep.mismatches, "outputs": rep.outputs, "samples": rep.samples,
+        "mismatches": rep.mismatches,
+        "outputs": rep.outputs,
+        "samples": rep.samples,
         f"float_{metric}": score(Y_float, Y_te, classification),
         f"firmware_{metric}": score(Y_fw, Y_te, classification),
         "diverged": s.get("status") == "diverged" or bool(s.get("diverged", False)),
@@ -195,7 +200,8 @@ def _figures(job) -> dict:
         "total_weight_bits": manifest["total_weight_bits"],
         "bops_proxy": estimate_bops(manifest, multiplications(km)),
         "firmware_sha256": digest,
-        "training": s, "comparison": rep.to_dict(),
+        "training": s,
+        "comparison": rep.to_dict(),
     }
     out.update(synthesis_figures(prj))
     if any(isinstance(v, float) and math.isnan(v) for v in (out[f"float_{metric}"], out[f"firmware_{metric}"])):

@@ -166,12 +166,18 @@ def write_all(out: Path, rows: list, sweep) -> dict:
     y, maximize = _metric(rows)
     front = set(pareto_front(rows, "bops_proxy", y, maximize)) if y else set()
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "mismatch", "diverged", "failed")}
-    md = [f"# Sweep: {sweep.path.name}", "",
-          f"Base config `{sweep.base.name}`, {len(rows)} points over {', '.join(f'`{k}`' for k in sweep.keys)}: "
-          + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".", "",
-          "`ok` means C simulation and the Python quantized forward path agree bit for bit on every "
-          "output; `bops_proxy` is an estimate of multiplier cost (Σ n_in·n_out·input bits·weight bits "
-          "over Dense layers), not a synthesis result.", ""]
+    md = [
+        f"# Sweep: {sweep.path.name}",
+        "",
+        f"Base config `{sweep.base.name}`, {len(rows)} points over {', '.join(f'`{k}`' for k in sweep.keys)}: "
+        + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        + ".",
+        "",
+        "`ok` means C simulation and the Python quantized forward path agree bit for bit on every "
+        "output; `bops_proxy` is an estimate of multiplier cost (Σ n_in·n_out·input bits·weight bits "
+        "over Dense layers), not a synthesis result.",
+        "",
+    ]
     if files["plot"]:
         md += ["![Pareto plot](pareto.png)", ""]
     md += [markdown_table(rows, cols, front)]

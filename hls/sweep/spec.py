@@ -297,9 +297,10 @@ def _canonical(cfg: dict) -> dict:
     """Type strings in their canonical spelling, so equal types give equal point ids."""
     from kappa.fixed_point import FixedPointType
 
-    cfg["precision"] = {layer: {f: (str(FixedPointType.from_string(t)) if isinstance(t, str) else t)
-                                for f, t in (fields or {}).items()}
-                        for layer, fields in cfg["precision"].items()}
+    cfg["precision"] = {
+        layer: {f: (str(FixedPointType.from_string(t)) if isinstance(t, str) else t) for f, t in (fields or {}).items()}
+        for layer, fields in cfg["precision"].items()
+    }
     return cfg
 
 
@@ -324,8 +325,10 @@ def check_output(sweep: Sweep, output: str | Path) -> Path:
     man = out / MANIFEST
     if not man.exists():
         if any(out.iterdir()):
-            raise SweepError(f"output {out} is not empty and holds no {MANIFEST}: not a sweep directory; "
-                             f"choose a new or empty --output directory")
+            raise SweepError(
+                f"output {out} is not empty and holds no {MANIFEST}: not a sweep directory; "
+                f"choose a new or empty --output directory"
+            )
         return out
     try:
         old = json.loads(man.read_text())
@@ -339,9 +342,13 @@ def check_output(sweep: Sweep, output: str | Path) -> Path:
         if old.get("keys") != new["keys"]:
             what.append(f"swept keys {old.get('keys')} there, {new['keys']} here")
         if old_ids != new_ids:
-            what.append(f"{len(new_ids - old_ids)} point(s) not in it, {len(old_ids - new_ids)} of its point(s) not here")
+            what.append(
+                f"{len(new_ids - old_ids)} point(s) not in it, {len(old_ids - new_ids)} of its point(s) not here"
+            )
         if old.get("synth") != new["synth"]:
             what.append(f"synth {old.get('synth')} there, {new['synth']} here")
-        raise SweepError(f"output {out} holds a different sweep ({'; '.join(what) or 'different manifest'}); "
-                         f"nothing was changed: choose another --output directory")
+        raise SweepError(
+            f"output {out} holds a different sweep ({'; '.join(what) or 'different manifest'}); "
+            f"nothing was changed: choose another --output directory"
+        )
     return out

@@ -21,7 +21,7 @@ from .affine import AffineDataset
 from .base import BaseDataset
 from .digits import DigitsDataset
 
-__all__ = ["register", "unregister", "create", "list_datasets"]
+__all__ = ["register", "unregister", "factory", "create", "list_datasets"]
 
 _REGISTRY: Dict[str, Callable[..., BaseDataset]] = {}
 
@@ -71,6 +71,21 @@ def unregister(name: str) -> None:
     del _REGISTRY[name]
 
 
+def factory(name: str) -> Callable[..., BaseDataset]:
+    """The class or factory registered as ``name`` (to inspect its signature, e.g. to validate a
+    job config's dataset arguments before building anything).
+
+    Raises:
+        ValueError: unknown name (the message lists the valid names).
+    """
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown dataset {name!r}; valid names: {', '.join(list_datasets())}"
+        ) from None
+
+
 def create(name: str, **kwargs: Any) -> BaseDataset:
     """Build the dataset registered as ``name`` with keyword arguments ``kwargs``.
 
@@ -80,13 +95,7 @@ def create(name: str, **kwargs: Any) -> BaseDataset:
         ValueError: unknown name (the message lists the valid names).
         Whatever the dataset constructor raises for bad ``kwargs``.
     """
-    try:
-        factory = _REGISTRY[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown dataset {name!r}; valid names: {', '.join(list_datasets())}"
-        ) from None
-    return factory(**kwargs)
+    return factory(name)(**kwargs)
 
 
 def list_datasets() -> List[str]:

@@ -23,8 +23,17 @@ from __future__ import annotations
 from typing import Any
 
 from .activations import ACTIVATION_LAYERS, FLOAT_ACTIVATION
-from .base import (IO_TYPES, STRATEGIES, SUPPORTED_LAYERS_STRICT, FirmwareOptions, LayerFamily, ParseContext, Step, index_of,
-                   same_variable, shape_of)
+from .base import (
+    IO_TYPES,
+    STRATEGIES,
+    SUPPORTED_LAYERS_STRICT,
+    FirmwareOptions,
+    LayerFamily,
+    ParseContext,
+    Step,
+    index_of,
+    same_variable,
+)
 from .batchnorm import BATCHNORM
 from .conv import CONV
 from .dense import DENSE
@@ -92,8 +101,10 @@ def family_of(layer, *, strict: bool) -> LayerFamily:
             layer (its quantizers would be ignored: convert with ``kappa.from_qkeras``).
     """
     if type(layer).__module__.split(".")[0] == "qkeras":
-        raise ValueError(f"layer {layer.name!r} is a QKeras {type(layer).__name__}: kappa would ignore its quantizers; "
-                         "convert the model with kappa.from_qkeras(model) and use the twin and PrecisionDict it returns")
+        raise ValueError(
+            f"layer {layer.name!r} is a QKeras {type(layer).__name__}: kappa would ignore its quantizers; "
+            "convert the model with kappa.from_qkeras(model) and use the twin and PrecisionDict it returns"
+        )
     for cls in type(layer).__mro__:
         fam = REGISTRY.get(cls.__name__)
         if fam is not None:
@@ -103,8 +114,9 @@ def family_of(layer, *, strict: bool) -> LayerFamily:
     raise _unsupported_class(layer)
 
 
-def build_plan(keras_model, precision: Any = None, opts: FirmwareOptions | None = None, *,
-               strict: bool = True) -> list[Step]:
+def build_plan(
+    keras_model, precision: Any = None, opts: FirmwareOptions | None = None, *, strict: bool = True
+) -> list[Step]:
     """Parse a single-input, single-output chain of Keras layers into firmware steps.
 
     Args:
@@ -131,8 +143,9 @@ def build_plan(keras_model, precision: Any = None, opts: FirmwareOptions | None 
     steps: list[Step] = []
     prev_t = ctx.dtype(_p.INPUT_LAYER, "value")
     layers = chain_layers(keras_model)
-    _check_layer_options(opts, {layer.name: family_of(layer, strict=strict) for layer in layers},
-                         {layer.name: layer for layer in layers})
+    _check_layer_options(
+        opts, {layer.name: family_of(layer, strict=strict) for layer in layers}, {layer.name: layer for layer in layers}
+    )
     for layer in layers:
         fam = family_of(layer, strict=strict)
         for st in fam.parse(layer, ctx):
@@ -149,14 +162,17 @@ def _check_layer_options(opts: FirmwareOptions, families: dict, layers: dict) ->
     for name, options in opts.layer_options.items():
         fam = families.get(name)
         if fam is None:
-            problems.append(f"layer_options names {name!r}, which is not a layer of the model "
-                            f"(its layers: {', '.join(families)})")
+            problems.append(
+                f"layer_options names {name!r}, which is not a layer of the model (its layers: {', '.join(families)})"
+            )
             continue
         allowed = tuple(dict.fromkeys(fam.options + fused_options(layers[name])))
-        for key in (options or {}):
+        for key in options or {}:
             if key not in allowed:
-                problems.append(f"layer_options[{name!r}][{key!r}]: a {fam.name} layer takes "
-                                + (f"the options {', '.join(allowed)}" if allowed else "no options"))
+                problems.append(
+                    f"layer_options[{name!r}][{key!r}]: a {fam.name} layer takes "
+                    + (f"the options {', '.join(allowed)}" if allowed else "no options")
+                )
     if problems:
         raise ValueError("invalid layer_options:\n  " + "\n  ".join(problems))
 

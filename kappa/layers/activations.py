@@ -330,7 +330,6 @@ class FloatActivationFamily(LayerFamily):
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf
 
-
         fn = step.attrs.get("fn")
         x32 = tf.cast(x, tf.float32)
         y = fn(x32) if fn is not None else step.layer(x32, training=fwd.training)
@@ -355,15 +354,17 @@ class ActivationLayers(LayerFamily):
         if type(layer).__name__ == "LeakyReLU":
             return LEAKY_RELU.parse(layer, ctx)
         if type(layer).__name__ == "ReLU":
-            default = (layer.max_value is None and float(layer.negative_slope) == 0.0
-                       and float(layer.threshold) == 0.0)
+            default = layer.max_value is None and float(layer.negative_slope) == 0.0 and float(layer.threshold) == 0.0
             if default:
                 return RELU.parse(layer, ctx)
             if layer.max_value is None and float(layer.threshold) == 0.0:
                 return LEAKY_RELU.parse(layer, ctx)  # hls4ml's Keras 3 parser maps it to LeakyReLU
             if ctx.strict:
-                raise unsupported(layer, "ReLU with max_value/negative_slope/threshold is not emulated",
-                                  "use ReLU() with default arguments")
+                raise unsupported(
+                    layer,
+                    "ReLU with max_value/negative_slope/threshold is not emulated",
+                    "use ReLU() with default arguments",
+                )
             return FLOAT_ACTIVATION.parse(layer, ctx)
         act = activation_name(layer.activation)
         if act == "relu":
@@ -375,8 +376,9 @@ class ActivationLayers(LayerFamily):
         if act == "softmax":
             return SOFTMAX.parse(layer, ctx)
         if ctx.strict:
-            raise unsupported(layer, f"activation {act!r} is not emulated bit for bit",
-                              f"use one of {', '.join(EXACT_ACTIVATIONS)}")
+            raise unsupported(
+                layer, f"activation {act!r} is not emulated bit for bit", f"use one of {', '.join(EXACT_ACTIVATIONS)}"
+            )
         return FLOAT_ACTIVATION.parse(layer, ctx)
 
 

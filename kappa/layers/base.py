@@ -32,7 +32,8 @@ STRATEGIES = ("Latency", "Resource")
 SUPPORTED_LAYERS_STRICT = (
     "InputLayer",
     "Dense (activation None/'linear', 'relu', 'sigmoid', 'tanh', 'softmax'; 1-D input)",
-    "Conv1D, Conv2D (channels_last, padding 'valid'/'same', any strides, dilation 1, activation 'linear'/'relu'/'sigmoid'/'tanh')",
+    "Conv1D, Conv2D (channels_last, padding 'valid'/'same', any strides, dilation 1, "
+    "activation 'linear'/'relu'/'sigmoid'/'tanh')",
     "MaxPooling1D/2D, AveragePooling1D/2D (padding 'valid'; 'same' under io_parallel)",
     "GlobalMaxPooling1D/2D, GlobalAveragePooling1D/2D",
     "Flatten, Reshape",
@@ -42,7 +43,6 @@ SUPPORTED_LAYERS_STRICT = (
     "BatchNormalization (last axis; a separate hls4ml layer)",
 )
 """Layers kappa emulates bit for bit (``strict=True``), in io_parallel and io_stream."""
-
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,16 @@ class FirmwareOptions:
             raise ValueError(f"io_type {self.io_type!r} is not supported; valid: {', '.join(IO_TYPES)}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; valid: {', '.join(STRATEGIES)}")
-        if isinstance(self.reuse_factor, bool) or not isinstance(self.reuse_factor, (int, np.integer)) \
-                or self.reuse_factor < 1:
+        if (
+            isinstance(self.reuse_factor, bool)
+            or not isinstance(self.reuse_factor, (int, np.integer))
+            or self.reuse_factor < 1
+        ):
             raise ValueError(f"reuse_factor must be an integer >= 1, got {self.reuse_factor!r}")
         if not isinstance(self.layer_options, Mapping):
-            raise ValueError(f"layer_options must be a mapping {{layer name: {{option: value}}}}, "
-                             f"got {self.layer_options!r}")
+            raise ValueError(
+                f"layer_options must be a mapping {{layer name: {{option: value}}}}, got {self.layer_options!r}"
+            )
 
 
 @dataclass
@@ -226,8 +230,10 @@ def index_of(var, variables) -> int:
 def unsupported(layer, why: str, instead: str = "") -> ValueError:
     """The error for a layer (or configuration of it) kappa cannot emulate."""
     extra = f"; {instead}" if instead else ""
-    return ValueError(f"layer {layer.name!r} ({type(layer).__name__}): {why}{extra}. "
-                      f"supported layers: {'; '.join(SUPPORTED_LAYERS_STRICT)}")
+    return ValueError(
+        f"layer {layer.name!r} ({type(layer).__name__}): {why}{extra}. "
+        f"supported layers: {'; '.join(SUPPORTED_LAYERS_STRICT)}"
+    )
 
 
 def shape_of(tensor) -> tuple:

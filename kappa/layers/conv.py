@@ -32,8 +32,15 @@ from __future__ import annotations
 import numpy as np
 
 from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
-from .dense import (WEIGHT_FIELDS, check_weighted, matrix_arith, matrix_arith_tf, weighted_arrays,
-                    weighted_precision, weighted_types)
+from .dense import (
+    WEIGHT_FIELDS,
+    check_weighted,
+    matrix_arith,
+    matrix_arith_tf,
+    weighted_arrays,
+    weighted_precision,
+    weighted_types,
+)
 from .fused import fused_activation_steps
 
 

@@ -6,8 +6,7 @@ to their layer. Used by the Dense and convolution families and the layer registr
 from __future__ import annotations
 
 from ._common import activation_name
-from .activations import (EXACT_ACTIVATIONS, FLOAT_ACTIVATION, RELU, TABLE_ACTIVATION, TABLE_FUNCTIONS,
-                          TABLE_OPTIONS)
+from .activations import EXACT_ACTIVATIONS, FLOAT_ACTIVATION, RELU, TABLE_ACTIVATION, TABLE_FUNCTIONS, TABLE_OPTIONS
 from .base import ParseContext, Step, unsupported
 from .softmax import SOFTMAX
 

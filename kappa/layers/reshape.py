@@ -64,7 +64,12 @@ class ZeroPaddingFamily(LayerFamily):
         return tf.pad(x, [[0, 0], [pt, pb], [pl, pr], [0, 0]])
 
     def hls_precision(self, step):
-        return {"result": (step.types.get("result"), f"{step.name} (inserted by hls4ml; the input type of {step.keras_name})")}
+        return {
+            "result": (
+                step.types.get("result"),
+                f"{step.name} (inserted by hls4ml; the input type of {step.keras_name})",
+            )
+        }
 
 
 RESHAPE = ReshapeFamily()

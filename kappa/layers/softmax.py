@@ -250,11 +250,14 @@ class SoftmaxFamily(LayerFamily):
             return {"result": (step.types.get("result"), f"{step.keras_name}.activation")}
         t = step.types
         k = step.keras_name
-        return {"result": (t.get("result"), f"{k}.activation"), "accum": (t.get("accumulator"), f"{k}.accumulator"),
-                "exp_table": (t.get("exp_table"), f"{k}.exp_table"), "inv_table": (t.get("inv_table"), f"{k}.inv_table"),
-                "inv_inp": (t.get("inv_inp"), f"{k}.inv_inp"),
-                **({"inp_norm": (t.get("inp_norm"), f"{k}.inp_norm")} if step.attrs["implementation"] == "stable"
-                   else {})}
+        return {
+            "result": (t.get("result"), f"{k}.activation"),
+            "accum": (t.get("accumulator"), f"{k}.accumulator"),
+            "exp_table": (t.get("exp_table"), f"{k}.exp_table"),
+            "inv_table": (t.get("inv_table"), f"{k}.inv_table"),
+            "inv_inp": (t.get("inv_inp"), f"{k}.inv_inp"),
+            **({"inp_norm": (t.get("inp_norm"), f"{k}.inp_norm")} if step.attrs["implementation"] == "stable" else {}),
+        }
 
     def hls_config(self, step):
         out = {"TableSize": step.attrs["table_size"], "Implementation": step.attrs["implementation"]}

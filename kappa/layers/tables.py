@@ -6,7 +6,7 @@ hls4ml 1.3.0 fills its sigmoid, tanh and softmax tables at run time
 and casts each entry to the table type. kappa does not re-derive those entries with
 numpy: it compiles a small program that calls hls4ml's own ``init_*`` functions from the
 installed ``nnet_utils`` headers with g++ (the same flags as the C simulation,
-:data:`hls.csim.CXX_FLAGS`-equivalent ``-O2 -std=c++14``), prints every entry exactly
+:data:`hls.sim.csim.CXX_FLAGS`-equivalent ``-O2 -std=c++14``), prints every entry exactly
 (``%a``, hexadecimal floating point) and caches the result on disk, keyed by a sha256 of
 the program text, the headers and the compiler command.
 
@@ -137,8 +137,15 @@ def activation_table(function: str, table_size: int, table_t: FixedPointType) ->
 
 
 @lru_cache(maxsize=256)
-def softmax_tables(implementation: str, exp_table_size: int, inv_table_size: int, exp_t: FixedPointType, inv_t: FixedPointType,
-                   exp_index_t: FixedPointType, inv_inp_t: FixedPointType) -> tuple[np.ndarray, np.ndarray]:
+def softmax_tables(
+    implementation: str,
+    exp_table_size: int,
+    inv_table_size: int,
+    exp_t: FixedPointType,
+    inv_t: FixedPointType,
+    exp_index_t: FixedPointType,
+    inv_inp_t: FixedPointType,
+) -> tuple[np.ndarray, np.ndarray]:
     """The exponential and inversion tables of hls4ml's ``softmax_stable``/``softmax_latency``.
 
     Args:
@@ -155,17 +162,22 @@ def softmax_tables(implementation: str, exp_table_size: int, inv_table_size: int
         ``(exp_table, inv_table)``: float64 arrays (read-only) of the two sizes.
     """
     if implementation not in SOFTMAX_IMPLEMENTATIONS:
-        raise ValueError(f"softmax implementation {implementation!r} has no tables here; "
-                         f"valid: {', '.join(SOFTMAX_IMPLEMENTATIONS)}")
+        raise ValueError(
+            f"softmax implementation {implementation!r} has no tables here; valid: {', '.join(SOFTMAX_IMPLEMENTATIONS)}"
+        )
     neg = "true" if implementation == "stable" else "false"
-    body = ("    static cfg::exp_table_t e[cfg::exp_table_size];\n"
-            "    static cfg::inv_table_t v[cfg::inv_table_size];\n"
-            f"    nnet::init_exp_table<cfg::exp_index_t, cfg>(e, {neg});\n"
-            "    nnet::init_invert_table<cfg::inv_inp_t, cfg>(v);\n")
+    body = (
+        "    static cfg::exp_table_t e[cfg::exp_table_size];\n"
+        "    static cfg::inv_table_t v[cfg::inv_table_size];\n"
+        f"    nnet::init_exp_table<cfg::exp_index_t, cfg>(e, {neg});\n"
+        "    nnet::init_invert_table<cfg::inv_inp_t, cfg>(v);\n"
+    )
     body += _dump("e", "cfg::exp_table_size") + _dump("v", "cfg::inv_table_size")
-    prog = _program(body, {"exp_table_t": exp_t, "inv_table_t": inv_t, "exp_index_t": exp_index_t,
-                           "inv_inp_t": inv_inp_t},
-                    {"exp_table_size": exp_table_size, "inv_table_size": inv_table_size})
+    prog = _program(
+        body,
+        {"exp_table_t": exp_t, "inv_table_t": inv_t, "exp_index_t": exp_index_t, "inv_inp_t": inv_inp_t},
+        {"exp_table_size": exp_table_size, "inv_table_size": inv_table_size},
+    )
     out = _run_cached(prog, int(exp_table_size) + int(inv_table_size))
     e, v = out[:exp_table_size].copy(), out[exp_table_size:].copy()
     e.flags.writeable = False

@@ -40,11 +40,10 @@ def run(args) -> int:
             kappa cannot emulate.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from hls.jobs.model_job import load_test_data, without_final_softmax
     from kappa import firmware_report, from_qkeras, load_model
     from kappa.precision import PrecisionDict
     from kappa.qkeras import has_qkeras_layers
-
-    from hls.jobs.model_job import load_test_data, without_final_softmax
 
     if args.plot and not Path(args.plot).parent.is_dir():
         raise UsageError(f"{Path(args.plot).parent}: no such directory for the plot")

@@ -31,7 +31,7 @@ C-synthesis numbers where it applies: a project whose ``project.tcl`` hls4ml can
 first solution and the top hls4ml derives.  It cannot locate the reports in any other layout
 (it needs a current ``project.tcl``; an old one makes it raise ``UnboundLocalError``), reads
 only the first solution, and from ``vivado_synth.rpt`` only the "Used" column (not the part's
-availability), so those parts are read here; ``tests/test_report_layouts.py`` shows each case.
+availability), so those parts are read here; ``tests/vendor/test_report_layouts.py`` shows each case.
 Every file is checked before it is read: a missing section, a truncated or corrupt file raises
 :class:`ReportError` naming the file, never a bare ``ParseError``/``AttributeError``.
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from .parse import percent, read_number, read_text, time_ns
 from .records import RESOURCES, ReportError, Resource
 
-
 _XML_REQUIRED = (
     "ReportVersion/Version",
     "UserAssignments/Part",
@@ -129,7 +128,11 @@ def csynth_from_rpt(path: Path) -> dict:
     for key, cell in zip(("target_clock_ns", "estimated_clock_ns", "clock_uncertainty_ns"), cells[1:4]):
         v[key] = time_ns(cell, path, f"timing summary {key.split('_')[0]}") if cell else None
 
-    lat = re.search(r"\+ Latency:.*?\|\s*min\s*\|\s*max\s*\|\s*min\s*\|\s*max\s*\|\s*min\s*\|\s*max\s*\|[^\n]*\n[^\n]*\n(\s*\|[^\n]*)", text, re.S)
+    lat = re.search(
+        r"\+ Latency:.*?\|\s*min\s*\|\s*max\s*\|\s*min\s*\|\s*max\s*\|\s*min\s*\|\s*max\s*\|[^\n]*\n[^\n]*\n(\s*\|[^\n]*)",
+        text,
+        re.S,
+    )
     if not lat:
         raise ReportError(f"{path}: missing section 'Latency' summary table; expected {what}")
     cells = table_cells(lat.group(1))
@@ -148,12 +151,14 @@ def csynth_from_rpt(path: Path) -> dict:
         raise ReportError(f"{path}: missing section 'Utilization Estimates'; expected {what}")
     names = ["DSP" if c == "DSP48E" else c for c in table_cells(hdr.group(1))]
     rows = {}
-    for m in re.finditer(r"^\|(Total|Available)\s*\|(.*)\|\s*$", text[hdr.end():], re.M):
+    for m in re.finditer(r"^\|(Total|Available)\s*\|(.*)\|\s*$", text[hdr.end() :], re.M):
         rows.setdefault(m.group(1), table_cells(m.group(2)))
         if len(rows) == 2:
             break
     if set(rows) != {"Total", "Available"}:
-        raise ReportError(f"{path}: utilisation summary has no 'Total' and 'Available' rows (truncated?); expected {what}")
+        raise ReportError(
+            f"{path}: utilisation summary has no 'Total' and 'Available' rows (truncated?); expected {what}"
+        )
     v["resources"] = {}
     for r in RESOURCES:
         if r in names:
@@ -162,7 +167,6 @@ def csynth_from_rpt(path: Path) -> dict:
             avail = read_number(rows["Available"][i], path, f"Available {r}")
             v["resources"][r] = Resource(used, avail, percent(used, avail))
     return v
-
 
 
 def hls4ml_csynth(root: Path) -> dict | None:

@@ -12,7 +12,6 @@ from .parse import same_part
 from .records import HOW_TO_SYNTH, ReportError, SynthesisReport
 from .vivado_synth import read_vivado_synth
 
-
 _COMPARED = ("tool_version", "part", "target_clock_ns", "estimated_clock_ns", "clock_uncertainty_ns",
              "latency_best_cycles", "latency_worst_cycles", "latency_best_ns", "latency_worst_ns",
              "interval_min_cycles", "interval_max_cycles")
@@ -59,15 +58,24 @@ def _read_target(root: Path, t: Target, vsynth: dict | None, vsynth_path: Path, 
     if not have_xml and not have_rpt:
         where = f"{t.top}_csynth.xml"
         if t.report_dir is not None:
-            where = str((t.report_dir / where).relative_to(root)) if t.report_dir.is_relative_to(root) else str(t.report_dir / where)
+            where = (
+                str((t.report_dir / where).relative_to(root))
+                if t.report_dir.is_relative_to(root)
+                else str(t.report_dir / where)
+            )
         r.missing.append(f"C-synthesis report ({where})")
     primary, primary_path = (from_xml, xml) if from_xml else (from_rpt, rpt)
     if primary:
         for key in _COMPARED + ("resources",):
             val = primary.get(key)
             src = primary_path
-            if (val is None and key in _OPTIONAL_IN_XML and from_rpt and from_rpt.get(key) is not None
-                    and primary is not from_rpt):  # older XML lacks these; "undef" cycles stay None
+            if (
+                val is None
+                and key in _OPTIONAL_IN_XML
+                and from_rpt
+                and from_rpt.get(key) is not None
+                and primary is not from_rpt
+            ):  # older XML lacks these; "undef" cycles stay None
                 val, src = from_rpt[key], rpt
             if val is not None:
                 setattr(r, key, val)
@@ -89,15 +97,19 @@ def _read_target(root: Path, t: Target, vsynth: dict | None, vsynth_path: Path, 
             for res, a in from_xml["resources"].items():
                 b = from_rpt["resources"].get(res)
                 if b and (a.used, a.available) != (b.used, b.available):
-                    r.disagreements.append(f"{res}: {xml.name} says {a.used} of {a.available}, "
-                                           f"{rpt.name} says {b.used} of {b.available}")
+                    r.disagreements.append(
+                        f"{res}: {xml.name} says {a.used} of {a.available}, {rpt.name} says {b.used} of {b.available}"
+                    )
         app_tool = t.tool
         if from_rpt and app_tool and app_tool != from_rpt["tool"]:
-            r.disagreements.append(f"tool: {Path(t.files['app']).name} is a {app_tool} project file, "
-                                   f"{rpt.name} says {from_rpt['tool']}")
+            r.disagreements.append(
+                f"tool: {Path(t.files['app']).name} is a {app_tool} project file, {rpt.name} says {from_rpt['tool']}"
+            )
         if t.expected_part and r.part and not same_part(t.expected_part[0], r.part):
-            r.disagreements.append(f"part: {Path(t.expected_part[1]).name} says {t.expected_part[0]}, "
-                                   f"{Path(r.sources['part']).name} says {r.part}")
+            r.disagreements.append(
+                f"part: {Path(t.expected_part[1]).name} says {t.expected_part[0]}, "
+                f"{Path(r.sources['part']).name} says {r.part}"
+            )
         if t.synthesised is False:
             r.notes.append(f"{t.top} is not the top the project file names")
     elif t.tool:
@@ -112,7 +124,9 @@ def _read_target(root: Path, t: Target, vsynth: dict | None, vsynth_path: Path, 
         if vsynth["part"]:
             ref = (r.part, r.sources.get("part")) if r.part else t.expected_part
             if ref and ref[0] and not same_part(ref[0], vsynth["part"]):
-                r.disagreements.append(f"part: {Path(ref[1]).name} says {ref[0]}, {vsynth_path.name} says {vsynth['part']}")
+                r.disagreements.append(
+                    f"part: {Path(ref[1]).name} says {ref[0]}, {vsynth_path.name} says {vsynth['part']}"
+                )
             if not r.part:
                 r.part = vsynth["part"]
                 r.sources["part"] = str(vsynth_path)
@@ -155,26 +169,33 @@ def read_reports(path, solution: str | None = None) -> list[SynthesisReport]:
     vs_path = root / "vivado_synth.rpt"
     vsynth = read_vivado_synth(vs_path) if vs_path.is_file() else None
     if vsynth and not targets:
-        targets = [Target(vsynth["design"] or root.name, None, None,
-                           notes=["Vivado logic synthesis report only"])]
+        targets = [Target(vsynth["design"] or root.name, None, None, notes=["Vivado logic synthesis report only"])]
     if not targets:
         tcl = root / "project.tcl"
         if tcl.is_file():
-            raise ReportError(f"{root}: project has not been synthesised (no solution folder beside a "
-                              f"vivado_hls.app/hls.app, no vivado_synth.rpt); {HOW_TO_SYNTH}")
+            raise ReportError(
+                f"{root}: project has not been synthesised (no solution folder beside a "
+                f"vivado_hls.app/hls.app, no vivado_synth.rpt); {HOW_TO_SYNTH}"
+            )
         raise ReportError(
             f"{root}: not a report set: found no project.tcl, no vivado_hls.app/hls.app, no Vitis component "
-            "(vitis-comp.json/hls_config.cfg), no *_csynth.rpt/.xml and no vivado_synth.rpt")
+            "(vitis-comp.json/hls_config.cfg), no *_csynth.rpt/.xml and no vivado_synth.rpt"
+        )
     # vivado_synth.rpt belongs to the design it names (hls4ml synthesises <name>, not <name>_axi)
     design_tops = {t.top for t in targets if vsynth and t.top == vsynth["design"]}
-    reports = [_read_target(root, t, vsynth, vs_path, vsynth is not None and (not design_tops or t.top in design_tops))
-               for t in targets]
-    if all("csynth_xml" not in r.files and "csynth_rpt" not in r.files and r.post_synth is None
-           and r.cosim is None for r in reports):
+    reports = [
+        _read_target(root, t, vsynth, vs_path, vsynth is not None and (not design_tops or t.top in design_tops))
+        for t in targets
+    ]
+    if all(
+        "csynth_xml" not in r.files and "csynth_rpt" not in r.files and r.post_synth is None and r.cosim is None
+        for r in reports
+    ):
         where = targets[0].report_dir or root
         raise ReportError(
             f"{root}: project has not been synthesised (no {targets[0].top}_csynth.xml in "
-            f"{Path(where).relative_to(root) if Path(where).is_relative_to(root) else where}); {HOW_TO_SYNTH}")
+            f"{Path(where).relative_to(root) if Path(where).is_relative_to(root) else where}); {HOW_TO_SYNTH}"
+        )
     bits = weight_bits(root)
     for r in reports:
         r.total_weight_bits = bits

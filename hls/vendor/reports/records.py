@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-
 RESOURCES = ("BRAM_18K", "DSP", "FF", "LUT", "URAM")
 
 HOW_TO_SYNTH = (

@@ -68,16 +68,22 @@ def read_vivado_synth(path: Path) -> dict:
                     used_s, avail_s = cells[header.index("Used")], cells[header.index("Available")]
                     pct_s = cells[header.index("Util%")] if "Util%" in header else ""
                 except IndexError:
-                    raise ReportError(f"{path}: row '{name}' is cut short; expected Vivado report_utilization output") from None
+                    raise ReportError(
+                        f"{path}: row '{name}' is cut short; expected Vivado report_utilization output"
+                    ) from None
                 if key == "BRAM_18K":  # tiles are RAMB36 = 2 x RAMB18; 0.5 tile = one RAMB18
                     used = round(2 * read_number(used_s, path, name, float))
                     avail = round(2 * read_number(avail_s, path, f"{name} Available", float))
                 else:
                     used, avail = read_number(used_s, path, name), read_number(avail_s, path, f"{name} Available")
-                found[key] = Resource(used, avail, read_number(pct_s, path, f"{name} Util%", float) if pct_s else percent(used, avail))
+                found[key] = Resource(
+                    used, avail, read_number(pct_s, path, f"{name} Util%", float) if pct_s else percent(used, avail)
+                )
     for key in ("LUT", "FF", "BRAM_18K", "DSP"):
         if key not in found:
-            raise ReportError(f"{path}: no '{_VSYNTH_ROWS[key][0]}' row found; expected Vivado report_utilization output")
+            raise ReportError(
+                f"{path}: no '{_VSYNTH_ROWS[key][0]}' row found; expected Vivado report_utilization output"
+            )
     return {
         "resources": {k: found[k] for k in RESOURCES if k in found},
         "tool": tool.group(1) if tool else None,

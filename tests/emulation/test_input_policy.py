@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 import hls
-from kappa import FixedPointType, PrecisionDict, quantize
-from kappa import predict_quantized
+from kappa import FixedPointType, PrecisionDict, predict_quantized, quantize
 from kappa.inputs import check_inputs, read_structured_file
 
 P = {"default": {"weight": "ap_fixed<10,2,AP_RND,AP_SAT>", "bias": "ap_fixed<10,2>", "accumulator": "ap_fixed<20,8>",

@@ -94,22 +94,26 @@ def test_po2_binary_ternary_weights_take_their_grid_and_match_qkeras():
     from qkeras import QActivation, QDense, binary, quantized_bits, quantized_po2, ternary
 
     from kappa import predict_quantized
+    from kappa.fixed_point import as_type
     from kappa.qkeras import from_qkeras
     from kappa.quantization import quantize
-    from kappa.fixed_point import as_type
 
-    model = _model(QDense(5, kernel_quantizer=quantized_po2(4), bias_quantizer=quantized_bits(6, 2, alpha=1), name="po2"),
-                   QActivation("quantized_relu(6,2)", name="r0"),
-                   QDense(4, kernel_quantizer=binary(alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1), name="bin"),
-                   QActivation("quantized_bits(8,3,alpha=1)", name="q1"),
-                   QDense(3, kernel_quantizer=ternary(alpha=1), use_bias=False, name="ter"))
+    model = _model(
+        QDense(5, kernel_quantizer=quantized_po2(4), bias_quantizer=quantized_bits(6, 2, alpha=1), name="po2"),
+        QActivation("quantized_relu(6,2)", name="r0"),
+        QDense(4, kernel_quantizer=binary(alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1), name="bin"),
+        QActivation("quantized_bits(8,3,alpha=1)", name="q1"),
+        QDense(3, kernel_quantizer=ternary(alpha=1), use_bias=False, name="ter"),
+    )
     twin, P = from_qkeras(model, input_type="ap_fixed<10,3,AP_RND_CONV,AP_SAT>")
     d = P.to_dict()
-    assert d["bin"]["weight"] == "ap_fixed<2,2,AP_RND_CONV,AP_SAT>"   # +-1
-    assert d["ter"]["weight"] == "ap_fixed<2,2,AP_RND_CONV,AP_SAT>"   # -1, 0, +1 (not ap_int<2>)
+    assert d["bin"]["weight"] == "ap_fixed<2,2,AP_RND_CONV,AP_SAT>"  # +-1
+    assert d["ter"]["weight"] == "ap_fixed<2,2,AP_RND_CONV,AP_SAT>"  # -1, 0, +1 (not ap_int<2>)
     w_po2 = twin.model.get_layer("po2").kernel.numpy()
-    np.testing.assert_array_equal(w_po2, model.get_layer("po2").kernel_quantizer_internal(model.get_layer("po2").kernel))
-    assert set(np.unique(np.abs(w_po2[w_po2 != 0]))) <= {2.0 ** -k for k in range(0, 9)}
+    np.testing.assert_array_equal(
+        w_po2, model.get_layer("po2").kernel_quantizer_internal(model.get_layer("po2").kernel)
+    )
+    assert set(np.unique(np.abs(w_po2[w_po2 != 0]))) <= {2.0**-k for k in range(0, 9)}
     X = np.random.default_rng(2).uniform(-3, 3, (500, 6))
     fw = predict_quantized(twin.model, P, X)
     ref = model.predict(quantize(X, as_type(d["input"]["value"])).astype(np.float32), verbose=0)
@@ -127,14 +131,22 @@ def test_unsupported_layers_are_refused_by_name():
         from_qkeras(_model(QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d"), QBatchNormalization(name="bn")))
     with pytest.raises(ValueError, match=r"'d' \(QDense\): its kernel has no quantizer"):
         from_qkeras(_model(QDense(4, name="d")))
-    kept, Pk = from_qkeras(_model(QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d"),
-                                  keras.layers.Activation("softmax", name="sm")))
+    kept, Pk = from_qkeras(
+        _model(QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d"), keras.layers.Activation("softmax", name="sm"))
+    )
     assert Pk.to_dict()["sm"] == {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>"}
     with pytest.raises(ValueError, match=r"'sm' \(Activation\).*no QKeras twin rule"):
-        from_qkeras(_model(keras.layers.Activation("softmax", name="sm"),
-                           QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d")))
-    twin, P = from_qkeras(_model(QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d"),
-                                 keras.layers.Activation("softmax", name="sm")), drop_final_softmax=True)
+        from_qkeras(
+            _model(
+                keras.layers.Activation("softmax", name="sm"), QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d")
+            )
+        )
+    twin, P = from_qkeras(
+        _model(
+            QDense(4, kernel_quantizer=q, bias_quantizer=q, name="d"), keras.layers.Activation("softmax", name="sm")
+        ),
+        drop_final_softmax=True,
+    )
     assert [layer.name for layer in twin.model.layers[1:]] == ["d"]
 
 
@@ -142,8 +154,8 @@ def test_lossless_accumulator_bound():
     from kappa.fixed_point import as_type
     from kappa.qkeras import lossless_accumulator
 
-    in_t = as_type("ap_fixed<8,3>")          # |x| <= 4, F = 5
-    w_t = as_type("ap_fixed<6,1>")           # F = 5
+    in_t = as_type("ap_fixed<8,3>")  # |x| <= 4, F = 5
+    w_t = as_type("ap_fixed<6,1>")  # F = 5
     w = np.array([[0.5, -0.25], [0.75, 0.5], [-0.5, 0.0]])
     b = np.array([1.0, -0.5])
     acc = lossless_accumulator(in_t, w, w_t, b, as_type("ap_fixed<6,2>"), _Layer())
@@ -177,7 +189,7 @@ def test_qkeras_loses_saturation_far_out_of_range():
     q, r = quantized_bits(6, 0, alpha=1), quantized_relu(6, 0)
     x = np.array([1e4, 3e7, 1e8, -1e8])
     t = quantizer_type(q, _Layer())
-    assert _qk(q, x).tolist() == [0.96875, 0.0, 0.0, 0.0]          # QKeras
+    assert _qk(q, x).tolist() == [0.96875, 0.0, 0.0, 0.0]  # QKeras
     assert quantize(x, t).tolist() == [0.96875, 0.96875, 0.96875, -1.0]  # ap_fixed<6,1,AP_RND_CONV,AP_SAT>
     assert _qk(r, x).tolist() == [0.984375, 0.984375, 0.984375, 0.0]
 
@@ -192,11 +204,14 @@ def test_qconv1d_twin_matches_qkeras_predict():
     from kappa.quantization import quantize
 
     q = quantized_bits(6, 1, alpha=1)
-    model = _model(QConv1D(3, 3, padding="same", kernel_quantizer=q, bias_quantizer=q, name="c1"),
-                   QActivation(quantized_relu(7, 2), name="r1"),
-                   keras.layers.MaxPooling1D(2, name="p1"),
-                   keras.layers.Flatten(name="f"),
-                   QDense(2, kernel_quantizer=q, bias_quantizer=q, name="d"), shape=(8, 2))
+    model = _model(
+        QConv1D(3, 3, padding="same", kernel_quantizer=q, bias_quantizer=q, name="c1"),
+        QActivation(quantized_relu(7, 2), name="r1"),
+        keras.layers.MaxPooling1D(2, name="p1"),
+        keras.layers.Flatten(name="f"),
+        QDense(2, kernel_quantizer=q, bias_quantizer=q, name="d"),
+        shape=(8, 2),
+    )
     twin, P = from_qkeras(model, input_type="ap_fixed<9,3,AP_RND_CONV,AP_SAT>")
     assert P.to_dict()["c1"]["weight"] == "ap_fixed<6,2,AP_RND_CONV,AP_SAT>"
     assert P.to_dict()["r1"]["activation"] == "ap_ufixed<7,2,AP_RND_CONV,AP_SAT>"

@@ -26,7 +26,7 @@ from hls.sweep import WORKER_ENV, SweepError, check_output, load_sweep, point_id
 from hls.sweep.point import estimate_bops
 from hls.sweep.report import pareto_front
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WEIGHTS = ["ap_fixed<8,3,AP_RND_CONV,AP_SAT>", "ap_fixed<14,3,AP_RND_CONV,AP_SAT>"]
 
 
@@ -220,7 +220,8 @@ def test_kappa_sweep_command_is_this_cli(sweep_file, tmp_path, capsys):
 def test_output_holding_another_sweep_is_refused(sweep_file, tmp_path, capsys):
     out = tmp_path / "out"
     (out / "points").mkdir(parents=True)
-    other = {"kappa_sweep": 1, "keys": ["model.seed"], "synth": False, "points": [{"id": "0123456789ab", "values": {"model.seed": 0}}]}
+    point = {"id": "0123456789ab", "values": {"model.seed": 0}}
+    other = {"kappa_sweep": 1, "keys": ["model.seed"], "synth": False, "points": [point]}
     (out / "sweep.json").write_text(json.dumps(other))
     (out / "results.csv").write_text("id\n0123456789ab\n")
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
@@ -298,11 +299,25 @@ class _Cluster:
 
     def __init__(self, tmp: Path, n_workers: int):
         self.tmp, self.procs, self.workers = tmp, [], []
-        self.env = dict(os.environ, **WORKER_ENV,
-                        PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
+        self.env = dict(
+            os.environ,
+            **WORKER_ENV,
+            PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
+        )
         sched_file = tmp / "scheduler.json"
-        self._start("scheduler", ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
-                                  "--no-dashboard", "--scheduler-file", str(sched_file)])
+        self._start(
+            "scheduler",
+            [
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(sched_file),
+            ],
+        )
         t0 = time.time()
         while not sched_file.exists() or not sched_file.read_text().strip():
             assert time.time() - t0 < 60, "dask scheduler did not start: " + (tmp / "scheduler.log").read_text()[-2000:]
@@ -310,9 +325,24 @@ class _Cluster:
         self.address = json.loads(sched_file.read_text())["address"]
         assert self.address.startswith("tcp://127.0.0.1:")
         for i in range(n_workers):
-            self.workers.append(self._start(f"worker{i}", [
-                "distributed.cli.dask_worker", "--scheduler-file", str(sched_file), "--host", "127.0.0.1",
-                "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", f"w{i}"]))
+            self.workers.append(
+                self._start(
+                    f"worker{i}",
+                    [
+                        "distributed.cli.dask_worker",
+                        "--scheduler-file",
+                        str(sched_file),
+                        "--host",
+                        "127.0.0.1",
+                        "--nthreads",
+                        "1",
+                        "--no-nanny",
+                        "--no-dashboard",
+                        "--name",
+                        f"w{i}",
+                    ],
+                )
+            )
         from distributed import Client
 
         with Client(self.address, timeout="30s") as c:
@@ -320,8 +350,9 @@ class _Cluster:
 
     def _start(self, name, args):
         log = open(self.tmp / f"{name}.log", "w")
-        p = subprocess.Popen([sys.executable, "-m", *args], stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                             start_new_session=True)
+        p = subprocess.Popen(
+            [sys.executable, "-m", *args], stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+        )
         self.procs.append(p)
         return p
 
@@ -358,8 +389,11 @@ def test_scheduler_address_and_bit_identical_rerun(sweep_file, tmp_path, local_r
     # a fresh computation on other processes reproduces the LocalCluster run bit for bit
     keep = [k for k in res.rows[0] if k != "wall_seconds"]
     assert [[r[k] for k in keep] for r in res.rows] == [[r[k] for k in keep] for r in local_run.rows]
-    sha = [json.loads((o / "points" / r["id"] / "result.json").read_text())["firmware_sha256"]
-           for o, rows in ((res.output, res.rows), (local_run.output, local_run.rows)) for r in rows]
+    sha = [
+        json.loads((o / "points" / r["id"] / "result.json").read_text())["firmware_sha256"]
+        for o, rows in ((res.output, res.rows), (local_run.output, local_run.rows))
+        for r in rows
+    ]
     assert sha[:2] == sha[2:]
 
 
@@ -386,7 +420,9 @@ def test_worker_killed_mid_point(sweep_file, tmp_path, dask_cluster):
     victim = cluster.workers[0]
     out = tmp_path / "out"
     box = {}
-    th = threading.Thread(target=lambda: box.update(res=run(sweep_file, out, scheduler=cluster.address, progress=False)))
+    th = threading.Thread(
+        target=lambda: box.update(res=run(sweep_file, out, scheduler=cluster.address, progress=False))
+    )
     try:
         th.start()
         t0, hit = time.time(), None

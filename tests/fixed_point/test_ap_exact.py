@@ -24,10 +24,9 @@ from __future__ import annotations
 import shutil
 import sys
 
+import ap_oracle
 import numpy as np
 import pytest
-
-import ap_oracle
 
 pytestmark = pytest.mark.skipif(shutil.which(ap_oracle.cxx()) is None,
                                 reason="the ap_types oracle needs a C++ compiler (g++)")

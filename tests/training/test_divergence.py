@@ -14,7 +14,7 @@ import yaml
 
 from kappa.history import METRIC_NAMES, FitHistory
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _hist(n=60, **over):

@@ -13,8 +13,13 @@ import kappa
 from kappa import FixedPointType, quantize, quantize_tensor, rail_stats
 from kappa.quantization import requantize_codes, to_codes
 
-TYPES = [f"ap_{s}fixed<{w},{i},AP_{r},AP_{o}>" for s in ("", "u") for (w, i) in ((1, 1), (5, -2), (8, 3), (12, 14), (24, 6))
-         for r in kappa.ROUNDING_MODES for o in kappa.OVERFLOW_MODES]
+TYPES = [
+    f"ap_{s}fixed<{w},{i},AP_{r},AP_{o}>"
+    for s in ("", "u")
+    for (w, i) in ((1, 1), (5, -2), (8, 3), (12, 14), (24, 6))
+    for r in kappa.ROUNDING_MODES
+    for o in kappa.OVERFLOW_MODES
+]
 
 
 def test_type_properties():
@@ -30,8 +35,16 @@ def test_type_properties():
     assert FixedPointType.from_string("ap_fixed<10,-2>").lsb == 2.0**-12
 
 
-@pytest.mark.parametrize("s", ["ap_fixed<8,3>", "ap_ufixed<12,4,AP_RND_CONV,AP_SAT_SYM>", "ap_fixed<5,-1,AP_RND_MIN_INF,AP_SAT_ZERO>",
-                               "ap_int<7>", "ap_uint<3>"])
+@pytest.mark.parametrize(
+    "s",
+    [
+        "ap_fixed<8,3>",
+        "ap_ufixed<12,4,AP_RND_CONV,AP_SAT_SYM>",
+        "ap_fixed<5,-1,AP_RND_MIN_INF,AP_SAT_ZERO>",
+        "ap_int<7>",
+        "ap_uint<3>",
+    ],
+)
 def test_str_round_trips_and_hls4ml_agrees(s):
     from hls4ml.backends.fpga.fpga_backend import FPGABackend
 
@@ -49,9 +62,19 @@ def test_stochastic_type_refused_for_firmware():
         t.check_firmware("dense0.update")
 
 
-@pytest.mark.parametrize("bad, names", [("ap_fixed<8", "ap_fixed<8"), ("ap_fixed<0,0>", "W=0"), ("ap_fixed<8,3,AP_FOO>", "AP_FOO"),
-                                        ("ap_fixed<8,3,AP_RND,AP_BAR>", "AP_BAR"), ("float", "float"), ("ap_fixed<a,3>", "'a'"),
-                                        ("ap_fixed<64,8>", "W=64"), ("ap_int<8,3>", "ap_int")])
+@pytest.mark.parametrize(
+    "bad, names",
+    [
+        ("ap_fixed<8", "ap_fixed<8"),
+        ("ap_fixed<0,0>", "W=0"),
+        ("ap_fixed<8,3,AP_FOO>", "AP_FOO"),
+        ("ap_fixed<8,3,AP_RND,AP_BAR>", "AP_BAR"),
+        ("float", "float"),
+        ("ap_fixed<a,3>", "'a'"),
+        ("ap_fixed<64,8>", "W=64"),
+        ("ap_int<8,3>", "ap_int"),
+    ],
+)
 def test_bad_strings(bad, names):
     with pytest.raises(ValueError) as info:
         FixedPointType.from_string(bad)
@@ -64,9 +87,15 @@ def _exact(x: float, t: FixedPointType) -> float:
     fl = v.numerator // v.denominator
     fr = v - fl
     m = t.rounding
-    up = {"TRN": False, "TRN_ZERO": v < 0 and fr != 0, "RND": fr >= Fraction(1, 2), "RND_ZERO": fr > Fraction(1, 2) or (fr == Fraction(1, 2) and v < 0),
-          "RND_MIN_INF": fr > Fraction(1, 2), "RND_INF": fr > Fraction(1, 2) or (fr == Fraction(1, 2) and v > 0),
-          "RND_CONV": fr > Fraction(1, 2) or (fr == Fraction(1, 2) and fl % 2 == 1)}[m]
+    up = {
+        "TRN": False,
+        "TRN_ZERO": v < 0 and fr != 0,
+        "RND": fr >= Fraction(1, 2),
+        "RND_ZERO": fr > Fraction(1, 2) or (fr == Fraction(1, 2) and v < 0),
+        "RND_MIN_INF": fr > Fraction(1, 2),
+        "RND_INF": fr > Fraction(1, 2) or (fr == Fraction(1, 2) and v > 0),
+        "RND_CONV": fr > Fraction(1, 2) or (fr == Fraction(1, 2) and fl % 2 == 1),
+    }[m]
     q = fl + (1 if up else 0)
     lo = -(2 ** (t.width - 1)) if t.signed else 0
     hi = t.qmax
@@ -87,7 +116,9 @@ def test_quantize_matches_fraction_model():
     for s in TYPES:
         t = FixedPointType.from_string(s)
         ties = (np.arange(-40, 40) + 0.5) * t.lsb
-        x = np.concatenate([ties, rng.uniform(-3 * 2.0**t.integer, 3 * 2.0**t.integer, 60), [0.0, -0.0, 1e30, -1e30, 2.0**52 + 1]])
+        x = np.concatenate(
+            [ties, rng.uniform(-3 * 2.0**t.integer, 3 * 2.0**t.integer, 60), [0.0, -0.0, 1e30, -1e30, 2.0**52 + 1]]
+        )
         got = quantize(x, t)
         want = np.array([_exact(v, t) for v in x])
         assert np.array_equal(got, want), (s, x[got != want][:5], got[got != want][:5], want[got != want][:5])
@@ -121,9 +152,13 @@ def test_quantize_tensor_equals_numpy_and_gradients():
     with tf.GradientTape(persistent=True) as tape:
         y_ste = tf.reduce_sum(3.0 * quantize_tensor(x, "ap_fixed<8,3,AP_RND,AP_SAT>"))
         y_none = tf.reduce_sum(quantize_tensor(x, "ap_fixed<8,3>", ste=False) * x)
-    assert np.array_equal(tape.gradient(y_ste, x).numpy(), [3.0, 3.0, 3.0, 3.0])  # straight through, even when saturated
+    assert np.array_equal(
+        tape.gradient(y_ste, x).numpy(), [3.0, 3.0, 3.0, 3.0]
+    )  # straight through, even when saturated
     g = tape.gradient(y_none, x).numpy()  # only through the unquantized factor
-    assert np.array_equal(g, quantize(np.array([0.3, -1.7, 5.0, 100.0], np.float32), "ap_fixed<8,3>").astype(np.float32))
+    assert np.array_equal(
+        g, quantize(np.array([0.3, -1.7, 5.0, 100.0], np.float32), "ap_fixed<8,3>").astype(np.float32)
+    )
     assert quantize_tensor(tf.constant([1.1], tf.float32), "ap_fixed<8,3>").dtype == tf.float32
 
 
@@ -159,7 +194,7 @@ def test_requantize_codes_matches_quantize_and_handles_wide_products():
     # a 56-bit product (beyond float64): exact in int64
     p = np.array([(2**31 - 1) * (2**23 - 3)], dtype=np.int64)
     got = requantize_codes(p, 40, "ap_fixed<32,20,AP_RND,AP_SAT>")
-    want = (Fraction(int(p[0]), 2**40) * 2**12)
+    want = Fraction(int(p[0]), 2**40) * 2**12
     assert got[0] == round(want)  # no tie here: Python's round is exact on Fractions
     assert np.array_equal(to_codes(np.array([0.25, -1.5]), "ap_fixed<8,3>"), [8, -48])
     with pytest.raises(ValueError, match="not on the grid"):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "models"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "models"
 
 
 def _mlp_numpy(f, x):

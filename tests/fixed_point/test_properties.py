@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
@@ -27,7 +26,7 @@ from kappa import FixedPointType, PrecisionDict, quantize  # noqa: E402
 from kappa.fixed_point import MAX_EXPONENT, MAX_WIDTH  # noqa: E402
 from kappa.precision import FIELDS  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CASES: Counter = Counter()
 SETTINGS = dict(deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
@@ -86,14 +85,30 @@ def test_type_strings_refused_by_name_or_exact(s, seed):
 
 
 # ====================================================================== PrecisionDict specs
-VALID_TYPES = ["ap_fixed<8,3,AP_RND,AP_SAT>", "ap_fixed<10,2>", "ap_fixed<16,6,AP_TRN,AP_WRAP>", "ap_ufixed<6,1,AP_RND,AP_SAT>",
-               "ap_fixed<12,4,AP_RND_CONV,AP_SAT_SYM>", "ap_int<4>", "ap_int<2>", "ap_fixed<20,8>", "ap_fixed<24,10,AP_RND,AP_SAT_ZERO>",
-               "fixed<9,3,RND_INF,SAT>", "ap_fixed<8,2,S_RND,AP_SAT>"]
+VALID_TYPES = [
+    "ap_fixed<8,3,AP_RND,AP_SAT>",
+    "ap_fixed<10,2>",
+    "ap_fixed<16,6,AP_TRN,AP_WRAP>",
+    "ap_ufixed<6,1,AP_RND,AP_SAT>",
+    "ap_fixed<12,4,AP_RND_CONV,AP_SAT_SYM>",
+    "ap_int<4>",
+    "ap_int<2>",
+    "ap_fixed<20,8>",
+    "ap_fixed<24,10,AP_RND,AP_SAT_ZERO>",
+    "fixed<9,3,RND_INF,SAT>",
+    "ap_fixed<8,2,S_RND,AP_SAT>",
+]
 BAD_TYPES = ["ap_fixed<0,1>", "float", "ap_fixed<8,1030>", "ap_fixed<8,3,AP_FOO>", 7, ["ap_fixed<8,3>"], "auto"]
 LAYERS = ["default", "input", "dense0", "dense1"]
-BASE = {"default": {"weight": "ap_fixed<10,2,AP_RND,AP_SAT>", "bias": "ap_fixed<10,2>", "accumulator": "ap_fixed<22,8>",
-                    "activation": "ap_fixed<14,5,AP_RND,AP_SAT>"},
-        "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"}}
+BASE = {
+    "default": {
+        "weight": "ap_fixed<10,2,AP_RND,AP_SAT>",
+        "bias": "ap_fixed<10,2>",
+        "accumulator": "ap_fixed<22,8>",
+        "activation": "ap_fixed<14,5,AP_RND,AP_SAT>",
+    },
+    "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +158,8 @@ X4 = np.random.default_rng(9).uniform(-4, 4, (12, 4))
 @given(case=precision_specs())
 def test_precision_specs_refused_by_name_or_exact(small_model, case):
     from hls.project.convert import firmware_types
-    from kappa.firmware_forward import firmware_plan
     from kappa import predict_quantized
+    from kappa.firmware_forward import firmware_plan
     from kappa.training_forward import predict_tf
 
     spec, bad = case
@@ -160,7 +175,9 @@ def test_precision_specs_refused_by_name_or_exact(small_model, case):
         y = predict_quantized(small_model, pd, X4)
     except ValueError as exc:
         msg = str(exc)
-        assert any(w in msg for w in ("unknown layer", "training-only", "bits", "only has the field", "has no field")), msg
+        assert any(
+            w in msg for w in ("unknown layer", "training-only", "bits", "only has the field", "has no field")
+        ), msg
         return
     assert y.shape == (12, 2) and np.all(np.isfinite(y))
     out_t = pd.dtype("dense1", "activation")
@@ -204,8 +221,11 @@ def input_arrays(draw):
     dtype = draw(st.sampled_from([np.float64, np.float32, np.int32, np.bool_, np.complex128, np.str_]))
     if dtype is np.str_:
         return np.full(shape, "1")
-    elems = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), SPECIAL) if dtype in (np.float64, np.float32, np.complex128) \
+    elems = (
+        st.one_of(st.floats(-1e6, 1e6, allow_nan=False), SPECIAL)
+        if dtype in (np.float64, np.float32, np.complex128)
         else None
+    )
     with np.errstate(over="ignore", invalid="ignore"):
         return draw(hnp.arrays(dtype, shape, elements=elems)) if elems is not None else draw(hnp.arrays(dtype, shape))
 
@@ -225,7 +245,13 @@ def test_input_arrays_refused_by_shape_or_value_or_exact(small_model, X):
         bad_shape = X.ndim != 2 or X.shape[1:] != (4,) or X.shape[0] == 0
         bad_value = X.dtype.kind not in "biuf" or (X.dtype.kind in "fc" and not np.all(np.isfinite(X)))
         assert bad_shape or bad_value, (X, msg)
-        if X.ndim == 2 and X.shape[1:] == (4,) and X.shape[0] > 0 and X.dtype.kind == "f" and not np.all(np.isfinite(X)):
+        if (
+            X.ndim == 2
+            and X.shape[1:] == (4,)
+            and X.shape[0] > 0
+            and X.dtype.kind == "f"
+            and not np.all(np.isfinite(X))
+        ):
             k = tuple(int(i) for i in np.argwhere(~np.isfinite(X))[0])
             assert f"index {k}" in msg
         return
@@ -237,12 +263,33 @@ def test_input_arrays_refused_by_shape_or_value_or_exact(small_model, X):
 
 # ====================================================================== job config dicts
 JUNK = st.sampled_from([None, -1, 0, 1, "1e-3", "abc", [], {}, True, 1e300, "../x", "a b", math.nan, [4, "x"], 2.5])
-CFG_PATHS = [("name",), ("dataset",), ("dataset", "name"), ("dataset", "num_samples"), ("dataset", "seed"),
-             ("dataset", "noise_std"), ("split",), ("split", "val_fraction"), ("model", "num_hidden"),
-             ("model", "use_bias"), ("model", "activation"), ("training", "epochs"), ("training", "batch_size"),
-             ("training", "learning_rate"), ("training", "loss_mode"), ("training", "optimizer"), ("precision",),
-             ("precision", "dense0"), ("hls", "part"), ("hls", "clock_period"), ("hls", "reuse_factor"),
-             ("hls", "backend"), ("hls", "strategy"), ("training", "epochz"), ("bogus",)]
+CFG_PATHS = [
+    ("name",),
+    ("dataset",),
+    ("dataset", "name"),
+    ("dataset", "num_samples"),
+    ("dataset", "seed"),
+    ("dataset", "noise_std"),
+    ("split",),
+    ("split", "val_fraction"),
+    ("model", "num_hidden"),
+    ("model", "use_bias"),
+    ("model", "activation"),
+    ("training", "epochs"),
+    ("training", "batch_size"),
+    ("training", "learning_rate"),
+    ("training", "loss_mode"),
+    ("training", "optimizer"),
+    ("precision",),
+    ("precision", "dense0"),
+    ("hls", "part"),
+    ("hls", "clock_period"),
+    ("hls", "reuse_factor"),
+    ("hls", "backend"),
+    ("hls", "strategy"),
+    ("training", "epochz"),
+    ("bogus",),
+]
 NAMES = st.sampled_from(["affine", "ok-name_1", "../../etc", "..", "a/b", "x y", "", "n\x00", "名前", "a" * 101])
 
 
@@ -296,8 +343,12 @@ def test_config_dicts_refused_with_keys_or_confined(tmp_path_factory, case):
 
 
 # ====================================================================== HLS options -> files
-HOSTILE = st.one_of(st.text(max_size=12), st.sampled_from(['xc"; exec touch PWNED; "', "[exec touch PWNED]", "$x",
-                                                           "xcu250-figd2104-2L-e", "xc7z020clg400-1", "a\nb"]))
+HOSTILE = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        ['xc"; exec touch PWNED; "', "[exec touch PWNED]", "$x", "xcu250-figd2104-2L-e", "xc7z020clg400-1", "a\nb"]
+    ),
+)
 
 
 def _mostly(valid, hostile):
@@ -306,12 +357,14 @@ def _mostly(valid, hostile):
 
 
 @settings(max_examples=20, **SETTINGS)
-@given(part=_mostly(st.sampled_from(["xcu250-figd2104-2L-e", "xc7z020clg400-1"]), HOSTILE),
-       clock=_mostly(st.sampled_from([5, "4.5", 3.3]),
-                     st.one_of(st.floats(allow_nan=True, allow_infinity=True), HOSTILE)),
-       layer=_mostly(st.sampled_from(["dense0", "d_1"]),
-                     st.one_of(st.sampled_from(["my layer", "d'q", "d-0"]), st.text(max_size=6))),
-       rf=_mostly(st.sampled_from([1, 2, "2", 1.0]), st.sampled_from([0, -1, 2.5, True, "x"])))
+@given(
+    part=_mostly(st.sampled_from(["xcu250-figd2104-2L-e", "xc7z020clg400-1"]), HOSTILE),
+    clock=_mostly(st.sampled_from([5, "4.5", 3.3]), st.one_of(st.floats(allow_nan=True, allow_infinity=True), HOSTILE)),
+    layer=_mostly(
+        st.sampled_from(["dense0", "d_1"]), st.one_of(st.sampled_from(["my layer", "d'q", "d-0"]), st.text(max_size=6))
+    ),
+    rf=_mostly(st.sampled_from([1, 2, "2", 1.0]), st.sampled_from([0, -1, 2.5, True, "x"])),
+)
 def test_hls_options_refused_or_written_only_inside_target(tmp_path_factory, part, clock, layer, rf):
     import keras
 

@@ -2,7 +2,7 @@
 hls4ml's C++ fills (against the float functions), hls4ml's index arithmetic on chosen
 values, the refusals, the PrecisionDict fields, and classifier training (cross-entropy,
 validation accuracy per epoch, BatchNorm moving statistics) ending bit-exact with the
-firmware forward. The C-simulation proofs are in ``firmware_tests/test_tables.py``."""
+firmware forward. The C-simulation proofs are in ``firmware_tests/emulation/test_tables.py``."""
 
 from __future__ import annotations
 
@@ -67,8 +67,15 @@ def test_softmax_tables_index_and_adder_tree():
 
 def test_softmax_and_table_options_and_refusals():
     m = keras.Sequential([keras.Input((4,), name="x"), keras.layers.Dense(3, activation="softmax", name="d")])
-    P = {"input": {"value": "ap_fixed<10,4>"}, "default": {"weight": "ap_fixed<8,2>", "bias": "ap_fixed<8,2>",
-                                                            "accumulator": "ap_fixed<16,6>", "activation": "ap_fixed<16,6>"}}
+    P = {
+        "input": {"value": "ap_fixed<10,4>"},
+        "default": {
+            "weight": "ap_fixed<8,2>",
+            "bias": "ap_fixed<8,2>",
+            "accumulator": "ap_fixed<16,6>",
+            "activation": "ap_fixed<16,6>",
+        },
+    }
     X = np.zeros((2, 4))
     with pytest.raises(ValueError, match=r"\['d'\]\['table_size'\] = 1000: .*power of two"):
         predict_quantized(m, P, X, layer_options={"d": {"table_size": 1000}})
@@ -83,11 +90,15 @@ def test_softmax_and_table_options_and_refusals():
         predict_quantized(m, {**P, "d": {"table": "ap_fixed<8,2>"}}, X)
     sig = keras.Sequential([keras.Input((4,), name="x"), keras.layers.Activation("sigmoid", name="s")])
     assert fields_by_layer(sig)["s"] == ("activation", "table")
-    y512 = predict_quantized(sig, {"input": {"value": "ap_fixed<12,5>"}}, np.full((1, 4), 0.3),
-                             layer_options={"s": {"table_size": 64}})
-    assert np.all(y512 == activation_table("sigmoid", 64, T18)[table_index(np.array([0.296875]),
-                                                                              FixedPointType.from_string("ap_fixed<12,5>"),
-                                                                              "sigmoid", 64)])
+    y512 = predict_quantized(
+        sig, {"input": {"value": "ap_fixed<12,5>"}}, np.full((1, 4), 0.3), layer_options={"s": {"table_size": 64}}
+    )
+    assert np.all(
+        y512
+        == activation_table("sigmoid", 64, T18)[
+            table_index(np.array([0.296875]), FixedPointType.from_string("ap_fixed<12,5>"), "sigmoid", 64)
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,23 +108,39 @@ def digits():
     return ds, X_tr[:600], Y_tr[:600]
 
 
-P_CLS = {"input": {"value": "ap_ufixed<8,1,AP_RND,AP_SAT>"},
-         "default": {"weight": "ap_fixed<12,3,AP_RND_CONV,AP_SAT>", "bias": "ap_fixed<12,3,AP_RND_CONV,AP_SAT>",
-                     "accumulator": "ap_fixed<20,8>", "activation": "ap_fixed<14,6,AP_RND,AP_SAT>"},
-         "batchnorm0": {"scale": "ap_fixed<12,4,AP_RND,AP_SAT>", "bias": "ap_fixed<12,4,AP_RND,AP_SAT>"},
-         "output_activation": {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>", "exp_table": "ap_fixed<16,6,AP_RND,AP_SAT>"}}
+P_CLS = {
+    "input": {"value": "ap_ufixed<8,1,AP_RND,AP_SAT>"},
+    "default": {
+        "weight": "ap_fixed<12,3,AP_RND_CONV,AP_SAT>",
+        "bias": "ap_fixed<12,3,AP_RND_CONV,AP_SAT>",
+        "accumulator": "ap_fixed<20,8>",
+        "activation": "ap_fixed<14,6,AP_RND,AP_SAT>",
+    },
+    "batchnorm0": {"scale": "ap_fixed<12,4,AP_RND,AP_SAT>", "bias": "ap_fixed<12,4,AP_RND,AP_SAT>"},
+    "output_activation": {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>", "exp_table": "ap_fixed<16,6,AP_RND,AP_SAT>"},
+}
 
 
 def test_classifier_with_batchnorm_and_softmax_trains_with_cross_entropy(digits, tmp_path):
     ds, X, Y = digits
-    m = LinearBlockModel(dataset=ds, num_hidden=[16], activation="relu", use_batchnorm=True,
-                         output_activation="softmax", seed=0)
+    m = LinearBlockModel(
+        dataset=ds, num_hidden=[16], activation="relu", use_batchnorm=True, output_activation="softmax", seed=0
+    )
     m.model.get_layer("batchnorm0").momentum = 0.9  # moving statistics settle within the short run
     mean0 = m.model.get_layer("batchnorm0").moving_mean.numpy().copy()
     opts = {"output_activation": {"table_size": 512}}
-    h = m.train_instrumented(X, Y, epochs=8, batch_size=32, learning_rate=0.1, loss_mode="cross_entropy",
-                             precision_dict=P_CLS, compute_analytic_hessian=False, validation_split=0.25,
-                             layer_options=opts)
+    h = m.train_instrumented(
+        X,
+        Y,
+        epochs=8,
+        batch_size=32,
+        learning_rate=0.1,
+        loss_mode="cross_entropy",
+        precision_dict=P_CLS,
+        compute_analytic_hessian=False,
+        validation_split=0.25,
+        layer_options=opts,
+    )
     assert h.val_accuracy.shape == (8,) and h.val_loss.shape == (8,)
     assert h.val_accuracy[-1] > 0.75 and h.val_loss[-1] < 0.5 * h.val_loss[0]
     assert h.loss[-20:].mean() < 0.5 * h.loss[:5].mean()

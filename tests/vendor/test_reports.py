@@ -16,7 +16,7 @@ import pytest
 
 from hls.vendor.reports import ReportError, SynthesisReport, format_table, plot_reports, read_report
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO.parent / "shared" / "fixtures" / "reports" / "vivado-2020.1-hls4ml-test"
 CLI = REPO / "scripts" / "hls_report.py"
 
@@ -215,7 +215,11 @@ def test_rpt_cut_inside_the_dsp_table_is_caught(prj):
     [
         (b"<DSP48E>73</DSP48E>", b"", "<AreaEstimates/Resources> has no DSP"),
         (b"<EstimatedClockPeriod>4.049</EstimatedClockPeriod>", b"", "missing <PerformanceEstimates/SummaryOfTiming"),
-        (b"<Best-caseLatency>10</Best-caseLatency>", b"<Best-caseLatency>ten</Best-caseLatency>", "BestLatency is 'ten'"),
+        (
+            b"<Best-caseLatency>10</Best-caseLatency>",
+            b"<Best-caseLatency>ten</Best-caseLatency>",
+            "BestLatency is 'ten'",
+        ),
         (b"<profile>", b"<report>", "root element is <report>"),
     ],
 )

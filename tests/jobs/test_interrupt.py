@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "build_hls.py"
 
 pytestmark = pytest.mark.slow

@@ -11,18 +11,17 @@ import os
 import shutil
 from pathlib import Path
 
+import hls4ml
 import pytest
 import yaml
+from test_reports import project_tcl, vitis_xml  # the fixture layout, shared
 
 from hls.vendor.reports import SynthesisReport
 from hls.vendor.synth import SynthesisError, VendorToolNotFoundError, find_vendor_tools, run_synthesis
 
-import hls4ml
-from test_reports import project_tcl, vitis_xml  # the fixture layout, shared
-
 CP, MKDIR = shutil.which("cp"), shutil.which("mkdir")  # resolved before PATH is replaced
 
-FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "reports" / "vivado-2020.1-hls4ml-test"
+FIXTURE = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "reports" / "vivado-2020.1-hls4ml-test"
 TEMPLATES = Path(hls4ml.__file__).parent / "templates"
 VITIS_APP = """<project xmlns="com.autoesl.autopilot.project" name="myproject_prj" top="myproject">
     <files xmlns=""/>
@@ -63,7 +62,9 @@ def hls4ml_project(root: Path, backend: str) -> Path:
 
 
 def snapshot(d: Path) -> dict:
-    return {str(p.relative_to(d)): (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else None) for p in d.rglob("*")}
+    return {
+        str(p.relative_to(d)): (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else None) for p in d.rglob("*")
+    }
 
 
 @pytest.fixture
@@ -115,7 +116,7 @@ def calls(bindir: Path) -> list[dict]:
     """The stub invocations: [{'tool': ..., 'cwd': ..., 'args': [...]}, ...]."""
     log = bindir / "calls.log"
     out, cur = [], None
-    for line in (log.read_text().splitlines() if log.exists() else []):
+    for line in log.read_text().splitlines() if log.exists() else []:
         key, _, val = line.partition("=")
         if key == "tool":
             cur = {"tool": val, "args": []}
@@ -198,7 +199,14 @@ def test_vitis_run_stub_that_writes_nothing(tmp_path, bindir):
     [call] = calls(bindir)
     assert call == {"tool": "vitis-run", "cwd": str(prj.resolve()), "args": ["--tcl", "build_prj.tcl", "--mode", "hls"]}
     assert build_opts(prj) == {
-        "reset": 0, "csim": 0, "synth": 1, "cosim": 0, "validation": 0, "export": 0, "vsynth": 0, "fifo_opt": 0,
+        "reset": 0,
+        "csim": 0,
+        "synth": 1,
+        "cosim": 0,
+        "validation": 0,
+        "export": 0,
+        "vsynth": 0,
+        "fifo_opt": 0,
     }
     assert not (tmp_path / "where_it_was_written").exists()
 
@@ -213,7 +221,14 @@ def test_vitis_run_stub_producing_reports(tmp_path, bindir):
     assert [c["tool"] for c in calls(bindir)] == ["vitis-run"]  # vivado is started by build_prj.tcl, not us
     assert calls(bindir)[0]["cwd"] == str(prj.resolve())
     assert build_opts(prj) == {
-        "reset": 0, "csim": 0, "synth": 1, "cosim": 1, "validation": 0, "export": 0, "vsynth": 1, "fifo_opt": 0,
+        "reset": 0,
+        "csim": 0,
+        "synth": 1,
+        "cosim": 1,
+        "validation": 0,
+        "export": 0,
+        "vsynth": 1,
+        "fifo_opt": 0,
     }
     assert (r.tool, r.tool_version) == ("Vitis HLS", "2023.2")
     assert_fixture_numbers(r)
@@ -234,7 +249,14 @@ def test_only_vitis_hls_on_path(tmp_path, bindir):
     [call] = calls(bindir)
     assert call == {"tool": "vitis_hls", "cwd": str(prj.resolve()), "args": ["-f", "build_prj.tcl"]}
     assert build_opts(prj) == {
-        "reset": 1, "csim": 0, "synth": 1, "cosim": 0, "validation": 0, "export": 0, "vsynth": 0, "fifo_opt": 0,
+        "reset": 1,
+        "csim": 0,
+        "synth": 1,
+        "cosim": 0,
+        "validation": 0,
+        "export": 0,
+        "vsynth": 0,
+        "fifo_opt": 0,
     }
     assert (prj / "build_stdout.log").exists()
     assert_fixture_numbers(r)

@@ -186,14 +186,25 @@ def test_precision_none_keeps_floating_point_sgd(affine):
 
 def test_history_has_every_reference_metric(affine):
     ds, X, Y, eta_max = affine
-    h = one_layer(ds).train_instrumented(X, Y, epochs=2, batch_size=50, learning_rate=0.3 * eta_max,
-                                         reference_A=ds.A)
+    h = one_layer(ds).train_instrumented(X, Y, epochs=2, batch_size=50, learning_rate=0.3 * eta_max, reference_A=ds.A)
     assert isinstance(h, FitHistory)
     for k in METRIC_NAMES:
         assert getattr(h, k).shape == (12,), k  # ceil(256/50) = 6 steps per epoch
     assert list(h.epoch) == [0] * 6 + [1] * 6
-    for k in ("loss", "rmse", "theta_norm", "grad_norm", "raw_update_norm", "actual_update_norm", "alpha",
-              "alpha_would", "eta_eff", "forward_gain_spectral", "hessian_lambda_max", "weight_error_fro"):
+    for k in (
+        "loss",
+        "rmse",
+        "theta_norm",
+        "grad_norm",
+        "raw_update_norm",
+        "actual_update_norm",
+        "alpha",
+        "alpha_would",
+        "eta_eff",
+        "forward_gain_spectral",
+        "hessian_lambda_max",
+        "weight_error_fro",
+    ):
         assert np.all(np.isfinite(getattr(h, k))), k
     w = ds.A.T  # forward gain of a one-layer model is its spectral norm
     assert h.forward_gain_spectral[-1] > 0 and np.all(h.finite) and not h.divergence.any()
@@ -222,8 +233,9 @@ def test_momentum_stability_bound(affine):
     for f in (0.95, 1.05):
         eta = f * (2 + 2 * beta) / lam
         m = one_layer(ds)
-        res[f] = m.train_instrumented(X, Y, epochs=300, batch_size=len(X), learning_rate=eta, optimizer="momentum",
-                                      beta=beta)
+        res[f] = m.train_instrumented(
+            X, Y, epochs=300, batch_size=len(X), learning_rate=eta, optimizer="momentum", beta=beta
+        )
     assert res[0.95].loss[-1] < 1e-6 * res[0.95].loss[0] and np.all(res[0.95].spectral_radius_raw < 1)
     assert res[1.05].loss[-1] > res[1.05].loss[0] and np.all(res[1.05].spectral_radius_raw > 1)
     for eta, lam_ in ((0.1, 1.0), (3.0, 1.0), (1.0, 0.5)):  # real and complex root pairs
@@ -234,11 +246,18 @@ def test_momentum_stability_bound(affine):
 
 def test_adam_float_and_quantized_state(affine):
     ds, X, Y, _ = affine
-    prec = {"default": {"weight": W12, "adam_m": "ap_fixed<20,4,AP_RND,AP_SAT>",
-                        "adam_v": "ap_ufixed<24,2,AP_RND,AP_SAT>", "update": "ap_fixed<16,4,S_RND,AP_SAT>"}}
+    prec = {
+        "default": {
+            "weight": W12,
+            "adam_m": "ap_fixed<20,4,AP_RND,AP_SAT>",
+            "adam_v": "ap_ufixed<24,2,AP_RND,AP_SAT>",
+            "update": "ap_fixed<16,4,S_RND,AP_SAT>",
+        }
+    }
     for p in (None, prec):
-        h = one_layer(ds).train_instrumented(X, Y, epochs=40, batch_size=64, learning_rate=0.02, optimizer="adam",
-                                             precision_dict=p)
+        h = one_layer(ds).train_instrumented(
+            X, Y, epochs=40, batch_size=64, learning_rate=0.02, optimizer="adam", precision_dict=p
+        )
         assert h.loss[-1] < 0.05 * h.loss[0]
         assert np.all(np.isnan(h.spectral_radius_raw))
 
@@ -246,8 +265,10 @@ def test_adam_float_and_quantized_state(affine):
 def test_stochastic_rounding_is_seeded(affine):
     ds, X, Y, _ = affine
     prec = {"default": {"weight": W12, "update": "ap_fixed<16,4,S_RND,AP_SAT>"}}
-    a, b, c = (one_layer(ds).train_instrumented(X, Y, epochs=2, batch_size=32, learning_rate=0.05,
-                                                precision_dict=prec, seed=s) for s in (1, 1, 2))
+    a, b, c = (
+        one_layer(ds).train_instrumented(X, Y, epochs=2, batch_size=32, learning_rate=0.05, precision_dict=prec, seed=s)
+        for s in (1, 1, 2)
+    )
     np.testing.assert_array_equal(a.loss, b.loss)
     assert not np.array_equal(a.loss, c.loss)
 
@@ -285,8 +306,14 @@ def test_setup_errors(affine):
         m.train_instrumented(X, Y, precision_dict={"default": {"weight": "ap_fixed<16,4,S_RND>"}})
     with pytest.raises(ValueError, match="unknown layer"):
         m.train_instrumented(X, Y, precision_dict={"dense7": {"weight": "ap_fixed<16,4>"}})
-    for kw in ({"curvature_mode": "sideways"}, {"optimizer": "rmsprop"}, {"loss_mode": "l1"},
-               {"learning_rate": -1.0}, {"alpha_min": 2.0}, {"batch_size": 0}):
+    for kw in (
+        {"curvature_mode": "sideways"},
+        {"optimizer": "rmsprop"},
+        {"loss_mode": "l1"},
+        {"learning_rate": -1.0},
+        {"alpha_min": 2.0},
+        {"batch_size": 0},
+    ):
         with pytest.raises(ValueError):
             m.train_instrumented(X, Y, **kw)
     with pytest.raises(ValueError, match="reference_A"):

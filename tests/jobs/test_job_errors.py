@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "build_hls.py"
 
 
@@ -191,8 +191,11 @@ def test_training_failure_reported_as_error(tmp_path, capsys, monkeypatch):
     def nan_run(self, X, Y, **kw):
         n = 5
         arr = {k: np.zeros(n) for k in METRIC_NAMES}
-        arr.update(loss=np.array([1.0, 2.0, 50.0, 1e30, np.inf]), finite=np.array([1, 1, 1, 1, 0], bool),
-                   divergence=np.array([0, 0, 0, 0, 1], bool))
+        arr.update(
+            loss=np.array([1.0, 2.0, 50.0, 1e30, np.inf]),
+            finite=np.array([1, 1, 1, 1, 0], bool),
+            divergence=np.array([0, 0, 0, 0, 1], bool),
+        )
         return FitHistory(**arr, config={"quantized": False})
 
     monkeypatch.setattr(BaseModel, "train_instrumented", nan_run)
@@ -206,21 +209,34 @@ def test_training_failure_reported_as_error(tmp_path, capsys, monkeypatch):
 def test_no_traceback_on_the_terminal(tmp_path):
     """The real command: one error line on stderr, exit 2."""
     cfg = _cfg(tmp_path, training__epochz=3)
-    r = subprocess.run([sys.executable, str(SCRIPT), "--config", str(cfg), "--output", str(tmp_path / "p")],
-                       capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600)
+    r = subprocess.run(
+        [sys.executable, str(SCRIPT), "--config", str(cfg), "--output", str(tmp_path / "p")],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        timeout=600,
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
-    assert errors == [f"error: {cfg}: 1 problem: training.epochz: unknown key; valid: "
-                      + errors[0].split("valid: ", 1)[1]]
+    assert errors == [
+        f"error: {cfg}: 1 problem: training.epochz: unknown key; valid: " + errors[0].split("valid: ", 1)[1]
+    ]
 
 
 def test_hls_report_bad_plot_path_before_the_table(tmp_path):
     fixtures = REPO.parent / "shared" / "fixtures" / "reports"
     projects = sorted(p for p in fixtures.iterdir() if p.is_dir()) if fixtures.is_dir() else []
     target = str(projects[0]) if projects else str(tmp_path)
-    for plot, match in ((tmp_path / "no" / "dir" / "x.png", "does not exist"), (tmp_path / "x.nosuch", "suffix"),
-                        (tmp_path, "is a directory")):
-        r = subprocess.run([sys.executable, str(REPO / "scripts" / "hls_report.py"), target, "--plot", str(plot)],
-                           capture_output=True, text=True, timeout=300)
+    for plot, match in (
+        (tmp_path / "no" / "dir" / "x.png", "does not exist"),
+        (tmp_path / "x.nosuch", "suffix"),
+        (tmp_path, "is a directory"),
+    ):
+        r = subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "hls_report.py"), target, "--plot", str(plot)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
         assert r.stderr.startswith("error: --plot") and match in r.stderr, r.stderr

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "experiment_000_global_throttle.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "experiment_000_global_throttle.ipynb"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "models"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "models"
 MLP = (FIXTURES / "KERAS_3layer.json", FIXTURES / "KERAS_3layer_weights.h5")
 
 
@@ -47,9 +47,9 @@ def test_kappa_build_model_with_suggested_types_is_bit_exact(tmp_path, capsys):
 
 def test_kappa_firmware_report_command(tmp_path, capsys):
     from hls.cli import main
-    from kappa.suggest import suggest_precision
-    from kappa.loading import load_model
     from hls.jobs.model_job import without_final_softmax
+    from kappa.loading import load_model
+    from kappa.suggest import suggest_precision
 
     data = _data(tmp_path, n=100)
     model, _ = without_final_softmax(load_model(*MLP))

@@ -24,10 +24,10 @@ import tensorflow as tf  # noqa: E402
 import kappa  # noqa: E402
 from kappa.data import AffineDataset  # noqa: E402
 from kappa.fixed_point import FixedPointType  # noqa: E402
-from kappa.nn import RESERVED_LAYER_NAMES, BaseModel, KerasModel, LinearBlockModel  # noqa: E402
 from kappa.layers import build_plan  # noqa: E402
-from kappa.training_forward import TrainingForward, predict_tf  # noqa: E402
+from kappa.nn import RESERVED_LAYER_NAMES, BaseModel, KerasModel, LinearBlockModel  # noqa: E402
 from kappa.quantization import round_units_tensor  # noqa: E402
+from kappa.training_forward import TrainingForward, predict_tf  # noqa: E402
 from kappa.utils import half_mse_batch_loss  # noqa: E402
 
 
@@ -256,8 +256,9 @@ def _reference_forward(model, prec: kappa.PrecisionDict, X, events):
                         s = acc + p
                         acc = q(s, at)
                         events["overflow"] += int(acc != s)
-                    events["truncated"] += int(sum(q(x[i] * W[i][j], at) for i in range(len(x)))
-                                                != sum(x[i] * W[i][j] for i in range(len(x))))
+                    events["truncated"] += int(
+                        sum(q(x[i] * W[i][j], at) for i in range(len(x))) != sum(x[i] * W[i][j] for i in range(len(x)))
+                    )
                     if layer.activation.__name__ == "relu":
                         acc = max(acc, Fraction(0))
                     y.append(q(acc, act))
@@ -271,9 +272,14 @@ def _reference_forward(model, prec: kappa.PrecisionDict, X, events):
 
 def _firmware_model(seed=0):
     rng = np.random.default_rng(seed)
-    m = _chain(keras.layers.Dense(5, activation="relu", name="d0"), keras.layers.Dense(4, name="d1"),
-               keras.layers.ReLU(name="r1"), keras.layers.Dense(3, name="d2"),
-               keras.layers.Activation("linear", name="a2"), n_in=6)
+    m = _chain(
+        keras.layers.Dense(5, activation="relu", name="d0"),
+        keras.layers.Dense(4, name="d1"),
+        keras.layers.ReLU(name="r1"),
+        keras.layers.Dense(3, name="d2"),
+        keras.layers.Activation("linear", name="a2"),
+        n_in=6,
+    )
     for layer in m.layers:
         if isinstance(layer, keras.layers.Dense):
             layer.kernel.assign(rng.normal(0, 1.5, layer.kernel.shape))
@@ -284,22 +290,44 @@ def _firmware_model(seed=0):
 
 FIRMWARE_CASES = {
     # accumulator ap_fixed<10,4> WRAP: sums overflow and wrap
-    "wrap_10_4": {"input": {"value": "ap_fixed<10,4>"},
-                  "default": {"weight": "ap_fixed<8,3>", "bias": "ap_fixed<8,3>",
-                              "accumulator": "ap_fixed<10,4>", "activation": "ap_fixed<10,4>"}},
+    "wrap_10_4": {
+        "input": {"value": "ap_fixed<10,4>"},
+        "default": {
+            "weight": "ap_fixed<8,3>",
+            "bias": "ap_fixed<8,3>",
+            "accumulator": "ap_fixed<10,4>",
+            "activation": "ap_fixed<10,4>",
+        },
+    },
     # saturating accumulator with rounding
-    "sat_12_3": {"input": {"value": "ap_fixed<10,4>"},
-                 "default": {"weight": "ap_fixed<8,3>", "bias": "ap_fixed<8,3>",
-                             "accumulator": "ap_fixed<12,3,AP_RND,AP_SAT>",
-                             "activation": "ap_fixed<10,4,AP_RND,AP_SAT>"}},
+    "sat_12_3": {
+        "input": {"value": "ap_fixed<10,4>"},
+        "default": {
+            "weight": "ap_fixed<8,3>",
+            "bias": "ap_fixed<8,3>",
+            "accumulator": "ap_fixed<12,3,AP_RND,AP_SAT>",
+            "activation": "ap_fixed<10,4,AP_RND,AP_SAT>",
+        },
+    },
     # products truncated: accumulator has fewer fractional bits (7) than input + weight (6 + 9)
-    "truncated_products": {"input": {"value": "ap_fixed<10,4>"},
-                           "default": {"weight": "ap_fixed<12,3>", "bias": "ap_fixed<12,3>",
-                                       "accumulator": "ap_fixed<14,7>", "activation": "ap_fixed<12,6>"}},
-    "truncated_sat_conv": {"input": {"value": "ap_fixed<10,4>"},
-                           "default": {"weight": "ap_fixed<12,3>", "bias": "ap_fixed<12,3>",
-                                       "accumulator": "ap_fixed<12,5,AP_RND_CONV,AP_SAT_SYM>",
-                                       "activation": "ap_fixed<10,4,AP_TRN_ZERO,AP_SAT_ZERO>"}},
+    "truncated_products": {
+        "input": {"value": "ap_fixed<10,4>"},
+        "default": {
+            "weight": "ap_fixed<12,3>",
+            "bias": "ap_fixed<12,3>",
+            "accumulator": "ap_fixed<14,7>",
+            "activation": "ap_fixed<12,6>",
+        },
+    },
+    "truncated_sat_conv": {
+        "input": {"value": "ap_fixed<10,4>"},
+        "default": {
+            "weight": "ap_fixed<12,3>",
+            "bias": "ap_fixed<12,3>",
+            "accumulator": "ap_fixed<12,5,AP_RND_CONV,AP_SAT_SYM>",
+            "activation": "ap_fixed<10,4,AP_TRN_ZERO,AP_SAT_ZERO>",
+        },
+    },
 }
 
 
@@ -325,7 +353,10 @@ def test_predict_quantized_delegates_to_forward_module(ds):
     from kappa import predict_quantized
 
     m = LinearBlockModel(dataset=ds, num_hidden=[5], activation="relu", seed=0)
-    prec = {"input": {"value": "ap_fixed<12,2>"}, "default": {"weight": "ap_fixed<8,2>", "accumulator": "ap_fixed<16,6>"}}
+    prec = {
+        "input": {"value": "ap_fixed<12,2>"},
+        "default": {"weight": "ap_fixed<8,2>", "accumulator": "ap_fixed<16,6>"},
+    }
     out = m.predict_quantized(ds.X, prec)
     assert out.shape == (64, 2)
     np.testing.assert_array_equal(out, predict_quantized(m.model, kappa.PrecisionDict(prec), ds.X))
@@ -342,8 +373,10 @@ def test_round_units_tensor_matches_quantize(mode):
         got = round_units_tensor(tf.constant(v / 1024.0 * 1024.0, tf.float64), mode, bounded=bounded).numpy()
         np.testing.assert_array_equal(got, want)
     near = np.array([2.0**51 + 0.5, -(2.0**51) - 0.5, 2.0**51 - 0.5, 2.0**52 - 1.0, -(2.0**52) + 1.5])
-    np.testing.assert_array_equal(round_units_tensor(tf.constant(near, tf.float64), mode, bounded=True).numpy(),
-                                  round_units_tensor(tf.constant(near, tf.float64), mode).numpy())
+    np.testing.assert_array_equal(
+        round_units_tensor(tf.constant(near, tf.float64), mode, bounded=True).numpy(),
+        round_units_tensor(tf.constant(near, tf.float64), mode).numpy(),
+    )
 
 
 def test_forward_refuses_stochastic_rounding_in_firmware_fields(ds):
@@ -363,9 +396,16 @@ def test_forward_float_path_equals_keras(ds):
 def test_ste_gradient_of_quantized_one_layer_model(ds):
     """d(half-MSE)/dW = X_qᵀ (Ŷ_q − Y) / N: every quantizer passes the gradient through."""
     m = LinearBlockModel(dataset=ds, num_hidden=[], use_bias=False, seed=0)
-    prec = kappa.PrecisionDict({"input": {"value": "ap_fixed<8,1,AP_RND,AP_SAT>"},
-                                "default": {"weight": "ap_fixed<8,2>", "accumulator": "ap_fixed<10,2,AP_TRN,AP_SAT>",
-                                            "activation": "ap_fixed<8,2,AP_RND,AP_SAT>"}})
+    prec = kappa.PrecisionDict(
+        {
+            "input": {"value": "ap_fixed<8,1,AP_RND,AP_SAT>"},
+            "default": {
+                "weight": "ap_fixed<8,2>",
+                "accumulator": "ap_fixed<10,2,AP_TRN,AP_SAT>",
+                "activation": "ap_fixed<8,2,AP_RND,AP_SAT>",
+            },
+        }
+    )
     fwd = TrainingForward(m.model, prec)
     w = tf.cast(m.model.trainable_variables[0], tf.float64)
     with tf.GradientTape() as tape:
@@ -394,8 +434,13 @@ def test_tf_forward_equals_numpy_reference_on_random_types():
         return f"ap_{u}fixed<{w},{i},AP_{rng.choice(modes)},AP_{rng.choice(overflows)}>"
 
     for _ in range(60):
-        prec = {"input": {"value": rand_type(6, 16, 2, 5)},
-                "default": {"weight": rand_type(4, 14, 1, 4), "bias": rand_type(4, 14, 1, 4),
-                            "accumulator": rand_type(8, 36, 3, 12),
-                            "activation": rand_type(6, 18, 2, 7, signed=bool(rng.integers(0, 2)))}}
+        prec = {
+            "input": {"value": rand_type(6, 16, 2, 5)},
+            "default": {
+                "weight": rand_type(4, 14, 1, 4),
+                "bias": rand_type(4, 14, 1, 4),
+                "accumulator": rand_type(8, 36, 3, 12),
+                "activation": rand_type(6, 18, 2, 7, signed=bool(rng.integers(0, 2))),
+            },
+        }
         np.testing.assert_array_equal(predict_tf(km, prec, X), predict_quantized(km, prec, X), err_msg=str(prec))

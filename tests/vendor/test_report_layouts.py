@@ -19,7 +19,7 @@ import pytest
 
 from hls.vendor.reports import CosimResult, ReportError, format_table, read_report, read_reports
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 FIX = HERE / "fixtures" / "reports"
 SHARED = HERE.parents[1] / "shared" / "fixtures" / "reports" / "vivado-2020.1-hls4ml-test"
 
@@ -79,18 +79,29 @@ def test_old_project_tcl_and_two_tops_axi_wrapper_and_core():
     axi, core = read_reports(d)
     assert (axi.top, axi.synthesised_top, core.top, core.synthesised_top) == ("myproject_axi", True, "myproject", False)
     for r in (axi, core):
-        assert (r.tool, r.tool_version, r.part, r.solution) == ("Vivado HLS", "2019.2.1", "xc7z020-clg400-1", "solution1")
+        assert (r.tool, r.tool_version, r.part, r.solution) == (
+            "Vivado HLS",
+            "2019.2.1",
+            "xc7z020-clg400-1",
+            "solution1",
+        )
         assert r.disagreements == []
         assert any("older hls4ml format (`set myproject`, no `set backend`)" in n for n in r.notes)
     assert hls_numbers(axi) == (5.0, 0.62, 4.974, 2883526, 2885133, 14418000.0, 14426000.0, 30802, 2885101)
     assert hls_numbers(core) == (5.0, 0.62, 4.974, 2883520, 2885127, 14418000.0, 14426000.0, 30802, 2885101)
     assert res(axi.resources) == {
-        "BRAM_18K": (94, 280, 33.57), "DSP": (22, 220, 10.0), "FF": (211149, 106400, 198.45),
-        "LUT": (194636, 53200, 365.86), "URAM": (0, 0, None),
+        "BRAM_18K": (94, 280, 33.57),
+        "DSP": (22, 220, 10.0),
+        "FF": (211149, 106400, 198.45),
+        "LUT": (194636, 53200, 365.86),
+        "URAM": (0, 0, None),
     }
     assert res(core.resources) == {
-        "BRAM_18K": (86, 280, 30.71), "DSP": (22, 220, 10.0), "FF": (209378, 106400, 196.78),
-        "LUT": (192359, 53200, 361.58), "URAM": (0, 0, None),
+        "BRAM_18K": (86, 280, 30.71),
+        "DSP": (22, 220, 10.0),
+        "FF": (209378, 106400, 196.78),
+        "LUT": (192359, 53200, 361.58),
+        "URAM": (0, 0, None),
     }
     assert axi.files["csynth_xml"].endswith("myproject_axi_csynth.xml")
     assert core.files["csynth_rpt"].endswith("myproject_csynth.rpt")
@@ -109,14 +120,20 @@ def test_vitis_hls_2024_1_hls4ml_project_with_vivado_synth_clb():
     assert r.tool_build == "2024.1 (Build 5069499 on May 21 2024)"
     assert hls_numbers(r) == (5.0, 1.35, 3.53, 395, 395, 1975.0, 1975.0, 390, 390)
     assert res(r.resources) == {
-        "BRAM_18K": (29, 5376, 0.54), "DSP": (467, 12288, 3.8), "FF": (7123, 3456000, 0.21),
-        "LUT": (17966, 1728000, 1.04), "URAM": (0, 1280, 0.0),
+        "BRAM_18K": (29, 5376, 0.54),
+        "DSP": (467, 12288, 3.8),
+        "FF": (7123, 3456000, 0.21),
+        "LUT": (17966, 1728000, 1.04),
+        "URAM": (0, 1280, 0.0),
     }
     # vivado_synth.rpt rows: CLB LUTs 8565/1728000 0.50, CLB Registers 4864/3456000 0.14,
     # Block RAM Tile 12/2688 0.45 (= 24/5376 RAMB18), URAM 0/1280, DSPs 467/12288 3.80
     assert res(r.post_synth) == {
-        "BRAM_18K": (24, 5376, 0.45), "DSP": (467, 12288, 3.8), "FF": (4864, 3456000, 0.14),
-        "LUT": (8565, 1728000, 0.5), "URAM": (0, 1280, 0.0),
+        "BRAM_18K": (24, 5376, 0.45),
+        "DSP": (467, 12288, 3.8),
+        "FF": (4864, 3456000, 0.14),
+        "LUT": (8565, 1728000, 0.5),
+        "URAM": (0, 1280, 0.0),
     }
     assert (r.post_synth_tool, r.post_synth_part) == ("Vivado v.2024.1", "xcu250-figd2104-2L-e")
     assert r.files["vivado_synth_rpt"] == str(d / "vivado_synth.rpt")
@@ -131,8 +148,11 @@ def test_vitis_hls_2023_1_without_project_tcl_failed_cosim():
     assert (r.tool, r.tool_version, r.part) == ("Vitis HLS", "2023.1", "xczu49dr-ffvf1760-2-e")
     assert hls_numbers(r) == (5.0, 1.35, 3.649, 695, 695, 3475.0, 3475.0, 578, 578)
     assert res(r.resources) == {
-        "BRAM_18K": (332, 2160, 15.37), "DSP": (29, 4272, 0.68), "FF": (65881, 850560, 7.75),
-        "LUT": (339116, 425280, 79.74), "URAM": (0, 80, 0.0),
+        "BRAM_18K": (332, 2160, 15.37),
+        "DSP": (29, 4272, 0.68),
+        "FF": (65881, 850560, 7.75),
+        "LUT": (339116, 425280, 79.74),
+        "URAM": (0, 80, 0.0),
     }
     assert r.cosim == CosimResult("Verilog", "Fail", None, None, None, None, None, None, None)
     assert "| Co-sim            | Fail (Verilog)" in format_table(r)
@@ -147,11 +167,17 @@ def test_vitis_unified_component():
         assert r.tool_build == "2024.2.2 (Build 6049644 on Mar  5 2025)"
         assert hls_numbers(r) == (10.0, 2.0, 5.893, 12, 12, 120.0, 120.0, 11, 11)
         assert res(r.resources) == {
-            "BRAM_18K": (0, 270, 0.0), "DSP": (0, 240, 0.0), "FF": (21, 126800, 0.02),
-            "LUT": (94, 63400, 0.15), "URAM": (0, 0, None),
+            "BRAM_18K": (0, 270, 0.0),
+            "DSP": (0, 240, 0.0),
+            "FF": (21, 126800, 0.02),
+            "LUT": (94, 63400, 0.15),
+            "URAM": (0, 0, None),
         }
         rep = d / "hls_component" / "test" / "hls" / "syn" / "report"
-        assert (r.files["csynth_xml"], r.files["csynth_rpt"]) == (str(rep / "test_csynth.xml"), str(rep / "test_csynth.rpt"))
+        assert (r.files["csynth_xml"], r.files["csynth_rpt"]) == (
+            str(rep / "test_csynth.xml"),
+            str(rep / "test_csynth.rpt"),
+        )
         assert r.files["component_config"] == str(d / "hls_component" / "hls_config.cfg")
         assert r.disagreements == []
         assert "Vitis Unified component 'hls_component', work directory 'test'" in r.notes
@@ -185,10 +211,17 @@ def test_vivado_synth_only_ultrascale_clb_and_part_disagreement():
     [r] = read_reports(d)
     assert r.top == "myproject" and r.resources is None and r.latency_worst_cycles is None
     assert res(r.post_synth) == {
-        "BRAM_18K": (502, 2688, 18.68), "DSP": (2058, 5952, 34.58), "FF": (227971, 1743360, 13.08),
-        "LUT": (179437, 871680, 20.59), "URAM": (0, 640, 0.0),
+        "BRAM_18K": (502, 2688, 18.68),
+        "DSP": (2058, 5952, 34.58),
+        "FF": (227971, 1743360, 13.08),
+        "LUT": (179437, 871680, 20.59),
+        "URAM": (0, 640, 0.0),
     }
-    assert (r.post_synth_tool, r.post_synth_part, r.part) == ("Vivado v.2022.2", "xcu50-fsvh2104-2L-e", "xcu50-fsvh2104-2L-e")
+    assert (r.post_synth_tool, r.post_synth_part, r.part) == (
+        "Vivado v.2022.2",
+        "xcu50-fsvh2104-2L-e",
+        "xcu50-fsvh2104-2L-e",
+    )
     assert r.disagreements == ["part: project.tcl says xcu250-figd2104-2L-e, vivado_synth.rpt says xcu50-fsvh2104-2L-e"]
     assert r.missing[0] == "C-synthesis report (myproject_prj/solution1/syn/report/myproject_csynth.xml)"
     table = format_table(r)
@@ -203,7 +236,10 @@ def test_vivado_synth_only_7_series_slice_form(tmp_path):
     [r] = read_reports(d)
     assert r.top == "myproject" and r.solution is None and r.resources is None
     assert res(r.post_synth) == {  # Slice LUTs, Slice Registers, Block RAM Tile 0/140, DSPs 66/220
-        "BRAM_18K": (0, 280, 0.0), "DSP": (66, 220, 30.0), "FF": (2428, 106400, 2.28), "LUT": (1526, 53200, 2.87),
+        "BRAM_18K": (0, 280, 0.0),
+        "DSP": (66, 220, 30.0),
+        "FF": (2428, 106400, 2.28),
+        "LUT": (1526, 53200, 2.87),
     }
     assert (r.post_synth_tool, r.part) == ("Vivado v.2020.1", "7z020clg400-1")
     assert "Vivado logic synthesis report only" in r.notes
@@ -216,12 +252,18 @@ def test_loose_text_reports_only():
     assert (r.tool, r.tool_version, r.part) == ("Vivado HLS", "2020.1", "xczu9eg-ffvb1156-2-e")
     assert hls_numbers(r) == (5.0, 0.62, 4.218, 5, 5, 25.0, 25.0, 1, 1)
     assert res(r.resources) == {
-        "BRAM_18K": (1, 1824, 0.05), "DSP": (0, 2520, 0.0), "FF": (4561, 548160, 0.83),
-        "LUT": (59561, 274080, 21.73), "URAM": (0, 0, None),
+        "BRAM_18K": (1, 1824, 0.05),
+        "DSP": (0, 2520, 0.0),
+        "FF": (4561, 548160, 0.83),
+        "LUT": (59561, 274080, 21.73),
+        "URAM": (0, 0, None),
     }
     # Block RAM Tile 0.5 of 912 -> one RAMB18 of 1824
     assert res(r.post_synth) == {
-        "BRAM_18K": (1, 1824, 0.05), "DSP": (0, 2520, 0.0), "FF": (4555, 548160, 0.83), "LUT": (31277, 274080, 11.41),
+        "BRAM_18K": (1, 1824, 0.05),
+        "DSP": (0, 2520, 0.0),
+        "FF": (4555, 548160, 0.83),
+        "LUT": (31277, 274080, 11.41),
     }
     assert set(r.sources.values()) == {str(d / "myproject_csynth.rpt"), str(d / "vivado_synth.rpt")}
     assert "csynth_xml" not in r.files
@@ -232,10 +274,16 @@ def test_several_solutions_and_choosing_one(tmp_path):
     prj = d / "myproject_prj"
     shutil.copytree(prj / "solution1", prj / "solution2")
     app = prj / "vivado_hls.app"
-    app.write_text(app.read_text().replace('<solution name="solution1" status=""/>',
-                                           '<solution name="solution1" status=""/>\n        <solution name="solution2" status=""/>'))
-    for f, old, new in (("myproject_csynth.xml", "<EstimatedClockPeriod>0.785<", "<EstimatedClockPeriod>0.901<"),
-                        ("myproject_csynth.rpt", "| 0.785 ns |", "| 0.901 ns |")):
+    app.write_text(
+        app.read_text().replace(
+            '<solution name="solution1" status=""/>',
+            '<solution name="solution1" status=""/>\n        <solution name="solution2" status=""/>',
+        )
+    )
+    for f, old, new in (
+        ("myproject_csynth.xml", "<EstimatedClockPeriod>0.785<", "<EstimatedClockPeriod>0.901<"),
+        ("myproject_csynth.rpt", "| 0.785 ns |", "| 0.901 ns |"),
+    ):
         p = prj / "solution2" / "syn" / "report" / f
         assert old in p.read_text()
         p.write_text(p.read_text().replace(old, new))
@@ -258,8 +306,11 @@ def test_xml_and_text_report_that_disagree_are_named(tmp_path):
     rpt = d / "myproject_prj" / "solution1" / "syn" / "report" / "myproject_csynth.rpt"
     text = rpt.read_text()
     assert "|  3.530 ns|" in text and "|Total                |       29|    467|" in text
-    rpt.write_text(text.replace("|  3.530 ns|", "|  3.600 ns|").replace(
-        "|Total                |       29|    467|", "|Total                |       29|    466|"))
+    rpt.write_text(
+        text.replace("|  3.530 ns|", "|  3.600 ns|").replace(
+            "|Total                |       29|    467|", "|Total                |       29|    466|"
+        )
+    )
     [r] = read_reports(d)
     assert r.estimated_clock_ns == 3.53  # the XML's value is kept, the difference reported
     assert r.disagreements == [
@@ -278,8 +329,15 @@ def _hls4ml(path: Path):
         return parse_vivado_report(str(path))
 
 
-@pytest.mark.parametrize("name", ["vivado-hls-2019.2-no-project-tcl", "vitis-hls-2023.1-cosim-fail",
-                                  "vitis-unified-2024.2-component", "vivado-hls-2020.1-text-only"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "vivado-hls-2019.2-no-project-tcl",
+        "vitis-hls-2023.1-cosim-fail",
+        "vitis-unified-2024.2-component",
+        "vivado-hls-2020.1-text-only",
+    ],
+)
 def test_hls4ml_parser_cannot_find_these(name):
     assert _hls4ml(FIX / name) is None  # "Unable to read project data. Exiting."
     assert read_reports(FIX / name)
@@ -294,7 +352,9 @@ def test_hls4ml_parser_on_synth_only_and_without_solution_folder(tmp_path):
     # It reads no C synthesis (right), and from vivado_synth.rpt only the "Used" column, with
     # the Block RAM Tile count under 'BRAM_18K' and the DSPs under 'DSP48E': no availability.
     rep = _hls4ml(FIX / "vivado-2022.2-synth-only-ultrascale")
-    assert rep == {"VivadoSynthReport": {"LUT": "179437", "FF": "227971", "BRAM_18K": "251", "URAM": "0", "DSP48E": "2058"}}
+    assert rep == {
+        "VivadoSynthReport": {"LUT": "179437", "FF": "227971", "BRAM_18K": "251", "URAM": "0", "DSP48E": "2058"}
+    }
     # Without the solution folder it raises IndexError (solutions[0] of an empty list).
     d = copy("vivado-2022.2-synth-only-ultrascale", tmp_path)
     shutil.rmtree(d / "myproject_prj" / "solution1")
@@ -325,11 +385,14 @@ def test_folder_that_is_not_a_report_set(tmp_path):
     assert "vitis-comp.json" in msg and "\n" not in msg
 
 
-@pytest.mark.parametrize("rel, expect", [
-    ("myproject_prj/solution1/syn/report/myproject_csynth.rpt", "missing section 'Utilization Estimates'"),
-    ("myproject_prj/solution1/sim/report/myproject_cosim.rpt", "no VHDL/Verilog result rows"),
-    ("myproject_prj/vivado_hls.app", "malformed XML"),
-])
+@pytest.mark.parametrize(
+    "rel, expect",
+    [
+        ("myproject_prj/solution1/syn/report/myproject_csynth.rpt", "missing section 'Utilization Estimates'"),
+        ("myproject_prj/solution1/sim/report/myproject_cosim.rpt", "no VHDL/Verilog result rows"),
+        ("myproject_prj/vivado_hls.app", "malformed XML"),
+    ],
+)
 def test_truncated_files_are_named(tmp_path, rel, expect):
     d = copy("vivado-hls-2019.2-no-project-tcl", tmp_path)
     p = d / rel
@@ -367,7 +430,7 @@ def test_damaged_files_never_escape_as_anything_but_report_error(tmp_path):
             data = f.read_bytes()
             for frac in (0.1, 0.4, 0.7, 0.95):
                 cut = int(len(data) * frac)
-                for damaged in (data[:cut], data[:cut] + b"|x|?|" + data[cut + 7:]):
+                for damaged in (data[:cut], data[:cut] + b"|x|?|" + data[cut + 7 :]):
                     d = tmp_path / f"{n}"
                     shutil.copytree(fx, d)
                     (d / f.relative_to(fx)).write_bytes(damaged)

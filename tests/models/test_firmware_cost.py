@@ -26,11 +26,18 @@ def _identity_model():
 P = {"input": {"value": "ap_fixed<6,3,AP_TRN,AP_SAT>"},
      "d": {"weight": "ap_fixed<8,2>", "bias": "ap_fixed<3,1,AP_TRN,AP_SAT>", "accumulator": "ap_fixed<16,6>",
            "activation": "ap_fixed<16,6>"}}
-X = np.array([[1.0, 0.75],   # float (1, 1.05)->1; input only ok; d only (1, 1.0) tie->0 wrong; all wrong
-              [0.5, 0.3],    # float (.5, .6)->1; input only x1->.25: (.5,.55) ok; d only (.5,.55) ok; all (.5,.5)->0 wrong
-              [5.0, 4.0],    # float (5, 4.3)->0; input only saturates (3.875, 4.175)->1 wrong; d only ok; all (3.875,4.125) wrong
-              [2.0, -1.0],   # right everywhere
-              [0.3, 0.05]])  # float (.3,.35)->1; input only (.25,.3) ok; d only (.3,.3)->0 wrong; all (.25,.25)->0 wrong
+X = np.array(
+    [
+        [1.0, 0.75],  # float (1, 1.05)->1; input only ok; d only (1, 1.0) tie->0 wrong; all wrong
+        [0.5, 0.3],  # float (.5, .6)->1; input only x1->.25: (.5,.55) ok; d only (.5,.55) ok; all (.5,.5)->0 wrong
+        [
+            5.0,
+            4.0,
+        ],  # float (5, 4.3)->0; input only saturates (3.875, 4.175)->1 wrong; d only ok; all (3.875,4.125) wrong
+        [2.0, -1.0],  # right everywhere
+        [0.3, 0.05],
+    ]
+)  # float (.3,.35)->1; input only (.25,.3) ok; d only (.3,.3)->0 wrong; all (.25,.25)->0 wrong
 Y = np.array([1, 1, 0, 0, 1])
 
 
@@ -43,8 +50,10 @@ def test_hand_checked_attribution():
     assert r.firmware_metric == pytest.approx(1 / 5)
     assert r.flip_rate == pytest.approx(4 / 5)
     costs = {c.layer: (c.only, c.all_but) for c in r.layers}
-    assert costs == {"input": (pytest.approx(4 / 5), pytest.approx(3 / 5)),
-                     "d": (pytest.approx(3 / 5), pytest.approx(4 / 5))}
+    assert costs == {
+        "input": (pytest.approx(4 / 5), pytest.approx(3 / 5)),
+        "d": (pytest.approx(3 / 5), pytest.approx(4 / 5)),
+    }
     points = {p.layer: p.out_of_range for p in r.points}
     assert points["input"] == pytest.approx(2 / 10)  # 5.0 and 4.0 lie above 3.875
     assert points["d"] == 0.0
@@ -61,7 +70,7 @@ def test_regression_and_plot(tmp_path):
     r = firmware_report(_identity_model(), P, X, task="regression")
     assert r.metric == "mse" and r.float_metric == 0.0
     # firmware - float: (0, -.05), (0, -.1), (-1.125, -.175), (0, -.05), (-.05, -.1)
-    expected = np.mean(np.array([0, .05, 0, .1, 1.125, .175, 0, .05, .05, .1]) ** 2)
+    expected = np.mean(np.array([0, 0.05, 0, 0.1, 1.125, 0.175, 0, 0.05, 0.05, 0.1]) ** 2)
     assert r.firmware_metric == pytest.approx(expected, rel=1e-6)
     png = r.plot(tmp_path / "cost.png")
     assert png.stat().st_size > 1000

@@ -9,7 +9,11 @@ import pytest
 from kappa import FixedPointType, PrecisionDict, ensure_precision_dict
 
 SPEC = {
-    "default": {"weight": "ap_fixed<8,2>", "accumulator": "ap_fixed<24,8,AP_TRN,AP_SAT>", "update": "ap_fixed<16,2,S_RND,AP_SAT>"},
+    "default": {
+        "weight": "ap_fixed<8,2>",
+        "accumulator": "ap_fixed<24,8,AP_TRN,AP_SAT>",
+        "update": "ap_fixed<16,2,S_RND,AP_SAT>",
+    },
     "input": {"value": "ap_ufixed<10,1,AP_RND,AP_SAT>"},
     "dense0": {"weight": "ap_fixed<6,1,AP_RND_CONV,AP_SAT_SYM>", "activation": "ap_fixed<12,4>"},
 }

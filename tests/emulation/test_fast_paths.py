@@ -336,15 +336,30 @@ def test_tf_table_index_beyond_53_bits_uses_numpy(monkeypatch):
 SOFTMAX_CASES = [
     # (input type, per-layer softmax types, options)
     ("ap_fixed<10,4>", {"activation": "ap_ufixed<16,0,AP_RND,AP_SAT>"}, {}),
-    ("ap_fixed<8,3>", {"activation": "ap_fixed<8,1,AP_RND_CONV,AP_SAT>", "accumulator": "ap_fixed<8,3,AP_TRN,AP_SAT>",
-                       "exp_table": "ap_fixed<8,3,AP_RND,AP_SAT>", "inv_table": "ap_fixed<10,4,AP_RND,AP_SAT>",
-                       "inv_inp": "ap_fixed<10,4,AP_TRN,AP_WRAP>"}, {"table_size": 256}),
+    (
+        "ap_fixed<8,3>",
+        {
+            "activation": "ap_fixed<8,1,AP_RND_CONV,AP_SAT>",
+            "accumulator": "ap_fixed<8,3,AP_TRN,AP_SAT>",
+            "exp_table": "ap_fixed<8,3,AP_RND,AP_SAT>",
+            "inv_table": "ap_fixed<10,4,AP_RND,AP_SAT>",
+            "inv_inp": "ap_fixed<10,4,AP_TRN,AP_WRAP>",
+        },
+        {"table_size": 256},
+    ),
     ("ap_fixed<12,6>", {"activation": "ap_ufixed<12,0,AP_RND,AP_SAT>", "inp_norm": "ap_fixed<12,5,AP_RND,AP_SAT>"}, {}),
     ("ap_fixed<10,4>", {"activation": "ap_fixed<16,2,AP_RND_ZERO,AP_WRAP>"}, {"implementation": "latency"}),
     ("ap_ufixed<6,3>", {"activation": "ap_ufixed<10,1,AP_RND_INF,AP_SAT>"}, {"table_size": 64}),
     # sums of 5 entries overflow a WRAP accum_t (max 1.9375): one sum, wrapped once
-    ("ap_fixed<8,3>", {"activation": "ap_fixed<10,2,AP_RND,AP_SAT>", "accumulator": "ap_fixed<6,2,AP_TRN,AP_WRAP>",
-                       "inv_inp": "ap_fixed<12,4>"}, {"table_size": 256}),
+    (
+        "ap_fixed<8,3>",
+        {
+            "activation": "ap_fixed<10,2,AP_RND,AP_SAT>",
+            "accumulator": "ap_fixed<6,2,AP_TRN,AP_WRAP>",
+            "inv_inp": "ap_fixed<12,4>",
+        },
+        {"table_size": 256},
+    ),
 ]
 
 
@@ -375,15 +390,18 @@ def test_tf_softmax_wide_products_use_numpy(monkeypatch):
     guard = _tf_paths_only(monkeypatch, allowed=True)
     m = _single_layer(keras.layers.Activation("softmax", name="s"), 5)
     # accum_t (30 bits) x inv_table_t (24 bits) = 54 bits: beyond float64's exact products
-    P = {"input": {"value": "ap_fixed<10,4>"},
-         "s": {"activation": "ap_ufixed<16,0>", "accumulator": "ap_fixed<30,10>", "inv_table": "ap_fixed<24,8>"}}
+    P = {
+        "input": {"value": "ap_fixed<10,4>"},
+        "s": {"activation": "ap_ufixed<16,0>", "accumulator": "ap_fixed<30,10>", "inv_table": "ap_fixed<24,8>"},
+    }
     X = _all_codes(as_type("ap_fixed<10,4>"), 5, np.random.default_rng(5))
     np.testing.assert_array_equal(predict_tf(m, P, X), predict_quantized(m, P, X))
     assert guard.calls == 1
 
 
-@pytest.mark.parametrize("result", ["ap_fixed<8,3,AP_RND,AP_SAT>", "ap_fixed<6,2,AP_RND_CONV,AP_WRAP>", "ap_int<4>",
-                                    None])
+@pytest.mark.parametrize(
+    "result", ["ap_fixed<8,3,AP_RND,AP_SAT>", "ap_fixed<6,2,AP_RND_CONV,AP_WRAP>", "ap_int<4>", None]
+)
 def test_tf_leaky_relu_equals_numpy(result, monkeypatch):
     import keras
 
@@ -436,13 +454,25 @@ def test_tf_rounded_products_float32_limit(case, rounding):
     d_in = 2
     # large odd codes (products just below a boundary) and codes = 2 mod 4 with an odd high
     # part (RND_CONV ties whose parity comes from the high part)
-    codes_w = [w_t.qmax, w_t.qmax - 2, w_t.qmin + 1, w_t.qmax - 14, (w_t.qmax >> 1) | 1, -((w_t.qmax >> 3) | 1), 1,
-               w_t.qmax - 1, -(w_t.qmax - 5), 6]
+    codes_w = [
+        w_t.qmax,
+        w_t.qmax - 2,
+        w_t.qmin + 1,
+        w_t.qmax - 14,
+        (w_t.qmax >> 1) | 1,
+        -((w_t.qmax >> 3) | 1),
+        1,
+        w_t.qmax - 1,
+        -(w_t.qmax - 5),
+        6,
+    ]
     m = _single_layer(keras.layers.Dense(len(codes_w), name="d"), d_in)
     wc = np.array([codes_w, codes_w[::-1]], np.float64)
     m.get_layer("d").set_weights([(wc * w_t.lsb).astype(np.float32), np.zeros(len(codes_w), np.float32)])
     codes = np.arange(x_t.qmin, x_t.qmax + 1, dtype=np.float64)
     X = np.stack([codes, np.roll(codes, 7)], axis=1) * x_t.lsb  # every input code, in both inputs
-    P = {"input": {"value": x_s}, "d": {"weight": w_s, "bias": w_s, "accumulator": acc,
-                                        "activation": "ap_fixed<24,12,AP_RND,AP_SAT>"}}
+    P = {
+        "input": {"value": x_s},
+        "d": {"weight": w_s, "bias": w_s, "accumulator": acc, "activation": "ap_fixed<24,12,AP_RND,AP_SAT>"},
+    }
     np.testing.assert_array_equal(predict_tf(m, P, X), predict_quantized(m, P, X))

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
-import re
 import sys
 import tomllib
 import types
@@ -19,7 +19,7 @@ import pytest
 
 from hls.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIX = REPO / "tests" / "fixtures" / "reports"
 
 
@@ -92,7 +92,9 @@ def test_report_json_names_files_and_covers_every_top():
     axi, core = json.loads(out.stdout)
     assert (axi["top"], axi["synthesised_top"], core["top"]) == ("myproject_axi", True, "myproject")
     assert axi["latency_worst_cycles"] == 2885133 and core["latency_worst_cycles"] == 2885127
-    assert axi["sources"]["latency_worst_cycles"] == str(d / "myproject_prj/solution1/syn/report/myproject_axi_csynth.xml")
+    assert axi["sources"]["latency_worst_cycles"] == str(
+        d / "myproject_prj/solution1/syn/report/myproject_axi_csynth.xml"
+    )
     assert axi["files"]["project_tcl"] == str(d / "project.tcl")
 
 
@@ -101,8 +103,10 @@ def test_report_strict_exits_1_when_files_disagree():
     assert kappa("report", d).returncode == 0
     out = kappa("report", d, "--strict")
     assert out.returncode == 1
-    assert one_error_line(out) == ("error: files disagree: vivado-2022.2-synth-only-ultrascale: part: project.tcl says "
-                                   "xcu250-figd2104-2L-e, vivado_synth.rpt says xcu50-fsvh2104-2L-e")
+    assert one_error_line(out) == (
+        "error: files disagree: vivado-2022.2-synth-only-ultrascale: part: project.tcl says "
+        "xcu250-figd2104-2L-e, vivado_synth.rpt says xcu50-fsvh2104-2L-e"
+    )
 
 
 def test_report_solution_option(tmp_path):
@@ -125,8 +129,11 @@ def test_hls_report_script_is_a_wrapper():
     text = (REPO / "scripts" / "hls_report.py").read_text()
     assert "sys.path" not in text and "from hls.cli import main" in text
     assert "sys.path" not in (REPO / "scripts" / "build_hls.py").read_text()
-    out = subprocess.run([sys.executable, str(REPO / "scripts" / "hls_report.py"), FIX / "vitis-unified-2024.2-component",
-                          "--json"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "hls_report.py"), FIX / "vitis-unified-2024.2-component", "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     [r] = json.loads(out.stdout)
     assert (r["top"], r["tool_version"], r["estimated_clock_ns"]) == ("test", "2024.2.2", 5.893)
@@ -146,10 +153,12 @@ def test_precision_show_and_convert_round_trip(tmp_path, capsys):
     assert main(["precision", "show", str(y)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["layer", "field", "type"]
-    assert lines[1:] == ["default  weight       ap_fixed<8,2>",
-                         "default  accumulator  ap_fixed<24,8>",
-                         "input    value        ap_fixed<10,1,AP_RND,AP_SAT>",
-                         "dense0   activation   ap_fixed<12,4,AP_RND,AP_SAT>"]
+    assert lines[1:] == [
+        "default  weight       ap_fixed<8,2>",
+        "default  accumulator  ap_fixed<24,8>",
+        "input    value        ap_fixed<10,1,AP_RND,AP_SAT>",
+        "dense0   activation   ap_fixed<12,4,AP_RND,AP_SAT>",
+    ]
     j = tmp_path / "p.json"
     assert main(["precision", "convert", str(y), str(j)]) == 0
     assert json.loads(j.read_text()) == {
@@ -173,11 +182,14 @@ def test_precision_show_and_convert_round_trip(tmp_path, capsys):
     assert "same format" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("text, expect", [
-    ('dense0: {activation: "ap_fixed<8>"}\n', "dense0.activation: malformed fixed-point type 'ap_fixed<8>'"),
-    ('dense0: {bogus: "ap_fixed<8,2>"}\n', "dense0.bogus: unknown field"),
-    ("dense0: {activation: [unclosed\n", "is not valid YAML: expected ',' or ']'"),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ('dense0: {activation: "ap_fixed<8>"}\n', "dense0.activation: malformed fixed-point type 'ap_fixed<8>'"),
+        ('dense0: {bogus: "ap_fixed<8,2>"}\n', "dense0.bogus: unknown field"),
+        ("dense0: {activation: [unclosed\n", "is not valid YAML: expected ',' or ']'"),
+    ],
+)
 def test_precision_validate_bad_files(tmp_path, capsys, text, expect):
     f = tmp_path / "bad.yaml"
     f.write_text(text)
@@ -211,7 +223,10 @@ def test_precision_validate_against_a_saved_model(tmp_path, capsys):
 def test_csim_compare_on_a_folder_that_is_not_a_project(tmp_path, cmd):
     out = kappa(cmd, tmp_path)
     assert out.returncode == 2
-    assert one_error_line(out) == f"error: {tmp_path}: not a kappa project (no manifest.json); write one with `kappa build`"
+    assert (
+        one_error_line(out)
+        == f"error: {tmp_path}: not a kappa project (no manifest.json); write one with `kappa build`"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -225,9 +240,17 @@ def project(tmp_path_factory):
     out = keras.layers.Dense(2, name="dense0")(inp)
     model = keras.Model(inp, out)
     model.layers[1].set_weights([np.array([[0.5, -0.25], [0.125, 1.0], [-1.0, 0.75]]), np.array([0.25, -0.5])])
-    pd = PrecisionDict({"default": {"weight": "ap_fixed<8,2>", "bias": "ap_fixed<8,2>",
-                                    "accumulator": "ap_fixed<16,6>", "activation": "ap_fixed<16,6>"},
-                        "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"}})
+    pd = PrecisionDict(
+        {
+            "default": {
+                "weight": "ap_fixed<8,2>",
+                "bias": "ap_fixed<8,2>",
+                "accumulator": "ap_fixed<16,6>",
+                "activation": "ap_fixed<16,6>",
+            },
+            "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
+        }
+    )
     X = np.random.default_rng(1).uniform(-2, 2, (20, 3))
     return hls.convert(model, pd, tmp_path_factory.mktemp("cli") / "prj", tb_inputs=X)
 
@@ -262,8 +285,10 @@ def test_build_forwards_to_the_main_job(tmp_path):
     bad.write_text("name: x\ndataset: {name: nosuch}\nmodel: {}\nprecision: {}\nbogus: 1\n")
     out = kappa("build", "--config", bad, "--output", tmp_path / "p")
     assert out.returncode == 2
-    assert one_error_line(out) == f"error: {bad}: 2 problems: bogus: unknown key; valid: name, dataset, split, " \
+    assert (
+        one_error_line(out) == f"error: {bad}: 2 problems: bogus: unknown key; valid: name, dataset, split, "
         "model, training, precision, hls; dataset.name: unknown dataset 'nosuch'; valid: affine, digits"
+    )
     assert not (tmp_path / "p").exists()
 
 
@@ -277,8 +302,14 @@ def test_sweep_is_an_ordinary_subcommand(monkeypatch, capsys):
     def fake_run(sweep, output, **kw):
         seen.append((sweep, output, kw))
         rows = [{"id": "a1", "status": "ok", "error": ""}, {"id": "b2", "status": "mismatch", "error": "3 differ"}]
-        return SweepResult(Path(output), rows, ran=2, skipped=0, wall_seconds=1.0,
-                           files={"csv": "o/results.csv", "report": "o/report.md"})
+        return SweepResult(
+            Path(output),
+            rows,
+            ran=2,
+            skipped=0,
+            wall_seconds=1.0,
+            files={"csv": "o/results.csv", "report": "o/report.md"},
+        )
 
     monkeypatch.setattr(hls.sweep, "run", fake_run)
     assert main(["sweep", "s.yaml", "--output", "o", "--workers", "2", "--quiet"]) == 1
@@ -297,6 +328,7 @@ def test_exit_status_wrapper_maps_exceptions():
     def raising(exc):
         def run(args):
             raise exc
+
         return run
 
     args = types.SimpleNamespace()
@@ -310,7 +342,7 @@ def test_exit_status_wrapper_maps_exceptions():
 def test_readme_shows_what_kappa_report_prints(capsys):
     readme = (REPO / "README.md").read_text()
     cmd = "$ kappa report tests/fixtures/reports/vivado-hls-2019.2-no-project-tcl\n"
-    shown = readme[readme.index(cmd) + len(cmd):].split("```")[0]
+    shown = readme[readme.index(cmd) + len(cmd) :].split("```")[0]
     cwd = os.getcwd()
     try:
         os.chdir(REPO)

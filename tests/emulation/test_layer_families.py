@@ -115,19 +115,45 @@ def _with_bn_stats(m, seed=0):
     return m
 
 
-FAMILY_CASES.update({
-    "dense_tables_bn_softmax": lambda: _with_bn_stats(_chain(
-        (6,), keras.layers.Dense(5, activation="sigmoid", name="d0"), keras.layers.BatchNormalization(name="bn"),
-        keras.layers.Activation("tanh", name="t"), keras.layers.Dense(4, activation="softmax", name="d1"))),
-    "conv2d_bn_softmax_layer": lambda: _with_bn_stats(_chain(
-        (5, 5, 2), keras.layers.Conv2D(3, 3, activation="tanh", name="c0"), keras.layers.BatchNormalization(name="bn"),
-        keras.layers.Flatten(name="f"), keras.layers.Dense(3, name="d"), keras.layers.Softmax(name="sm"))),
-    "dense_leaky_relu": lambda: _chain((6,), keras.layers.Dense(5, name="d0"), keras.layers.LeakyReLU(0.2, name="l0"),
-                                       keras.layers.Dense(4, name="d1"), keras.layers.ReLU(negative_slope=0.1, name="l1")),
-})
-P_MIX = {"input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
-         "default": {"weight": "ap_fixed<8,2,AP_RND,AP_SAT>", "bias": "ap_fixed<8,2>",
-                     "accumulator": "ap_fixed<9,4,AP_RND,AP_WRAP>", "activation": "ap_fixed<10,3,AP_RND,AP_SAT>"}}
+FAMILY_CASES.update(
+    {
+        "dense_tables_bn_softmax": lambda: _with_bn_stats(
+            _chain(
+                (6,),
+                keras.layers.Dense(5, activation="sigmoid", name="d0"),
+                keras.layers.BatchNormalization(name="bn"),
+                keras.layers.Activation("tanh", name="t"),
+                keras.layers.Dense(4, activation="softmax", name="d1"),
+            )
+        ),
+        "conv2d_bn_softmax_layer": lambda: _with_bn_stats(
+            _chain(
+                (5, 5, 2),
+                keras.layers.Conv2D(3, 3, activation="tanh", name="c0"),
+                keras.layers.BatchNormalization(name="bn"),
+                keras.layers.Flatten(name="f"),
+                keras.layers.Dense(3, name="d"),
+                keras.layers.Softmax(name="sm"),
+            )
+        ),
+        "dense_leaky_relu": lambda: _chain(
+            (6,),
+            keras.layers.Dense(5, name="d0"),
+            keras.layers.LeakyReLU(0.2, name="l0"),
+            keras.layers.Dense(4, name="d1"),
+            keras.layers.ReLU(negative_slope=0.1, name="l1"),
+        ),
+    }
+)
+P_MIX = {
+    "input": {"value": "ap_fixed<10,3,AP_RND,AP_SAT>"},
+    "default": {
+        "weight": "ap_fixed<8,2,AP_RND,AP_SAT>",
+        "bias": "ap_fixed<8,2>",
+        "accumulator": "ap_fixed<9,4,AP_RND,AP_WRAP>",
+        "activation": "ap_fixed<10,3,AP_RND,AP_SAT>",
+    },
+}
 
 
 @pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
@@ -162,8 +188,11 @@ def test_io_stream_inserts_zero_padding_steps():
 def test_precision_fields_per_layer_kind():
     m = FAMILY_CASES["conv2d_same_pool"]()
     X = np.zeros((1, 6, 6, 1))
-    with pytest.raises(ValueError, match=r"p0.weight: layer 'p0' has no field 'weight'; its fields are accumulator, "
-                                         r"activation"):
+    with pytest.raises(
+        ValueError,
+        match=r"p0.weight: layer 'p0' has no field 'weight'; its fields are accumulator, "
+        r"activation",
+    ):
         predict_quantized(m, {**P_MIX, "p0": {"weight": "ap_fixed<8,2>"}}, X)
     with pytest.raises(ValueError, match=r"f.activation: layer 'f' has no field 'activation'; it has no fields"):
         predict_quantized(m, {**P_MIX, "f": {"activation": "ap_fixed<8,2>"}}, X)
@@ -171,14 +200,26 @@ def test_precision_fields_per_layer_kind():
         predict_quantized(m, {**P_MIX, "nope": {"activation": "ap_fixed<8,2>"}}, X)
 
 
-@pytest.mark.parametrize("layer, fragment", [
-    (keras.layers.Conv1D(2, 3, dilation_rate=2, name="dil"), r"'dil' \(Conv1D\): dilation_rate .* use dilation_rate=1"),
-    (keras.layers.Conv1D(2, 3, padding="causal", name="cau"), r"'cau' \(Conv1D\): padding 'causal' .* use 'valid' or 'same'"),
-    (keras.layers.Dense(2, name="dd"), r"'dd' \(Dense\): Dense on a 2-D input .* put a Flatten layer before it"),
-    (keras.layers.Conv1D(2, 3, activation="elu", name="th"), r"'th' \(Conv1D\): fused activation 'elu' is not "
-                                                            r"emulated bit for bit; use one of linear, relu, sigmoid"),
-    (keras.layers.Softmax(axis=1, name="sx"), r"'sx' \(Softmax\): Softmax\(axis=1\) is not emulated; use axis=-1"),
-])
+@pytest.mark.parametrize(
+    "layer, fragment",
+    [
+        (
+            keras.layers.Conv1D(2, 3, dilation_rate=2, name="dil"),
+            r"'dil' \(Conv1D\): dilation_rate .* use dilation_rate=1",
+        ),
+        (
+            keras.layers.Conv1D(2, 3, padding="causal", name="cau"),
+            r"'cau' \(Conv1D\): padding 'causal' .* use 'valid' or 'same'",
+        ),
+        (keras.layers.Dense(2, name="dd"), r"'dd' \(Dense\): Dense on a 2-D input .* put a Flatten layer before it"),
+        (
+            keras.layers.Conv1D(2, 3, activation="elu", name="th"),
+            r"'th' \(Conv1D\): fused activation 'elu' is not "
+            r"emulated bit for bit; use one of linear, relu, sigmoid",
+        ),
+        (keras.layers.Softmax(axis=1, name="sx"), r"'sx' \(Softmax\): Softmax\(axis=1\) is not emulated; use axis=-1"),
+    ],
+)
 def test_refusals_name_layer_reason_and_alternative(layer, fragment):
     m = _chain((8, 3), layer)
     with pytest.raises(ValueError, match=fragment):
@@ -204,21 +245,35 @@ def test_conv_block_model_trains_in_fixed_point_on_digit_images():
     ds = kappa.DigitsDataset(seed=0, images=True, num_samples=300)
     assert ds.X.shape == (300, 8, 8, 1)
     m = kappa.ConvBlockModel(dataset=ds, filters=[3], kernel_size=3, pool="max", seed=0)
-    assert [layer.name for layer in m.model.layers] == ["model_input", "conv0", "activation0", "pool0", "flatten",
-                                                        "dense0"]
-    P = kappa.PrecisionDict({
-        "input": {"value": "ap_ufixed<8,1,AP_RND,AP_SAT>"},
-        "default": {"weight": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>", "bias": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>",
-                    "accumulator": "ap_fixed<20,8>", "activation": "ap_fixed<12,5,AP_RND,AP_SAT>",
-                    "update": "ap_fixed<10,3,S_RND,AP_SAT>"},
-        "pool0": {"accumulator": "ap_fixed<12,5,AP_RND,AP_SAT>"}})
+    assert [layer.name for layer in m.model.layers] == [
+        "model_input",
+        "conv0",
+        "activation0",
+        "pool0",
+        "flatten",
+        "dense0",
+    ]
+    P = kappa.PrecisionDict(
+        {
+            "input": {"value": "ap_ufixed<8,1,AP_RND,AP_SAT>"},
+            "default": {
+                "weight": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>",
+                "bias": "ap_fixed<10,3,AP_RND_CONV,AP_SAT>",
+                "accumulator": "ap_fixed<20,8>",
+                "activation": "ap_fixed<12,5,AP_RND,AP_SAT>",
+                "update": "ap_fixed<10,3,S_RND,AP_SAT>",
+            },
+            "pool0": {"accumulator": "ap_fixed<12,5,AP_RND,AP_SAT>"},
+        }
+    )
     h = m.train_instrumented(ds.X, ds.Y, epochs=3, batch_size=30, learning_rate=0.1, precision_dict=P)
     assert h.n_steps == 30 and np.all(np.isfinite(h.loss)) and h.loss[-1] < h.loss[0]
     w = m.model.get_layer("conv0").kernel.numpy().astype(np.float64)
     np.testing.assert_array_equal(w, quantize(w, "ap_fixed<10,3,AP_RND_CONV,AP_SAT>"))  # stored on its grid
     for io_type in ("io_parallel", "io_stream"):
-        np.testing.assert_array_equal(predict_tf(m.model, P, ds.X, io_type=io_type),
-                                      m.predict_quantized(ds.X, P, io_type=io_type))
+        np.testing.assert_array_equal(
+            predict_tf(m.model, P, ds.X, io_type=io_type), m.predict_quantized(ds.X, P, io_type=io_type)
+        )
 
 
 def test_conv_block_model_rejects_bad_geometry():

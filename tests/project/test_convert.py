@@ -11,10 +11,9 @@ import pytest
 
 import hls
 from hls.project.convert import read_emitted_typedefs
-from kappa.utils import sha256_file
 from hls.sim.csim import CsimError
-from kappa import quantize
-from kappa import predict_quantized
+from kappa import predict_quantized, quantize
+from kappa.utils import sha256_file
 
 P = {"default": {"weight": "ap_fixed<8,2,AP_RND,AP_SAT>", "bias": "ap_fixed<8,2>", "accumulator": "ap_fixed<16,6>",
                  "activation": "ap_fixed<12,5,AP_RND,AP_SAT>", "gradient": "ap_fixed<16,4>"},
