@@ -6,7 +6,14 @@
 * legacy ``.h5`` holding a whole model (Keras 2: the architecture as JSON in the file's
   ``model_config`` attribute, the weights under ``model_weights``);
 * a Keras 2 JSON architecture (``model.to_json()``) plus an HDF5 weights file
-  (``save_weights``), the format of hls4ml's example models.
+  (``save_weights``), the format of hls4ml's example models; both of its layouts: ``config``
+  a dict holding ``layers`` (Keras >= 2.2), or ``config`` the plain list of a Sequential
+  model's layers (Keras 2.0/2.1).
+
+Layers that are identities at inference (:data:`INFERENCE_NOOPS`: Dropout and its kin,
+GaussianNoise, ActivityRegularization) are dropped while the model is rebuilt, as hls4ml
+drops them: the returned model is the inference graph, and the next layer takes the
+dropped layer's input.
 
 Safety: the architecture is read as JSON and each layer is rebuilt by kappa, by calling the
 Keras 3 (or QKeras) constructor of an allow-listed class with allow-listed, literal
@@ -65,6 +72,14 @@ QKERAS_LAYERS: dict[str, tuple[str, ...]] = {
 ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid", "tanh")
 """Activation names accepted in a file (Keras built-ins; whether kappa emulates them is
 decided later, by :func:`kappa.layers.build_plan`)."""
+
+INFERENCE_NOOPS = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout",
+                   "AlphaDropout", "GaussianNoise", "ActivityRegularization")
+"""Keras layer classes that compute the identity at inference; :func:`load_model` drops them.
+hls4ml 1.3.0 drops the dropout ones itself (its Keras 3 ``NoOp`` handler becomes a linear
+activation that its optimizer removes; the Keras 2 parser skips ``Dropout``) and has no
+handler for ``GaussianNoise`` and ``ActivityRegularization``, so a model keeping those two
+could not be converted: dropping them here is what makes such a model convertible."""
 
 QUANTIZERS = ("quantized_bits", "quantized_relu", "quantized_po2", "binary", "ternary")
 """QKeras quantizer classes accepted in a file."""
@@ -153,7 +168,8 @@ def _make_layer(spec: dict):
                                  "file; rebuild the model without it")
     else:
         raise _refuse(name, cls, "not a layer class kappa loads (it would need code from outside Keras or "
-                                 f"kappa does not emulate it); loadable: {', '.join([*KERAS_LAYERS, *QKERAS_LAYERS])}")
+                                 f"kappa does not emulate it); loadable: {', '.join([*KERAS_LAYERS, *QKERAS_LAYERS])}; "
+                                 f"dropped as inference no-ops: {', '.join(INFERENCE_NOOPS)}")
     kwargs: dict[str, Any] = {"name": name}
     for key in keys:
         if key not in conf:
@@ -191,31 +207,78 @@ def _predecessors(spec: dict) -> list[str]:
     return names
 
 
+def _spec_name(spec: dict) -> str:
+    conf = spec.get("config") if isinstance(spec.get("config"), dict) else {}
+    return str(conf.get("name") or spec.get("name") or "?")
+
+
+def _layer_specs(config) -> tuple[str, dict, list]:
+    """``(kind, body, layer specs)`` of a model config, in both Keras 2 layouts.
+
+    Raises:
+        ValueError: not a Sequential/functional model, or no list of layers.
+    """
+    if not isinstance(config, dict):
+        raise ValueError(f"the model file holds a {type(config).__name__}, not a model config (a JSON object with "
+                         "'class_name' and 'config')")
+    kind = config.get("class_name")
+    if kind not in ("Sequential", "Model", "Functional"):
+        raise ValueError(f"the file describes a {kind!r}; kappa loads Sequential and functional models")
+    body = config.get("config")
+    if isinstance(body, list):  # Keras 2.0/2.1 Sequential: config is the list of layers
+        body = {"layers": body}
+    if not isinstance(body, dict) or not isinstance(body.get("layers", []), list):
+        raise ValueError(f"the {kind} config has no list of layers (config.layers or a config that is the list)")
+    specs = list(body.get("layers") or [])
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+            raise ValueError(f"layer #{i} of the {kind} config is not a layer spec (an object with 'class_name')")
+    return kind, body, specs
+
+
+def _check_classes_and_inputs(kind: str, specs: list) -> None:
+    """Refuse a model naming the true culprit: the first layer of a class kappa does not
+    load (before anything else), then a second input and the layer that consumes it."""
+    for spec in specs:
+        cls = spec["class_name"]
+        if cls != "InputLayer" and cls not in INFERENCE_NOOPS:
+            if cls not in KERAS_LAYERS and cls not in QKERAS_LAYERS:
+                _make_layer(spec)  # raises the class refusal, naming the layer
+    inputs = [_spec_name(s) for s in specs if s["class_name"] == "InputLayer"]
+    if len(inputs) > 1:
+        users = [f"{_spec_name(s)!r} ({s['class_name']})" for s in specs
+                 if s["class_name"] != "InputLayer" and set(_predecessors(s)) & set(inputs[1:])]
+        raise ValueError(f"the {kind} model has {len(inputs)} inputs ({', '.join(inputs)}): input {inputs[1]!r}"
+                         + (f" feeds layer {', '.join(users)}" if users else "")
+                         + "; kappa loads single-input chains of layers")
+
+
 def model_from_config(config: dict):
     """A Keras 3 model rebuilt from a Keras 2 or Keras 3 model config (weights not set).
 
     Args:
         config: the parsed JSON of ``model.to_json()`` / ``config.json``: ``{"class_name":
-            "Sequential"|"Model"|"Functional", "config": {"layers": [...], ...}}``.
+            "Sequential"|"Model"|"Functional", "config": {"layers": [...], ...}}``, or a
+            Keras 2.0 Sequential ``{"class_name": "Sequential", "config": [layer, ...]}``.
 
     Returns:
         ``keras.Sequential`` for a Sequential config, else a functional ``keras.Model``;
-        layers keep their names.
+        layers keep their names; :data:`INFERENCE_NOOPS` layers are dropped (their
+        successor takes their input).
 
     Raises:
         ValueError: a layer class or argument outside the allow-lists (names the layer and
-            class), a model that is not a single chain of layers, or no input shape.
+            class; checked over every layer first, so that class is named even in a model
+            refused for its shape too), several inputs (names the second and the layer it
+            feeds), a model that is not a single chain of layers, or no input shape.
     """
     import keras
 
-    kind = config.get("class_name")
-    if kind not in ("Sequential", "Model", "Functional"):
-        raise ValueError(f"the file describes a {kind!r}; kappa loads Sequential and functional models")
-    body = config.get("config") or {}
-    specs = list(body.get("layers") or [])
+    kind, body, specs = _layer_specs(config)
+    _check_classes_and_inputs(kind, specs)
     shape = None
     if specs and specs[0].get("class_name") == "InputLayer":
-        c = specs[0]["config"]
+        c = specs[0].get("config") or {}
         shape = c.get("batch_shape") or c.get("batch_input_shape")
         input_name = c.get("name")
         specs = specs[1:]
@@ -230,12 +293,16 @@ def model_from_config(config: dict):
     if any(d is None for d in shape):
         raise ValueError(f"the model input shape {shape} has unknown dimensions; kappa needs a fixed shape")
     layers, prev = [], input_name
+    alias: dict[str, str | None] = {}  # dropped no-op layer -> the layer whose output it passed on
     for spec in specs:
-        layer = _make_layer(spec)
-        preds = _predecessors(spec)
+        preds = [alias.get(p, p) for p in _predecessors(spec)]
         if kind != "Sequential" and preds and (len(preds) != 1 or (prev is not None and preds[0] != prev)):
-            raise ValueError(f"layer {layer.name!r} takes its input from {preds}, not from the previous layer "
-                             f"{prev!r}: kappa loads single chains of layers")
+            raise ValueError(f"layer {_spec_name(spec)!r} ({spec['class_name']}) takes its input from {preds}, not "
+                             f"from the previous layer {prev!r}: kappa loads single chains of layers")
+        if spec["class_name"] in INFERENCE_NOOPS:
+            alias[_spec_name(spec)] = prev
+            continue
+        layer = _make_layer(spec)
         layers.append(layer)
         prev = layer.name
     inp = keras.Input(shape, name=input_name) if input_name else keras.Input(shape)
@@ -280,8 +347,9 @@ def load_model(path, weights=None):
 
     Returns:
         a Keras 3 model (``keras.Sequential`` or functional ``keras.Model``) with the file's
-        layer names and weights; QKeras layers stay QKeras layers (convert them with
-        :func:`kappa.from_qkeras`).
+        layer names and weights, without the inference no-ops (:data:`INFERENCE_NOOPS`:
+        Dropout, GaussianNoise, ..., dropped as hls4ml drops them); QKeras layers stay
+        QKeras layers (convert them with :func:`kappa.from_qkeras`).
 
     Raises:
         FileNotFoundError: a missing file. ValueError: an unknown suffix, a missing or

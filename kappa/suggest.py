@@ -12,18 +12,35 @@ from float); then, per quantization point:
   ``nnet_dense_latency.h`` adds them), with lossless fractional bits ``F_x + F_w`` (fewer
   only if the accumulator would pass 62 bits) and WRAP (nothing reaches the rails);
 * ``activation``: the range of the value cast to the layer's result type (after the
-  ReLU for ``relu`` steps; the pooled value for pooling layers, whose accumulator gets
-  the same integer bits plus, for average pooling, the window sum's);
+  ReLU for ``relu`` steps, after the slope for LeakyReLU; the pooled value for pooling
+  layers, whose accumulator gets the same integer bits plus, for average pooling, the
+  window sum's; ``x * scale + bias`` for BatchNormalization);
+* ``scale``, ``bias`` (BatchNormalization), ``param`` (LeakyReLU's slope): known exactly
+  (the inference affine map, the slope), typed like weights;
+* sigmoid/tanh ``table`` and ``activation``: the table's entries lie in (0, 1) or (-1, 1)
+  (hls4ml samples the function on [-8, 8)): ``ap_ufixed<bits, 0>`` / ``ap_fixed<bits, 1>``,
+  saturating (an entry that rounds to 1.0 stays one LSB below it); the result takes the
+  table's type, so the cast of an entry is lossless;
+* softmax (``stable``, hls4ml's default), with ``b = log2(table_size)`` (1024 unless
+  ``layer_options`` says otherwise) and ``n`` outputs; see :func:`softmax_types`.
 
-Layer kinds with a range rule: Dense, Conv1D/2D, ReLU/linear activations, pooling,
-Flatten/Reshape; others (BatchNormalization, table-based activations) are refused naming
-the layer: give their types by hand in the YAML.
+Softmax and argmax agreement (hls4ml issue #1512): the exp table is addressed by the top
+``b`` bits of ``inp_norm_t``, so logits closer than one address step tie (the firmware then
+reports the first of them). The default ``inp_norm_t`` of a wide input has a step of
+2**(I - 1 - b) (0.5 for ``ap_fixed<22,10>`` logits); here ``inp_norm`` gets exactly ``b``
+bits (its value is the table address) and the fewest integer bits that reach either the
+largest logit gap seen (times 2**headroom) or the gap beyond which ``exp`` rounds to 0 in
+the table type, whichever is smaller, with rounding to the nearest address and
+saturation (every gap beyond the table reads its last, negligible entry). With 14 bits
+and 1024 entries the step is 1/64.
 
 Integer bits: the fewest for which the largest magnitude seen, rounded to the type's grid,
 stays inside the signed range, plus ``headroom_bits`` (data-dependent fields only).
 Fractional bits: the width budget minus the integer bits (``bits``, or per field
 ``input_bits``/``weight_bits``/``bias_bits``). Every type is a signed ``ap_fixed`` with
-the ``rounding`` and ``overflow`` given (accumulators: TRN, WRAP).
+the ``rounding`` and ``overflow`` given (accumulators: TRN, WRAP), except the softmax and
+sigmoid types, whose values are non-negative or bounded by construction: unsigned
+(``ap_ufixed``) where the values are non-negative, always saturating.
 """
 
 from __future__ import annotations
@@ -34,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fixed_point import FixedPointType
+from .fixed_point import FixedPointType, as_type
 from .precision import INPUT_LAYER, PrecisionDict
 from .quantization import quantize
 
@@ -105,10 +122,79 @@ def _partial_sum_range(cols: np.ndarray, w: np.ndarray, b: np.ndarray | None, ch
     return lo, hi, np.concatenate(outs)
 
 
+def _ufixed(width: int, integer: int, rounding: str, overflow: str = "SAT") -> FixedPointType:
+    return FixedPointType(max(width, 1), integer, False, rounding, overflow)
+
+
+def softmax_types(x: np.ndarray, *, bits: int, headroom_bits: int, rounding: str, exp_table_size: int,
+                  inv_table_size: int, fused_accumulator: FixedPointType | None = None) -> dict:
+    """Types of a ``stable`` softmax over the rows of ``x`` (its firmware input, (N, n)).
+
+    Rules (values bounded by construction get no headroom, see the module docstring):
+
+    * ``exp_table``: ``ap_ufixed<bits, 1>`` (entries ``exp(-d)`` in (0, 1]);
+    * ``inp_norm``: ``ap_ufixed<b, I>``, ``b = log2(exp_table_size)`` bits (the address),
+      ``I`` the fewest integer bits with ``2**I >= min(g * 2**headroom_bits, d_cut)``, g the
+      largest gap ``max(x) - x_i`` seen, ``d_cut = (bits) * ln 2`` the gap beyond which
+      ``exp(-d)`` rounds to 0 in ``exp_table_t`` (and I >= 0); rounding ``rounding``, SAT: a
+      gap beyond the type reads the last, negligible entry, so its range seen may pass it;
+    * ``accumulator``: ``ap_ufixed<I + bits - 1, I>`` with ``2**I > n`` (the sum of n entries
+      <= 1; lossless), TRN, WRAP; for a softmax fused into a Dense/Conv that layer's
+      accumulator is shared (``fused_accumulator``, sized by the Dense rule);
+    * ``inv_inp``: ``ap_ufixed<log2(inv_table_size), I>`` (exactly the address), ``I`` the fewest
+      integer bits holding the largest sum of exponentials seen plus ``headroom_bits``, at
+      most those holding n; rounding, SAT. The sum is >= 1 (the largest input reads
+      ``exp(0) = 1``), so only ``1/x`` of x in [1, n] is read;
+    * ``inv_table``: ``ap_ufixed<bits, 1>`` (``1/x`` <= 1; the unread entries below 1 saturate),
+      narrowed if ``accumulator x inv_table`` products would pass 62 bits;
+    * ``activation``: ``ap_ufixed<bits, 1>``: ``exp_res * inv <= 1``.
+
+    Returns:
+        ``{field: (FixedPointType, lo, hi)}`` with the range each field's values take on
+        ``x`` (float estimates, for the report).
+    """
+    n = int(x.shape[1])
+    f_exp = bits - 1
+    d = x.max(axis=1, keepdims=True) - x
+    gap = float(d.max(initial=0.0))
+    d_cut = bits * math.log(2.0)  # exp(-d) < 2**-(f_exp + 1): rounds to 0 in exp_table_t
+    reach = min(gap * 2.0**headroom_bits, d_cut) if gap > 0 else d_cut
+    b_exp = int(exp_table_size).bit_length() - 1
+    b_inv = int(inv_table_size).bit_length() - 1
+    inp_norm = _ufixed(b_exp, max(math.ceil(math.log2(reach)), 0), rounding)  # at least gaps up to 1
+    sums = np.exp(-d).sum(axis=1)
+    i_bound = n.bit_length()  # 2**I > n
+    i_sum = min(math.floor(math.log2(float(sums.max(initial=1.0)))) + 1 + headroom_bits, i_bound)
+    inv_inp = _ufixed(b_inv, max(i_sum, 1), rounding)
+    if fused_accumulator is not None:
+        acc = fused_accumulator
+    else:
+        acc = _ufixed(i_bound + min(f_exp, MAX_ACC_BITS - bits - i_bound, 51 - i_bound), i_bound, "TRN", "WRAP")
+    inv_w = min(bits, MAX_ACC_BITS - acc.width)
+    if inv_w < 2:
+        raise ValueError(f"the softmax accumulator {acc} leaves no room for the inversion table within "
+                         f"{MAX_ACC_BITS}-bit products; use fewer bits")
+    prob = np.exp(-d) / sums[:, None]
+    return {"exp_table": (_ufixed(bits, 1, rounding), float(np.exp(-gap)), 1.0),
+            "inp_norm": (inp_norm, 0.0, gap),
+            "accumulator": (acc, 0.0, float(sums.max(initial=0.0))),
+            "inv_inp": (inv_inp, float(sums.min()) if sums.size else 0.0, float(sums.max(initial=0.0))),
+            "inv_table": (_ufixed(inv_w, 1, rounding), float(1.0 / sums.max(initial=1.0)), 1.0),
+            "activation": (_ufixed(bits, 1, rounding), float(prob.min(initial=0.0)), float(prob.max(initial=0.0)))}
+
+
+def table_type(kind: str, bits: int, rounding: str) -> FixedPointType:
+    """``table`` (and result) type of a sigmoid (``ap_ufixed<bits,0>``) or tanh
+    (``ap_fixed<bits,1>``) table, saturating (entries in (0, 1) / (-1, 1))."""
+    if kind == "sigmoid":
+        return _ufixed(bits, 0, rounding)
+    return FixedPointType(bits, 1, True, rounding, "SAT")
+
+
 def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input_bits: int | None = None,
                       weight_bits: int | None = None, bias_bits: int | None = None, rounding: str = "RND_CONV",
-                      overflow: str = "SAT", io_type: str = "io_parallel", path=None, overwrite: bool = False,
-                      return_ranges: bool = False, verbose: bool = False):
+                      overflow: str = "SAT", io_type: str = "io_parallel", layer_options=None, path=None,
+                      overwrite: bool = False, return_ranges: bool = False, verbose: bool = False):
     """A PrecisionDict whose integer bits cover the ranges ``model`` reaches on ``X``.
 
     Args:
@@ -119,6 +205,8 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
         input_bits, weight_bits, bias_bits: widths overriding ``bits`` for those fields.
         rounding, overflow: the modes of every type but the accumulators (TRN, WRAP).
         io_type: the firmware I/O mode (io_stream inserts zero-padding steps; same values).
+        layer_options: the per-layer firmware options the model will be converted with
+            (``{"softmax": {"table_size": 4096}}``): table sizes set the softmax address widths.
         path: optional ``.yaml``/``.json`` file to write (refused if it exists, unless
             ``overwrite``); the user edits it, :meth:`PrecisionDict.validate` checks it.
         return_ranges: also return the per-field :class:`FieldRange` list.
@@ -128,8 +216,9 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
         PrecisionDict, or ``(PrecisionDict, [FieldRange])`` with ``return_ranges``.
 
     Raises:
-        ValueError: bad widths/headroom, an existing ``path`` without ``overwrite``, and
-            whatever :func:`kappa.predict_quantized` raises for the model or X.
+        ValueError: bad widths/headroom, an existing ``path`` without ``overwrite``, a
+            ``latency`` softmax (named; its types are given by hand), and whatever
+            :func:`kappa.predict_quantized` raises for the model or X.
     """
     from .inputs import check_inputs, model_input_shape
     from .layers import FirmwareOptions, build_plan
@@ -146,7 +235,7 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
             raise ValueError(f"path {str(path)!r}: use a .yaml, .yml or .json file")
         if path.exists() and not overwrite:
             raise ValueError(f"{str(path)!r} exists; pass overwrite=True or choose another path")
-    opts = FirmwareOptions(io_type)
+    opts = FirmwareOptions(io_type, layer_options=dict(layer_options or {}))
     x_all = check_inputs(X, model_input_shape(model))
     ranges: list[FieldRange] = []
 
@@ -197,7 +286,11 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
                 if b_t is not None:
                     frac = max(frac, b_t.fractional)
                 i_acc = integer_bits(max(-lo, hi)) + headroom_bits  # sums lie on the accumulator grid
-                frac = min(frac, MAX_ACC_BITS - i_acc)
+                cap = MAX_ACC_BITS
+                if st.attrs.get("fused") == "softmax":  # the softmax sums its n entries (<= 1) in this type
+                    i_acc = max(i_acc, int(w.shape[-1]).bit_length() + 1)
+                    cap = min(51, MAX_ACC_BITS - bits)  # room for the accumulator x inv_table products
+                frac = min(frac, cap - i_acc)
                 acc_t = FixedPointType(i_acc + frac, i_acc, True, "TRN", "WRAP")
                 ranges.append(FieldRange(name, "accumulator", lo, hi, acc_t))
                 entry["accumulator"] = str(acc_t)
@@ -217,12 +310,54 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
                     cur_t.width + extra + 1, max(cur_t.integer, res_t.integer) + extra + 1, True, "TRN", "WRAP"
                 )
                 entry["accumulator"] = str(acc_t)
-            elif fam not in ("reshape", "zeropad"):
-                raise ValueError(
-                    f"layer {name!r}: suggest_precision has no range rule for a {fam} layer (it covers "
-                    "Dense, Conv1D/2D, ReLU/linear, pooling, Flatten, Reshape); give that model's types "
-                    "by hand, or suggest for the model up to the layer before it"
-                )
+            elif fam == "leaky_relu":
+                a = st.attrs["alpha"]
+                p_t = _fixed(bits, integer_bits(abs(a), bits, rounding), rounding, overflow)
+                ranges.append(FieldRange(name, "param", a, a, p_t))
+                entry["param"] = str(p_t)
+                aq = float(quantize(np.array(a), p_t))
+                entry["activation"] = str(data_type(name, "activation", np.where(cur > 0, cur, aq * cur), bits))
+            elif fam == "batchnorm":
+                from .layers.batchnorm import inference_affine
+
+                scale, bias = inference_affine(st.layer)
+                for fld, v, wb in (("scale", scale, weight_bits or bits), ("bias", bias, bias_bits or bits)):
+                    t = _fixed(wb, integer_bits(float(np.abs(v).max(initial=0.0)), wb, rounding), rounding, overflow)
+                    ranges.append(FieldRange(name, fld, float(v.min()), float(v.max()), t))
+                    entry[fld] = str(t)
+                y = cur * quantize(scale, as_type(entry["scale"])) + quantize(bias, as_type(entry["bias"]))
+                entry["activation"] = str(data_type(name, "activation", y, bits))
+            elif fam == "table":
+                t = table_type(st.attrs["kind"], bits, rounding)
+                lo, hi = (0.0, 1.0) if st.attrs["kind"] == "sigmoid" else (-1.0, 1.0)
+                for fld in ("table", "activation"):
+                    ranges.append(FieldRange(name, fld, lo, hi, t))
+                    entry[fld] = str(t)
+            elif fam == "softmax":
+                impl = st.attrs["implementation"]
+                if impl == "latency":
+                    raise ValueError(f"layer {name!r}: suggest_precision has no rule for a 'latency' softmax (its exp "
+                                     "table is addressed by the input type itself); use implementation 'stable' "
+                                     "(hls4ml's default) or give that layer's types by hand")
+                if impl == "argmax":
+                    t = _ufixed(bits, 1, rounding)
+                    ranges.append(FieldRange(name, "activation", 0.0, 1.0, t))
+                    entry["activation"] = str(t)
+                else:
+                    n = st.attrs["table_size"]
+                    fused = as_type(entry["accumulator"]) if "accumulator" in entry else None
+                    types = softmax_types(cur.reshape(len(cur), -1), bits=bits, headroom_bits=headroom_bits,
+                                          rounding=rounding, exp_table_size=n, inv_table_size=n,
+                                          fused_accumulator=fused)
+                    for fld, (t, lo, hi) in types.items():
+                        if fld == "accumulator" and fused is not None:
+                            continue
+                        ranges.append(FieldRange(name, fld, lo, hi, t))
+                        entry[fld] = str(t)
+            elif fam not in ("reshape", "zeropad", "noop"):
+                raise ValueError(f"layer {name!r}: suggest_precision has no range rule for a {fam} layer (it covers "
+                                 "every layer kind kappa emulates); give that layer's types by hand, or suggest for "
+                                 "the model up to the layer before it")
             # advance through this step with the types chosen so far (the firmware's values)
             if entry:
                 spec[name] = dict(entry)

@@ -38,11 +38,12 @@ from .batchnorm import BATCHNORM
 from .conv import CONV
 from .dense import DENSE
 from .fused import fused_fields, fused_options
+from .noop import NOOP
 from .pooling import POOLING
 from .reshape import RESHAPE
 from .softmax import SOFTMAX
 
-FAMILIES: tuple[LayerFamily, ...] = (DENSE, CONV, POOLING, RESHAPE, ACTIVATION_LAYERS, SOFTMAX, BATCHNORM)
+FAMILIES: tuple[LayerFamily, ...] = (DENSE, CONV, POOLING, RESHAPE, ACTIVATION_LAYERS, SOFTMAX, BATCHNORM, NOOP)
 REGISTRY: dict[str, LayerFamily] = {cls: fam for fam in FAMILIES for cls in fam.keras_classes}
 
 __all__ = ["FAMILIES", "REGISTRY", "SUPPORTED_LAYERS_STRICT", "FirmwareOptions", "LayerFamily", "Step",

@@ -41,6 +41,8 @@ SUPPORTED_LAYERS_STRICT = (
     "LeakyReLU, Softmax() (last axis); "
     "sigmoid/tanh/softmax also fused into Dense/Conv",
     "BatchNormalization (last axis; a separate hls4ml layer)",
+    "Dropout, SpatialDropout1D/2D/3D, GaussianDropout, AlphaDropout (identities, removed by hls4ml); "
+    "GaussianNoise, ActivityRegularization (identities; hls.convert refuses them: remove them)",
 )
 """Layers kappa emulates bit for bit (``strict=True``), in io_parallel and io_stream."""
 

@@ -125,3 +125,111 @@ def test_bad_arguments(tmp_path):
         load_model(tmp_path / "m.pkl")
     with pytest.raises(ValueError, match="has no weights for layer"):
         load_model(FIXTURES / "KERAS_conv1d_small.json", FIXTURES / "KERAS_3layer_weights.h5")
+
+
+def _noop_mlp():
+    """A Dense chain with every inference no-op kappa drops between its layers."""
+    import keras
+
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((6,), name="x")
+    h = keras.layers.Dense(8, activation="relu", name="d0")(inp)
+    h = keras.layers.Dropout(0.3, name="drop")(h)
+    h = keras.layers.GaussianNoise(0.1, name="noise")(h)
+    h = keras.layers.GaussianDropout(0.2, name="gdrop")(h)
+    h = keras.layers.AlphaDropout(0.1, name="adrop")(h)
+    h = keras.layers.ActivityRegularization(l1=0.01, name="areg")(h)
+    h = keras.layers.Dense(3, activation="softmax", name="out")(h)
+    return keras.Model(inp, h)
+
+
+def _noop_conv():
+    import keras
+
+    keras.utils.set_random_seed(6)
+    inp = keras.Input((10, 3), name="x")
+    h = keras.layers.Conv1D(4, 3, activation="relu", name="c0")(inp)
+    h = keras.layers.SpatialDropout1D(0.2, name="sdrop")(h)
+    h = keras.layers.Flatten(name="flat")(h)
+    h = keras.layers.Dropout(0.5, name="drop")(h)
+    h = keras.layers.Dense(4, name="out")(h)
+    return keras.Model(inp, h)
+
+
+@pytest.mark.parametrize("make, list_form", [(_noop_mlp, False), (_noop_mlp, True), (_noop_conv, True)])
+def test_inference_noops_are_dropped_in_both_keras2_layouts(tmp_path, make, list_form):
+    from keras2_files import write_keras2
+
+    from kappa.loading import load_model
+
+    model = make()
+    arch, weights = write_keras2(model, tmp_path, "m", list_form=list_form)
+    doc = json.loads(arch.read_text())
+    assert isinstance(doc["config"], list) == list_form
+    loaded = load_model(arch, weights)
+    kept = [layer.name for layer in loaded.layers if type(layer).__name__ != "InputLayer"]
+    assert kept == (["d0", "out"] if make is _noop_mlp else ["c0", "flat", "out"])
+    X = np.random.default_rng(7).normal(size=(32, *model.inputs[0].shape[1:])).astype(np.float32)
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), rtol=1e-6, atol=1e-7)
+
+
+def _two_input_json(tmp_path, middle_cls):
+    layers = [
+        {"class_name": "InputLayer", "name": "input_1", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 4], "name": "input_1"}},
+        {"class_name": "InputLayer", "name": "input_2", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 1], "name": "input_2"}},
+        {"class_name": middle_cls, "name": "gar_1", "config": {"name": "gar_1", "units": 2},
+         "inbound_nodes": [[["input_1", 0, 0, {}], ["input_2", 0, 0, {}]]]},
+        {"class_name": "Dense", "name": "dense", "config": {"name": "dense", "units": 2},
+         "inbound_nodes": [[["gar_1", 0, 0, {}]]]},
+    ]
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps({"class_name": "Model", "config": {"name": "two", "layers": layers}}))
+    return path
+
+
+def test_refusals_name_the_true_culprit(tmp_path):
+    from kappa.loading import load_model, model_from_config
+
+    w = FIXTURES / "KERAS_3layer_weights.h5"
+    with pytest.raises(ValueError, match=r"cannot load layer 'gar_1' \(GarNet\): not a layer class"):
+        load_model(_two_input_json(tmp_path, "GarNet"), w)  # the GarNet layer, not the second InputLayer
+    with pytest.raises(ValueError, match=r"2 inputs \(input_1, input_2\): input 'input_2' feeds layer 'gar_1' "
+                                         r"\(Dense\); kappa loads single-input chains"):
+        load_model(_two_input_json(tmp_path, "Dense"), w)
+    with pytest.raises(ValueError, match=r"layer #0 of the Sequential config is not a layer spec"):
+        model_from_config({"class_name": "Sequential", "config": ["Dense"]})
+    with pytest.raises(ValueError, match=r"holds a list, not a model config"):
+        model_from_config([{"class_name": "Dense"}])
+
+
+def test_emulator_runs_noops_as_identities_and_convert_names_the_ones_hls4ml_lacks(tmp_path):
+    import keras
+
+    import hls
+    from kappa import predict_quantized
+    from kappa.layers import build_plan
+
+    model = _noop_mlp()
+    bare = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu", name="d0"),
+                             keras.layers.Dense(3, activation="softmax", name="out")])
+    for name in ("d0", "out"):
+        bare.get_layer(name).set_weights(model.get_layer(name).get_weights())
+    t = "ap_fixed<16,6,AP_RND,AP_SAT>"
+    P = {"default": {"weight": t, "bias": t, "accumulator": "ap_fixed<32,12>", "activation": t},
+         "input": {"value": "ap_fixed<12,4>"}}
+    X = np.random.default_rng(8).normal(size=(64, 6))
+    np.testing.assert_array_equal(predict_quantized(model, P, X), predict_quantized(bare, P, X))
+    from kappa.training_forward import TrainingForward, predict_tf
+
+    np.testing.assert_array_equal(predict_tf(model, P, X), predict_quantized(model, P, X))
+    y = TrainingForward(model, P)(X, training=True).numpy()  # dropout and noise active: random, finite
+    assert y.shape == (64, 3) and np.isfinite(y).all() and not np.array_equal(y, predict_quantized(model, P, X))
+    kinds = [st.family.name for st in build_plan(model)]
+    assert kinds == ["dense", "relu"] + ["noop"] * 5 + ["dense", "softmax"]
+    with pytest.raises(ValueError) as exc:
+        hls.convert(model, P, tmp_path / "prj")
+    assert "'noise' (GaussianNoise): hls4ml 1.3.0 has no converter" in str(exc.value)
+    assert "'areg' (ActivityRegularization)" in str(exc.value)
+    assert "'drop'" not in str(exc.value) and not (tmp_path / "prj").exists()
