@@ -189,8 +189,10 @@ def plot(results, path=None, title: str = ""):
         ax1.plot(r["steps"], r["lam"], ".-", color=c, ms=3, lw=1, label=lab)
         ax1.axhline(2 / r["eta"], color=c, ls="--", lw=0.8)
         ax2.plot(np.arange(len(r["loss"])), r["loss"], color=c, lw=1, label=lab)
-    top = max(2.5 * 2 / max(r["eta"] for r in results), max(float(np.nanmax(r["lam"][:3])) for r in results) * 1.2)
-    ax1.set_ylim(0, min(top, max(4 / r["eta"] for r in results)))
+    ok = [r for r in results if r["verdict"] != "divergence"] or results  # diverged runs leave the axes
+    ax1.set_ylim(0, 1.15 * max(max(2 / r["eta"] for r in results), max(float(np.nanmax(r["lam"])) for r in ok)))
+    fin = np.concatenate([r["loss"][np.isfinite(r["loss"])] for r in ok])
+    ax2.set_ylim(0.7 * fin.min(), 3.0 * fin.max())
     ax1.set_ylabel("sharpness λ_max (dashed: 2/η)")
     ax1.legend(fontsize="small", ncol=2)
     ax1.set_title(title)
