@@ -223,3 +223,18 @@ def test_bad_hessian_options_are_refused(affine, kwargs, msg):
     m = LinearBlockModel(dataset=ds, num_hidden=[], use_bias=True, seed=1)
     with pytest.raises(ValueError, match=msg):
         m.train_instrumented(X, Y, epochs=1, **kwargs)
+
+
+def test_job_config_refuses_bad_hessian_options_before_training():
+    from hls.jobconfig import _check_training
+
+    class Problems(list):
+        def add(self, key, msg):
+            self.append((key, msg))
+
+    probs = Problems()
+    _check_training({"training": {"hessian_every": 10, "hessian_method": "qr"}}, probs)
+    assert probs == [("training", "unknown hessian_method 'qr'; valid: lanczos, power")]
+    probs = Problems()
+    _check_training({"training": {"hessian_every": 34, "throttle_curvature": "hessian"}}, probs)
+    assert probs == []
