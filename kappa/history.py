@@ -67,6 +67,9 @@ class FitHistory:
       ``stability_margin_lambda_raw`` η·λ_max, ``stability_margin_lambda_ctrl`` η_eff·λ_max,
       ``spectral_radius_raw``/``_ctrl``: spectral radius of the update map with η / η_eff
       (SGD: max|1 − ηλ_i|; heavy-ball momentum: the 2×2 companion map; Adam: NaN).
+    * estimated sharpness (any model, with ``hessian_every=K``): ``hessian_lambda_max`` and
+      the two margins are the estimate of :mod:`kappa.sharpness` at steps t ≡ 0 (mod K),
+      NaN elsewhere; the spectral radii stay analytic-only (they need the whole spectrum).
     * ``weight_error_fro``: ‖W − A‖_F against the teacher (one-layer model with
       ``reference_A``, else NaN).
     * ``finite`` (bool): loss and parameters finite; ``divergence`` (bool): True from the
@@ -289,7 +292,9 @@ class FitHistory:
             :meth:`stalled`), ``status`` and ``status_reason`` (see :meth:`health`), ``final_alpha``,
             ``min_alpha``, ``final_eta_eff``,
             ``final_update_underflow_fraction`` (NaN if not quantized),
-            ``final_weight_error_fro``.
+            ``final_weight_error_fro``; with ``hessian_every`` (else absent):
+            ``hessian_estimates``, ``hessian_seconds``, ``hessian_hvps`` (the cost of the
+            λ_max estimates) and ``final_hessian_lambda_max`` (the last estimate).
         """
 
         def last(a):
@@ -313,6 +318,7 @@ class FitHistory:
             "final_update_underflow_fraction": last(self.update_underflow_fraction_max),
             "final_weight_error_fro": last(self.weight_error_fro),
             "final_val_accuracy": last(self.val_accuracy),
+            **_hessian_summary(self.config.get("hessian"), self.hessian_lambda_max),
         }
 
     # -------------------------------------------------------------- save/load
@@ -406,8 +412,11 @@ class FitHistory:
         ax.legend(h1 + h2, l1 + l2, loc="lower left")
 
         ax = axes[2]
-        ax.plot(x, self.stability_margin_lambda_raw, label="η·λ_max", color="C0", ls=":")
-        ax.plot(x, self.stability_margin_lambda_ctrl, label="η_eff·λ_max", color="C0")
+        sparse = _sparse(self.hessian_lambda_max)  # estimated every K steps: draw points, joined
+        for ys, lab, ls in ((self.stability_margin_lambda_raw, "η·λ_max", ":"),
+                            (self.stability_margin_lambda_ctrl, "η_eff·λ_max", "-")):
+            ok = np.isfinite(ys) if sparse else slice(None)
+            ax.plot(x[ok], ys[ok], label=lab, color="C0", ls=ls, marker="." if sparse else None)
         ax.plot(x, self.spectral_radius_raw, label="ρ raw", color="C2", ls=":")
         ax.plot(x, self.spectral_radius_ctrl, label="ρ controlled", color="C2")
         ax.axhline(2.0, color="red", lw=0.8, ls="--", label="η·λ = 2")
@@ -420,8 +429,8 @@ class FitHistory:
             ax.text(
                 0.5,
                 0.5,
-                "nothing to show: λ_max (and so the stability margins) is computed analytically only "
-                "for a one-layer linear model",
+                "nothing to show: λ_max (and so the stability margins) is analytic only for a "
+                "one-layer linear model; train with hessian_every=K to estimate it",
                 transform=ax.transAxes,
                 ha="center",
                 va="center",
@@ -469,6 +478,22 @@ class FitHistory:
         ax.set_xlabel("step")
         ax.legend(loc="upper right", ncol=2, fontsize="small")
         return fig
+
+
+def _sparse(a: np.ndarray) -> bool:
+    """True if ``a`` has finite entries but not everywhere (an every-K-steps column)."""
+    fin = np.isfinite(np.asarray(a, np.float64))
+    return bool(fin.any() and not fin.all())
+
+
+def _hessian_summary(cost: dict | None, lam: np.ndarray) -> dict:
+    if not cost:
+        return {}
+    fin = np.asarray(lam, np.float64)
+    fin = fin[np.isfinite(fin)]
+    return {"hessian_estimates": int(cost.get("estimates", 0)), "hessian_seconds": float(cost.get("seconds", 0.0)),
+            "hessian_hvps": int(cost.get("hvps", 0)),
+            "final_hessian_lambda_max": float(fin[-1]) if fin.size else math.nan}
 
 
 def _json_default(o: Any):

@@ -31,7 +31,8 @@ Implements the "train_instrumented" section of the Models reference
 
 Sharpness context: with full-batch GD, non-quadratic networks drift to the edge of
 stability, λ_max ≈ 2/η (Cohen et al. 2021); ``hessian_lambda_max`` and the stability
-margins are the exact quadratic quantities for the one-layer model only.
+margins are the exact quadratic quantities for the one-layer model, and for any model the
+estimate of :mod:`kappa.sharpness` every ``hessian_every`` steps (outside the compiled step).
 
 Storage: trainable variables stay float32 Keras variables. A storage type (Dense
 kernel: ``weight``, bias: ``bias``, others: ``value``) must therefore fit a float32
@@ -65,6 +66,7 @@ from .history import METRIC_NAMES, FitHistory
 from .inputs import check_training_arrays, model_input_shape
 from .precision import ensure_precision_dict
 from .quantization import quantize
+from .sharpness_tracker import SharpnessTracker, check_hessian_args
 from .step_metrics import KEYS as STEP_METRIC_KEYS
 from .training_forward import TrainingForward
 from .training_step import (
@@ -178,6 +180,12 @@ def train_instrumented(
     validation_data=None,
     io_type: str = "io_parallel",
     layer_options=None,
+    hessian_every: Optional[int] = 0,
+    hessian_iters: int = 20,
+    hessian_subset=None,
+    hessian_tol: float = 1e-3,
+    hessian_method: str = "lanczos",
+    throttle_curvature: str = "secant",
 ) -> FitHistory:
     """Train ``model`` (a :class:`kappa.nn.BaseModel`) with full control over each update.
 
@@ -214,6 +222,21 @@ def train_instrumented(
             computed with the inference forward (the firmware's numbers when quantized).
         io_type, layer_options: the firmware options the model will be converted with
             (table sizes, softmax implementation), so training computes the same tables.
+        hessian_every: K >= 1 estimates λ_max of the training loss at θ_t for every step
+            t ≡ 0 (mod K), between compiled chunks (:mod:`kappa.sharpness_tracker`; Lanczos on
+            exact Hessian-vector products, :mod:`kappa.sharpness`): ``hessian_lambda_max``,
+            ``stability_margin_lambda_raw`` (η·λ̂) and ``_ctrl`` (η_eff·λ̂) at those steps,
+            NaN elsewhere (replacing the analytic one-layer λ_max and margins). With a
+            PrecisionDict it is the Hessian of the *float* model's loss at the stored
+            (quantized) weights. 0 or None (default): off; training is bit-identical
+            either way. The cost goes to ``history.config["hessian"]`` and the summary.
+        hessian_iters: HVPs per estimate at most (M). hessian_subset: None (the training
+            set), a sample count or an index array (fixed for the run, drawn with ``seed``).
+        hessian_tol: stop an estimate at relative residual ``‖Hy − λy‖/|λ| <= tol``.
+        hessian_method: ``"lanczos"`` (largest eigenvalue) or ``"power"`` (largest |λ|).
+        throttle_curvature: ``"secant"`` (the proxy above) or ``"hessian"``: the control
+            curvature is the latest estimate λ̂, so ``α = clip(χ / (η λ̂), alpha_min, 1)``
+            (needs ``hessian_every``; λ̂ < 0 counts as 0, a non-finite estimate keeps the last).
 
     Returns:
         :class:`kappa.history.FitHistory` with every metric of ``METRIC_NAMES`` per step;
@@ -226,6 +249,9 @@ def train_instrumented(
     """
     check_args(
         epochs, batch_size, learning_rate, loss_mode, curvature_mode, optimizer, curvature_ema_rho, chi, alpha_min, beta
+    )
+    check_hessian_args(
+        hessian_every, hessian_iters, hessian_subset, hessian_tol, hessian_method, throttle_curvature, len(np.asarray(X))
     )
     kmodel = model.model
     precision = ensure_precision_dict(precision_dict)
@@ -324,6 +350,8 @@ def train_instrumented(
         aeps=float(adam_eps),
         use_controller=bool(use_controller),
         seed=base_seed,
+        use_hessian=throttle_curvature == "hessian",
+        lambda_hat=0.0,
     )
     if reference_A is not None:
         hparams["A"] = reference_A
@@ -366,11 +394,24 @@ def train_instrumented(
 
     out_t = eval_fwd.plan[-1].types.get("result") if eval_fwd is not None and eval_fwd.plan else None
     runner_floor = max(float(out_t.lsb), 1e-7) if out_t is not None else 1e-7
+    # ---- λ_max every K steps, outside the compiled step (kappa.sharpness_tracker)
+    tracker = None
+    if hessian_every:
+        res_t = plan[-1].types.get("result") if plan else None
+        tracker = SharpnessTracker(kmodel, X, Y, loss_mode, every=int(hessian_every), iters=int(hessian_iters),
+                                   subset=hessian_subset, tol=float(hessian_tol), method=hessian_method,
+                                   seed=base_seed, ce_floor=max(float(res_t.lsb), 1e-7) if res_t is not None else 1e-7)
     with tqdm(total=total, disable=not progress, desc="train_instrumented", unit="step") as bar:
         while done < total:
             k = min(per_call, total - done)
             if eval_fwd is not None:
                 k = min(k, spe - done % spe)  # stop at the epoch's end to validate
+            if tracker is not None:
+                if tracker.due(done):
+                    tracker.estimate(done)
+                    if throttle_curvature == "hessian" and math.isfinite(tracker.last_lambda):
+                        runner.hp["lambda_hat"].assign(max(tracker.last_lambda, 0.0))
+                k = tracker.cap(done, k)
             e0, e1 = done // spe, (done + k - 1) // spe
             perms = np.stack([perm(e) for e in range(e0, e1 + 1)])
             n_done, out = runner.run_chunk(
@@ -421,6 +462,8 @@ def train_instrumented(
             "spectral_radius_ctrl",
         ):
             cols[k] = np.full(steps, np.nan)
+    if tracker is not None:
+        cols.update(tracker.columns(steps, float(learning_rate), eta_eff))
     cols["divergence"] = np.logical_or.accumulate(~cols["finite"]) if steps else np.zeros(0, bool)
     config = {
         "model": model.name,
@@ -448,6 +491,8 @@ def train_instrumented(
         "lambda_max": lam_max,
         "eta_max": (2.0 / lam_max) if lam_max else None,
         "validation_samples": 0 if Xv is None else int(len(Xv)),
+        "throttle_curvature": throttle_curvature,
+        "hessian": tracker.cost() if tracker is not None else None,
     }
     return FitHistory(
         **{k: np.asarray(cols[k]) for k in METRIC_NAMES},

@@ -194,6 +194,9 @@ class StepRunner:
 
         hp = {k: scalar() for k in ("eta", "chi", "rho", "eps", "alpha_min", "beta", "b1", "b2", "aeps")}
         hp["use_controller"] = tf.Variable(False, trainable=False)
+        # throttle_curvature="hessian": the control curvature is the latest λ_max estimate
+        hp["use_hessian"] = tf.Variable(False, trainable=False)
+        hp["lambda_hat"] = scalar()
         hp["seed"] = tf.Variable(tf.constant(0, tf.int64), trainable=False)
         self.hp = hp
 
@@ -253,6 +256,7 @@ class StepRunner:
             ema_new = tf.where(valid, (1.0 - hp["rho"]) * ema + hp["rho"] * c_raw, ema)
             c_last = tf.where(valid, c_raw, last_c)  # skipped secant: the last measurement holds
             c_ctrl = tf.maximum(c_last, ema_new)
+            c_ctrl = tf.where(hp["use_hessian"], hp["lambda_hat"], c_ctrl)
             alpha_would = tf.clip_by_value(hp["chi"] / (eta * (c_ctrl + eps)), hp["alpha_min"], 1.0)
             alpha = tf.where(hp["use_controller"], alpha_would, 1.0)
             eta_eff = alpha * eta

@@ -343,6 +343,15 @@ def _check_training(cfg, probs) -> dict:
             tr.check_args(**full)
         except (ValueError, TypeError) as exc:
             probs.add("training", str(exc))
+        try:  # the λ_max options (the subset is checked against the data when training starts)
+            from kappa.sharpness_tracker import check_hessian_args
+
+            opt = {k: out.get(k, params[k].default) for k in ("hessian_every", "hessian_iters", "hessian_tol",
+                                                              "hessian_method", "throttle_curvature")}
+            check_hessian_args(opt["hessian_every"], opt["hessian_iters"], None, opt["hessian_tol"],
+                               opt["hessian_method"], opt["throttle_curvature"], 1)
+        except (ValueError, TypeError) as exc:
+            probs.add("training", str(exc))
     return out
 
 

@@ -80,3 +80,22 @@ def test_sweep_notebook_executes(venv_kernel, monkeypatch):
     images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
                  for o in c.get("outputs", []))
     assert images == 2
+
+
+EOS_NOTEBOOK = NOTEBOOK.parent / "edge_of_stability.ipynb"
+
+
+@pytest.mark.slow
+def test_edge_of_stability_notebook_executes(venv_kernel):
+    """The short edge-of-stability run (benchmarks/bench_edge_of_stability.py) and its checks."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(EOS_NOTEBOOK, as_version=4)
+    nbclient.NotebookClient(nb, kernel_name=venv_kernel, timeout=300,
+                            resources={"metadata": {"path": str(EOS_NOTEBOOK.parent)}}).execute()
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    assert text.count("OK  ") == 5 and "NO  " not in text
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+                 for o in c.get("outputs", []))
+    assert images == 2

@@ -149,7 +149,7 @@ def test_keras_model_wraps_supported_layers(ds):
 
 @pytest.mark.parametrize("layer, fragment", [
     (keras.layers.Dense(3, activation="elu", name="bad_dense"), "bad_dense"),
-    (keras.layers.Dropout(0.1, name="drop"), "drop"),
+    (keras.layers.UnitNormalization(name="unorm"), "unorm"),
     (keras.layers.Activation("softplus", name="sig"), "sig"),
     (keras.layers.ReLU(max_value=6.0, name="relu6"), "relu6"),
     (keras.layers.LayerNormalization(name="bn"), "bn"),
