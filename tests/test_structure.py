@@ -119,3 +119,35 @@ def test_one_argument_parser_tree():
     makers = sorted(str(p.relative_to(ROOT)) for p in sources
                     if "ArgumentParser" in p.read_text())
     assert makers == ["hls/cli/parser.py"], makers
+
+
+# The layers of hls, bottom up (each package's docstring says what it may import): a module may
+# import its own layer and the layers below it, never one above. kappa never imports hls.
+HLS_LAYERS = {
+    "hls.safety": 0,
+    "hls.project": 1, "hls.vendor": 1, "hls.reports": 1, "hls.synth": 1,
+    "hls.sim": 2, "hls.rtl": 2,
+    "hls.jobs": 3,
+    "hls.sweep": 4,
+    "hls.cli": 5,
+    "hls": 6,  # the package's public names re-export the layers below
+}
+
+
+def _layer(module: str) -> int | None:
+    if module.startswith("kappa"):
+        return -1
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        if ".".join(parts[:n]) in HLS_LAYERS:
+            return HLS_LAYERS[".".join(parts[:n])]
+    return None
+
+
+def test_dependencies_run_one_way():
+    """cli -> jobs/sweep -> project/sim/vendor -> safety; kappa below all of hls."""
+    upward = [f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
+              if _layer(a) is not None and _layer(b) is not None and _layer(b) > _layer(a)]
+    unplaced = sorted(m for m in import_graph() if _layer(m) is None)
+    assert not unplaced, f"modules outside every layer (add them to HLS_LAYERS): {unplaced}"
+    assert not upward, "imports that run upward:\n" + "\n".join(upward)
