@@ -56,8 +56,27 @@ KERAS_LAYERS: dict[str, tuple[str, ...]] = {
     "Activation": ("activation",),
     "ReLU": ("max_value", "negative_slope", "threshold"),
     "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale"),
+    "ZeroPadding1D": ("padding",),
+    "ZeroPadding2D": ("padding", "data_format"),
+    "Cropping1D": ("cropping",),
+    "Cropping2D": ("cropping", "data_format"),
+    "UpSampling1D": ("size",),
+    "UpSampling2D": ("size", "data_format", "interpolation"),
+    "Permute": ("dims",),
+    "DepthwiseConv1D": ("kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate", "activation",
+                        "use_bias", "data_format"),
+    "DepthwiseConv2D": ("kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate", "activation",
+                        "use_bias", "data_format"),
+    "SeparableConv1D": ("filters", "kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate",
+                        "activation", "use_bias", "data_format"),
+    "SeparableConv2D": ("filters", "kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate",
+                        "activation", "use_bias", "data_format"),
+    "PReLU": ("shared_axes",),
+    "Embedding": ("input_dim", "output_dim", "mask_zero"),
+    "ThresholdedReLU": ("theta",),
 }
-"""Keras layer classes :func:`load_model` rebuilds, with the constructor arguments it reads."""
+"""Keras layer classes :func:`load_model` rebuilds, with the constructor arguments it reads
+(a Keras 2 ``ThresholdedReLU(theta=t)`` becomes Keras 3's ``ReLU(threshold=t)``, the same function)."""
 
 QKERAS_LAYERS: dict[str, tuple[str, ...]] = {
     "QDense": KERAS_LAYERS["Dense"] + ("kernel_quantizer", "bias_quantizer"),
@@ -69,7 +88,7 @@ QKERAS_LAYERS: dict[str, tuple[str, ...]] = {
 }
 """QKeras layer classes :func:`load_model` rebuilds (needs the ``qkeras`` package, ``qkeras-v3``)."""
 
-ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid", "tanh")
+ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid", "tanh", "relu6")
 """Activation names accepted in a file (Keras built-ins; whether kappa emulates them is
 decided later, by :func:`kappa.layers.build_plan`)."""
 
@@ -97,6 +116,8 @@ def _literal(value, layer, cls, key):
         return value
     if isinstance(value, (list, tuple)) and all(v is None or isinstance(v, (bool, int, float)) for v in value):
         return tuple(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (list, tuple)) for v in value):
+        return tuple(_literal(v, layer, cls, key) for v in value)  # ((top, bottom), (left, right))
     raise _refuse(layer, cls, f"argument {key}={value!r} is not a plain literal; kappa does not deserialize "
                               "objects from model files")
 
@@ -155,7 +176,8 @@ def _make_layer(spec: dict):
     name = conf.get("name") or spec.get("name") or "?"
     if cls in KERAS_LAYERS:
         keys, quantized = KERAS_LAYERS[cls], False
-        ctor = getattr(keras.layers, cls)
+        ctor = getattr(keras.layers, cls) if cls != "ThresholdedReLU" else \
+            (lambda name, theta=1.0: keras.layers.ReLU(threshold=theta, name=name))
     elif cls in QKERAS_LAYERS:
         keys, quantized = QKERAS_LAYERS[cls], True
         try:
@@ -326,6 +348,8 @@ def _set_keras2_weights(model, group, where: str) -> None:
         g = group[layer.name]
         wnames = [n.decode() if isinstance(n, bytes) else n for n in g.attrs.get("weight_names", [])]
         arrays = {n.split("/")[-1].split(":")[0]: np.asarray(g[n]) for n in wnames}
+        if "depthwise_kernel" in arrays and not hasattr(layer, "depthwise_kernel"):
+            arrays.setdefault("kernel", arrays["depthwise_kernel"])  # Keras 3 DepthwiseConv: 'kernel'
         for var in layer.weights:
             key = var.name.split("/")[-1].split(":")[0]
             if key not in arrays:
