@@ -100,6 +100,10 @@ activation that its optimizer removes; the Keras 2 parser skips ``Dropout``) and
 handler for ``GaussianNoise`` and ``ActivityRegularization``, so a model keeping those two
 could not be converted: dropping them here is what makes such a model convertible."""
 
+QUANTIZER_CLASSES = ("FixedPointQuantizer", "HGQ>FixedPointQuantizer")
+"""HGQ proxy-model quantizer layers, rebuilt as :func:`kappa.hgq.quantizer_class` (convert the
+model with :func:`kappa.from_hgq`)."""
+
 QUANTIZERS = ("quantized_bits", "quantized_relu", "quantized_po2", "binary", "ternary")
 """QKeras quantizer classes accepted in a file."""
 
@@ -167,6 +171,15 @@ def _activation_arg(value, layer, cls, quantized: bool):
                   + (f" or a QKeras quantizer ({', '.join(QUANTIZERS)})" if quantized else ""))
 
 
+def _is_json_data(v) -> bool:
+    """Plain JSON data: dicts with string keys, lists, strings, numbers, booleans, None."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if isinstance(v, list):
+        return all(_is_json_data(a) for a in v)
+    return isinstance(v, dict) and all(isinstance(k, str) and _is_json_data(a) for k, a in v.items())
+
+
 def _make_layer(spec: dict):
     """One Keras/QKeras layer from its JSON spec (allow-listed class and arguments only)."""
     import keras
@@ -185,6 +198,15 @@ def _make_layer(spec: dict):
         except ImportError:  # pragma: no cover - qkeras-v3 is a dependency
             raise _refuse(name, cls, "QKeras layers need the qkeras-v3 package (pip install qkeras-v3)") from None
         ctor = getattr(qkeras, cls)
+    elif cls in QUANTIZER_CLASSES:  # an HGQ proxy model's quantizer: kappa's own rebuild (kappa.hgq)
+        from .hgq import quantizer_class
+
+        overrides = conf.get("overrides") or {}
+        if not _is_json_data(overrides):
+            raise _refuse(name, cls, "its overrides are not plain JSON data")
+        return quantizer_class()(RND=conf.get("RND"), SAT=conf.get("SAT"),
+                                 shape=_literal(conf.get("shape"), name, cls, "shape"),
+                                 overrides=overrides, fusible=bool(conf.get("fusible")), name=name)
     elif cls == "Lambda":
         raise _refuse(name, cls, "a Lambda layer holds Python code, and kappa never executes code from a model "
                                  "file; rebuild the model without it")
@@ -263,7 +285,7 @@ def _check_classes_and_inputs(kind: str, specs: list) -> None:
     load (before anything else), then a second input and the layer that consumes it."""
     for spec in specs:
         cls = spec["class_name"]
-        if cls != "InputLayer" and cls not in INFERENCE_NOOPS:
+        if cls != "InputLayer" and cls not in INFERENCE_NOOPS and cls not in QUANTIZER_CLASSES:
             if cls not in KERAS_LAYERS and cls not in QKERAS_LAYERS:
                 _make_layer(spec)  # raises the class refusal, naming the layer
     inputs = [_spec_name(s) for s in specs if s["class_name"] == "InputLayer"]
@@ -373,7 +395,9 @@ def load_model(path, weights=None):
         a Keras 3 model (``keras.Sequential`` or functional ``keras.Model``) with the file's
         layer names and weights, without the inference no-ops (:data:`INFERENCE_NOOPS`:
         Dropout, GaussianNoise, ..., dropped as hls4ml drops them); QKeras layers stay
-        QKeras layers (convert them with :func:`kappa.from_qkeras`).
+        QKeras layers (convert them with :func:`kappa.from_qkeras`); an HGQ proxy model's
+        ``FixedPointQuantizer`` layers become :func:`kappa.hgq.quantizer_class` layers
+        (convert the model with :func:`kappa.from_hgq`).
 
     Raises:
         FileNotFoundError: a missing file. ValueError: an unknown suffix, a missing or

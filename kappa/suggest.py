@@ -290,6 +290,7 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
                 if fam == "depthwise":  # one Dense per channel: the union of the channels' ranges
                     c = st.in_shape[-1]
                     cols = cols.reshape(len(cols), -1, c)
+                    wq = quantize(w, w_t).reshape(-1, c)
                     parts = [_partial_sum_range(cols[:, :, k], wq[:, k:k + 1], None if bq is None else bq[k:k + 1])
                              for k in range(c)]
                     lo, hi = min(p[0] for p in parts), max(p[1] for p in parts)

@@ -112,6 +112,11 @@ def family_of(layer, *, strict: bool) -> LayerFamily:
             f"layer {layer.name!r} is a QKeras {type(layer).__name__}: kappa would ignore its quantizers; "
             "convert the model with kappa.from_qkeras(model) and use the twin and PrecisionDict it returns"
         )
+    if type(layer).__name__ == "FixedPointQuantizer":
+        raise ValueError(
+            f"layer {layer.name!r} is an HGQ FixedPointQuantizer: kappa expresses these quantizers as types; "
+            "convert the model with kappa.from_hgq(model) and use the twin and PrecisionDict it returns"
+        )
     for cls in type(layer).__mro__:
         fam = REGISTRY.get(cls.__name__)
         if fam is not None:

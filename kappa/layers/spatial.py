@@ -17,8 +17,11 @@ so a PrecisionDict has no fields for them and kappa writes the input type back a
   sizes hls4ml handles is ``i // factor``; ``nnet_image_stream.h`` (io_stream) repeats each
   pixel ``factor`` times (asserts ``H_new % H == 0``). kappa computes each mode's own index.
   ``interpolation='bilinear'`` is refused (hls4ml's templates have nearest only).
-* ``nnet_transpose.h`` / ``nnet_transpose_stream.h``: ``Permute(dims)`` is the transpose by
-  ``dims - 1`` of the per-sample array.
+* ``nnet_transpose.h``: ``Permute(dims)`` is the transpose by ``dims - 1`` of the per-sample
+  array. Refused under io_stream (hls4ml 1.3.0's transpose template raises a TypeError for a
+  stream variable) and directly before ``Flatten -> Dense`` (hls4ml's
+  ``RemoveTransposeBeforeFlatten`` deletes the transpose and permutes the Dense weights, which
+  changes the Dense's order of additions).
 
 One mechanism computes all of them: an index map (per output element, the flat input index,
 or -1 for a zero) built from the layer's geometry, applied with ``np.take`` (firmware) and
@@ -102,14 +105,31 @@ class SpatialFamily(LayerFamily):
             raise unsupported(layer, f"interpolation {layer.interpolation!r}: hls4ml 1.3.0's resize templates "
                               "implement nearest only", "use interpolation='nearest'")
         in_shape, out_shape = shape_of(layer.input), shape_of(layer.output)
-        if cls == "Permute" and len(in_shape) > 3:
-            raise unsupported(layer, f"a {len(in_shape)}-D permutation (hls4ml's transpose takes up to 3 axes)",
-                              "permute at most 3 axes")
+        if cls == "Permute":
+            self._check_permute(layer, in_shape, ctx.opts.io_type)
         idx = index_map(cls, layer, in_shape, ctx.opts.io_type)
         if tuple(idx.shape) != tuple(out_shape):  # pragma: no cover - a Keras geometry kappa misread
             raise unsupported(layer, f"kappa computes an output of shape {idx.shape}, Keras {out_shape}")
         return [Step(layer.name, self, layer.name, layer, {"kind": cls, "index": idx.ravel()}, {}, {},
                      in_shape, out_shape)]
+
+    @staticmethod
+    def _check_permute(layer, in_shape, io_type):
+        if len(in_shape) > 3:
+            raise unsupported(layer, f"a {len(in_shape)}-D permutation (hls4ml's transpose takes up to 3 axes)",
+                              "permute at most 3 axes")
+        if io_type == "io_stream":
+            raise unsupported(layer, "Permute under io_stream: hls4ml 1.3.0's transpose template fails there "
+                              "(TypeError: 'VivadoStreamVariable' object is not iterable)", "use io_type='io_parallel'")
+        nxt = [n.operation for n in getattr(layer, "_outbound_nodes", [])]
+        if len(nxt) == 1 and type(nxt[0]).__name__ in ("Flatten", "Reshape") and len(shape_of(nxt[0].output)) == 1:
+            after = [n.operation for n in getattr(nxt[0], "_outbound_nodes", [])]
+            if len(after) == 1 and type(after[0]).__name__ == "Dense":
+                raise unsupported(layer, f"Permute -> {nxt[0].name} -> Dense {after[0].name!r}: hls4ml's "
+                                  "RemoveTransposeBeforeFlatten pass deletes the transpose and reorders the Dense "
+                                  "weights, which changes the Dense's addition order (and its weight files)",
+                                  "leave the Permute out (the Dense can take its inputs in any order) or put a "
+                                  "layer between the Flatten and the permutation")
 
     def forward(self, step, x, in_t, opts):
         flat = np.concatenate([x.reshape(len(x), -1), np.zeros((len(x), 1))], axis=1)
