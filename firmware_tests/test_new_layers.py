@@ -25,7 +25,7 @@ PAR, STREAM = {"io_type": "io_parallel"}, {"io_type": "io_stream"}
 # --------------------------------------------------------------------- 2-D: padding, cropping, upsampling, depthwise
 def _image_model():
     """ZeroPadding2D -> valid Conv2D (the zeros reach it) -> Cropping2D -> UpSampling2D ->
-    ``same`` DepthwiseConv2D with a fused ReLU -> Flatten -> Dense."""
+    Permute -> ``same`` DepthwiseConv2D with a fused ReLU -> Flatten -> Dense."""
     import keras
 
     L = keras.layers
@@ -33,6 +33,7 @@ def _image_model():
                              L.Conv2D(3, (2, 2), name="conv0"),
                              L.Cropping2D(((1, 0), (0, 1)), name="crop"),
                              L.UpSampling2D((2, 1), name="up"),
+                             L.Permute((2, 1, 3), name="permute"),
                              L.DepthwiseConv2D((3, 3), padding="same", activation="relu", name="dw"),
                              L.Flatten(name="flatten"), L.Dense(4, name="dense0")], seed=11, weight_scale=2.0)
 
@@ -104,8 +105,8 @@ def _embed_model(relu6: bool):
 
     L = keras.layers
     layers = [L.Embedding(16, 3, name="embed"), L.Flatten(name="flatten"), L.Dense(6, name="dense0")]
-    if relu6:  # io_parallel: also a Permute (hls4ml's transpose), read by a convolution
-        layers = [L.Embedding(16, 3, name="embed"), L.Permute((2, 1), name="perm"), L.Conv1D(4, 2, name="conv0"),
+    if relu6:  # also a Permute (hls4ml's transpose) of the (sequence, features) table rows
+        layers = [L.Embedding(16, 3, name="embed"), L.Permute((2, 1), name="permute"), L.Conv1D(4, 2, name="conv0"),
                   L.Flatten(name="flatten"), L.Dense(6, name="dense0"), L.Activation("relu6", name="relu6")]
     model = chain((5,), layers + [L.Dense(2, name="dense1")], seed=13, weight_scale=2.0)
     emb = model.get_layer("embed").embeddings
@@ -132,7 +133,7 @@ def _embed_exercises(relu6: bool):
         # the 5-bit result type rounds the 6-bit table entries
         assert not np.array_equal(outs["embed"], np.round(table[X.astype(int)] * 32) / 32)
         if relu6:
-            assert np.array_equal(outs["perm"], np.swapaxes(outs["embed"], 1, 2))
+            assert np.array_equal(outs["permute"], np.swapaxes(outs["embed"], 1, 2))
             d = outs["dense0"]
             assert np.any(d > 6) and np.all(outs["relu6"][d > 6] == 6.0) and np.any(d < 0)
     return check

@@ -96,7 +96,7 @@ def quantizer_class():
             if self.SAT == "WRAP":
                 c = tf.math.floormod(c - lo, 2.0 ** b) + lo
             else:
-                c = tf.clip_by_value(c, lo + (k if self.SAT == "SAT_SYM" else 0.0) * (b > 0), hi)
+                c = tf.clip_by_value(c, lo + k if self.SAT == "SAT_SYM" else lo, hi)
             return tf.cast(tf.where(b > 0, c * 2.0 ** (i - b), 0.0), tf.float32)
 
         def compute_output_shape(self, input_shape):

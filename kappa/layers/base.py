@@ -41,8 +41,8 @@ SUPPORTED_LAYERS_STRICT = (
     "Activation('linear'/'relu'/'sigmoid'/'tanh'/'softmax'), ReLU() (default arguments, or negative_slope only, or "
     "threshold only: hls4ml's ThresholdedReLU), LeakyReLU, PReLU (shared_axes None), Activation('relu6') "
     "(io_parallel), Softmax() (last axis); sigmoid/tanh/softmax also fused into Dense/Conv",
-    "ZeroPadding1D/2D, Cropping1D/2D, UpSampling1D/2D (nearest), Permute (up to 3 axes; io_parallel; not right "
-    "before Flatten -> Dense)",
+    "ZeroPadding1D/2D, Cropping1D/2D, UpSampling1D/2D (nearest), Permute (up to 3 axes; not right before "
+    "Flatten -> Dense)",
     "Embedding (1-D input of indices, an integer input type within the table)",
     "BatchNormalization (last axis; a separate hls4ml layer)",
     "Dropout, SpatialDropout1D/2D/3D, GaussianDropout, AlphaDropout (identities, removed by hls4ml); "

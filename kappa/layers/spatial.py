@@ -18,8 +18,9 @@ so a PrecisionDict has no fields for them and kappa writes the input type back a
   pixel ``factor`` times (asserts ``H_new % H == 0``). kappa computes each mode's own index.
   ``interpolation='bilinear'`` is refused (hls4ml's templates have nearest only).
 * ``nnet_transpose.h``: ``Permute(dims)`` is the transpose by ``dims - 1`` of the per-sample
-  array. Refused under io_stream (hls4ml 1.3.0's transpose template raises a TypeError for a
-  stream variable) and directly before ``Flatten -> Dense`` (hls4ml's
+  array. Refused when named like one of the Transpose layer's attributes (``perm``, ...: hls4ml
+  stores the output variable under the layer's name and its template then fails) and directly
+  before ``Flatten -> Dense`` (hls4ml's
   ``RemoveTransposeBeforeFlatten`` deletes the transpose and permutes the Dense weights, which
   changes the Dense's order of additions).
 
@@ -34,6 +35,8 @@ import numpy as np
 
 from .base import LayerFamily, Step, shape_of, unsupported
 
+TRANSPOSE_ATTRS = ("perm", "perm_str", "dim", "depth", "height", "width")
+"""Attributes of hls4ml's Transpose layer: a Permute of that name breaks its template."""
 SPATIAL_CLASSES = ("ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D",
                    "Permute")
 
@@ -118,9 +121,10 @@ class SpatialFamily(LayerFamily):
         if len(in_shape) > 3:
             raise unsupported(layer, f"a {len(in_shape)}-D permutation (hls4ml's transpose takes up to 3 axes)",
                               "permute at most 3 axes")
-        if io_type == "io_stream":
-            raise unsupported(layer, "Permute under io_stream: hls4ml 1.3.0's transpose template fails there "
-                              "(TypeError: 'VivadoStreamVariable' object is not iterable)", "use io_type='io_parallel'")
+        if layer.name in TRANSPOSE_ATTRS:
+            raise unsupported(layer, f"the name {layer.name!r}: hls4ml stores a layer's output variable as the "
+                              "attribute of that name, which replaces its transpose attribute of the same name "
+                              "(TypeError in its transpose template)", "rename the layer")
         nxt = [n.operation for n in getattr(layer, "_outbound_nodes", [])]
         if len(nxt) == 1 and type(nxt[0]).__name__ in ("Flatten", "Reshape") and len(shape_of(nxt[0].output)) == 1:
             after = [n.operation for n in getattr(nxt[0], "_outbound_nodes", [])]
