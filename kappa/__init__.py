@@ -17,7 +17,7 @@ from .quantization import quantize, quantize_tensor, rail_stats
 _LAZY = {"BaseModel": "nn", "KerasModel": "nn", "LinearBlockModel": "nn", "ConvBlockModel": "nn",
          "FitHistory": "history",
          "train_instrumented": "training",
-         "load_model": "loading", "from_qkeras": "qkeras", "suggest_precision": "suggest",
+         "load_model": "loading", "from_qkeras": "qkeras", "from_hgq": "hgq", "suggest_precision": "suggest",
          "firmware_report": "firmware_cost", "FirmwareReport": "firmware_cost"}
 
 
@@ -36,6 +36,6 @@ __all__ = [
     "FixedPointType", "ROUNDING_MODES", "OVERFLOW_MODES", "quantize", "quantize_tensor", "rail_stats",
     "FIELDS", "PrecisionDict", "ensure_precision_dict", "DataType", "BaseDataset", "AffineDataset",
     "DigitsDataset", "datasets", "predict_quantized", "FitHistory", "BaseModel", "LinearBlockModel",
-    "KerasModel", "ConvBlockModel", "train_instrumented", "load_model", "from_qkeras", "suggest_precision",
+    "KerasModel", "ConvBlockModel", "train_instrumented", "load_model", "from_qkeras", "from_hgq", "suggest_precision",
     "firmware_report", "FirmwareReport",
 ]

@@ -56,8 +56,27 @@ KERAS_LAYERS: dict[str, tuple[str, ...]] = {
     "Activation": ("activation",),
     "ReLU": ("max_value", "negative_slope", "threshold"),
     "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale"),
+    "ZeroPadding1D": ("padding",),
+    "ZeroPadding2D": ("padding", "data_format"),
+    "Cropping1D": ("cropping",),
+    "Cropping2D": ("cropping", "data_format"),
+    "UpSampling1D": ("size",),
+    "UpSampling2D": ("size", "data_format", "interpolation"),
+    "Permute": ("dims",),
+    "DepthwiseConv1D": ("kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate", "activation",
+                        "use_bias", "data_format"),
+    "DepthwiseConv2D": ("kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate", "activation",
+                        "use_bias", "data_format"),
+    "SeparableConv1D": ("filters", "kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate",
+                        "activation", "use_bias", "data_format"),
+    "SeparableConv2D": ("filters", "kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate",
+                        "activation", "use_bias", "data_format"),
+    "PReLU": ("shared_axes",),
+    "Embedding": ("input_dim", "output_dim", "mask_zero"),
+    "ThresholdedReLU": ("theta",),
 }
-"""Keras layer classes :func:`load_model` rebuilds, with the constructor arguments it reads."""
+"""Keras layer classes :func:`load_model` rebuilds, with the constructor arguments it reads
+(a Keras 2 ``ThresholdedReLU(theta=t)`` becomes Keras 3's ``ReLU(threshold=t)``, the same function)."""
 
 QKERAS_LAYERS: dict[str, tuple[str, ...]] = {
     "QDense": KERAS_LAYERS["Dense"] + ("kernel_quantizer", "bias_quantizer"),
@@ -69,7 +88,7 @@ QKERAS_LAYERS: dict[str, tuple[str, ...]] = {
 }
 """QKeras layer classes :func:`load_model` rebuilds (needs the ``qkeras`` package, ``qkeras-v3``)."""
 
-ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid", "tanh")
+ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid", "tanh", "relu6")
 """Activation names accepted in a file (Keras built-ins; whether kappa emulates them is
 decided later, by :func:`kappa.layers.build_plan`)."""
 
@@ -80,6 +99,10 @@ hls4ml 1.3.0 drops the dropout ones itself (its Keras 3 ``NoOp`` handler becomes
 activation that its optimizer removes; the Keras 2 parser skips ``Dropout``) and has no
 handler for ``GaussianNoise`` and ``ActivityRegularization``, so a model keeping those two
 could not be converted: dropping them here is what makes such a model convertible."""
+
+QUANTIZER_CLASSES = ("FixedPointQuantizer", "HGQ>FixedPointQuantizer")
+"""HGQ proxy-model quantizer layers, rebuilt as :func:`kappa.hgq.quantizer_class` (convert the
+model with :func:`kappa.from_hgq`)."""
 
 QUANTIZERS = ("quantized_bits", "quantized_relu", "quantized_po2", "binary", "ternary")
 """QKeras quantizer classes accepted in a file."""
@@ -97,6 +120,8 @@ def _literal(value, layer, cls, key):
         return value
     if isinstance(value, (list, tuple)) and all(v is None or isinstance(v, (bool, int, float)) for v in value):
         return tuple(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (list, tuple)) for v in value):
+        return tuple(_literal(v, layer, cls, key) for v in value)  # ((top, bottom), (left, right))
     raise _refuse(layer, cls, f"argument {key}={value!r} is not a plain literal; kappa does not deserialize "
                               "objects from model files")
 
@@ -146,6 +171,15 @@ def _activation_arg(value, layer, cls, quantized: bool):
                   + (f" or a QKeras quantizer ({', '.join(QUANTIZERS)})" if quantized else ""))
 
 
+def _is_json_data(v) -> bool:
+    """Plain JSON data: dicts with string keys, lists, strings, numbers, booleans, None."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if isinstance(v, list):
+        return all(_is_json_data(a) for a in v)
+    return isinstance(v, dict) and all(isinstance(k, str) and _is_json_data(a) for k, a in v.items())
+
+
 def _make_layer(spec: dict):
     """One Keras/QKeras layer from its JSON spec (allow-listed class and arguments only)."""
     import keras
@@ -155,7 +189,8 @@ def _make_layer(spec: dict):
     name = conf.get("name") or spec.get("name") or "?"
     if cls in KERAS_LAYERS:
         keys, quantized = KERAS_LAYERS[cls], False
-        ctor = getattr(keras.layers, cls)
+        ctor = getattr(keras.layers, cls) if cls != "ThresholdedReLU" else \
+            (lambda name, theta=1.0: keras.layers.ReLU(threshold=theta, name=name))
     elif cls in QKERAS_LAYERS:
         keys, quantized = QKERAS_LAYERS[cls], True
         try:
@@ -163,6 +198,15 @@ def _make_layer(spec: dict):
         except ImportError:  # pragma: no cover - qkeras-v3 is a dependency
             raise _refuse(name, cls, "QKeras layers need the qkeras-v3 package (pip install qkeras-v3)") from None
         ctor = getattr(qkeras, cls)
+    elif cls in QUANTIZER_CLASSES:  # an HGQ proxy model's quantizer: kappa's own rebuild (kappa.hgq)
+        from .hgq import quantizer_class
+
+        overrides = conf.get("overrides") or {}
+        if not _is_json_data(overrides):
+            raise _refuse(name, cls, "its overrides are not plain JSON data")
+        return quantizer_class()(RND=conf.get("RND"), SAT=conf.get("SAT"),
+                                 shape=_literal(conf.get("shape"), name, cls, "shape"),
+                                 overrides=overrides, fusible=bool(conf.get("fusible")), name=name)
     elif cls == "Lambda":
         raise _refuse(name, cls, "a Lambda layer holds Python code, and kappa never executes code from a model "
                                  "file; rebuild the model without it")
@@ -241,7 +285,7 @@ def _check_classes_and_inputs(kind: str, specs: list) -> None:
     load (before anything else), then a second input and the layer that consumes it."""
     for spec in specs:
         cls = spec["class_name"]
-        if cls != "InputLayer" and cls not in INFERENCE_NOOPS:
+        if cls != "InputLayer" and cls not in INFERENCE_NOOPS and cls not in QUANTIZER_CLASSES:
             if cls not in KERAS_LAYERS and cls not in QKERAS_LAYERS:
                 _make_layer(spec)  # raises the class refusal, naming the layer
     inputs = [_spec_name(s) for s in specs if s["class_name"] == "InputLayer"]
@@ -326,6 +370,8 @@ def _set_keras2_weights(model, group, where: str) -> None:
         g = group[layer.name]
         wnames = [n.decode() if isinstance(n, bytes) else n for n in g.attrs.get("weight_names", [])]
         arrays = {n.split("/")[-1].split(":")[0]: np.asarray(g[n]) for n in wnames}
+        if "depthwise_kernel" in arrays and not hasattr(layer, "depthwise_kernel"):
+            arrays.setdefault("kernel", arrays["depthwise_kernel"])  # Keras 3 DepthwiseConv: 'kernel'
         for var in layer.weights:
             key = var.name.split("/")[-1].split(":")[0]
             if key not in arrays:
@@ -349,7 +395,9 @@ def load_model(path, weights=None):
         a Keras 3 model (``keras.Sequential`` or functional ``keras.Model``) with the file's
         layer names and weights, without the inference no-ops (:data:`INFERENCE_NOOPS`:
         Dropout, GaussianNoise, ..., dropped as hls4ml drops them); QKeras layers stay
-        QKeras layers (convert them with :func:`kappa.from_qkeras`).
+        QKeras layers (convert them with :func:`kappa.from_qkeras`); an HGQ proxy model's
+        ``FixedPointQuantizer`` layers become :func:`kappa.hgq.quantizer_class` layers
+        (convert the model with :func:`kappa.from_hgq`).
 
     Raises:
         FileNotFoundError: a missing file. ValueError: an unknown suffix, a missing or

@@ -246,11 +246,17 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
         ranges.append(FieldRange(layer, fld, lo, hi, t))
         return t
 
-    in_t = data_type(INPUT_LAYER, "value", x_all, input_bits or bits)
+    plan0 = build_plan(model, None, opts, strict=True)
+    if plan0 and plan0[0].family.name == "embedding":  # indices: the widest ap_uint whose values are all rows
+        b = max(1, int(plan0[0].attrs["vocab"]).bit_length() - 1)
+        in_t = FixedPointType(b, b, False, "TRN", "SAT")
+        ranges.append(FieldRange(INPUT_LAYER, "value", float(np.min(x_all)), float(np.max(x_all)), in_t))
+    else:
+        in_t = data_type(INPUT_LAYER, "value", x_all, input_bits or bits)
     spec: dict[str, dict[str, str]] = {INPUT_LAYER: {"value": str(in_t)}}
     x = quantize(x_all, in_t)
     names = []
-    for st in build_plan(model, None, opts, strict=True):
+    for st in plan0:
         if st.keras_name not in names:
             names.append(st.keras_name)
     for name in names:
@@ -259,7 +265,7 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
         cur, cur_t = x, in_t
         for st in steps:
             fam = st.family.name
-            if fam in ("dense", "conv"):
+            if fam in ("dense", "conv", "depthwise"):
                 arrays = {k: a for k, _, a, _ in st.family.weights(st)}
                 w = arrays["weight"]
                 wb = weight_bits or bits
@@ -275,13 +281,22 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
                     bq = quantize(b, b_t)
                     entry["bias"] = str(b_t)
                 entry["weight"] = str(w_t)
-                if fam == "conv":
+                if fam in ("conv", "depthwise"):
                     a = st.attrs
                     cols = im2col(cur.reshape((cur.shape[0], *as_2d(st.in_shape))), a["kernel"], a["strides"], a["pads"])
                     cols = cols.reshape(-1, cols.shape[-1])
                 else:
                     cols = cur
-                lo, hi, sums = _partial_sum_range(cols, wq, bq)
+                if fam == "depthwise":  # one Dense per channel: the union of the channels' ranges
+                    c = st.in_shape[-1]
+                    cols = cols.reshape(len(cols), -1, c)
+                    wq = quantize(w, w_t).reshape(-1, c)
+                    parts = [_partial_sum_range(cols[:, :, k], wq[:, k:k + 1], None if bq is None else bq[k:k + 1])
+                             for k in range(c)]
+                    lo, hi = min(p[0] for p in parts), max(p[1] for p in parts)
+                    sums = np.concatenate([p[2] for p in parts], axis=1)
+                else:
+                    lo, hi, sums = _partial_sum_range(cols, wq, bq)
                 frac = cur_t.fractional + w_t.fractional
                 if b_t is not None:
                     frac = max(frac, b_t.fractional)
@@ -296,9 +311,33 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
                 entry["accumulator"] = str(acc_t)
                 if st.attrs.get("fused", "linear") == "linear":
                     entry["activation"] = str(data_type(name, "activation", sums, bits))
-            elif fam in ("relu", "linear", "activation"):
-                y = np.maximum(cur, 0) if st.kind == "relu" else cur
+            elif fam in ("relu", "linear", "activation", "relu6"):
+                y = np.maximum(cur, 0) if st.kind == "relu" else np.clip(cur, 0, 6) if st.kind == "relu6" else cur
                 entry["activation"] = str(data_type(name, "activation", y, bits))
+            elif fam in ("thresholded_relu", "prelu"):
+                from .layers.relu_variants import DEFAULT_PARAM_T
+
+                if fam == "prelu":
+                    a = np.asarray(st.layer.alpha.numpy(), np.float64)
+                    p_t = _fixed(bits, integer_bits(float(np.abs(a).max(initial=0.0)), bits, rounding), rounding,
+                                 overflow)
+                    ranges.append(FieldRange(name, "param", float(a.min()), float(a.max()), p_t))
+                    y = np.where(cur > 0, cur, quantize(a, p_t) * cur)
+                else:  # the threshold keeps hls4ml's param type unless it needs more integer bits
+                    th = st.attrs["theta"]
+                    i = max(DEFAULT_PARAM_T.integer, integer_bits(abs(th), DEFAULT_PARAM_T.width, "TRN"))
+                    p_t = FixedPointType(DEFAULT_PARAM_T.width, i, True, "TRN", "WRAP")
+                    ranges.append(FieldRange(name, "param", th, th, p_t))
+                    y = np.where(cur > float(quantize(np.array(th), p_t)), cur, 0.0)
+                entry["param"] = str(p_t)
+                entry["activation"] = str(data_type(name, "activation", y, bits))
+            elif fam == "embedding":
+                e = np.asarray(st.layer.embeddings.numpy(), np.float64)
+                wb = weight_bits or bits
+                w_t = _fixed(wb, integer_bits(float(np.abs(e).max(initial=0.0)), wb, rounding), rounding, overflow)
+                ranges.append(FieldRange(name, "weight", float(e.min()), float(e.max()), w_t))
+                entry["weight"] = str(w_t)
+                entry["activation"] = str(w_t)  # the looked-up entries: lossless
             elif fam == "pool":
                 y = st.family.forward(st, cur, None, opts)  # float pooling: the values before the result cast
                 res_t = data_type(name, "activation", y, bits)
@@ -354,7 +393,7 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
                             continue
                         ranges.append(FieldRange(name, fld, lo, hi, t))
                         entry[fld] = str(t)
-            elif fam not in ("reshape", "zeropad", "noop"):
+            elif not st.family.passthrough:
                 raise ValueError(f"layer {name!r}: suggest_precision has no range rule for a {fam} layer (it covers "
                                  "every layer kind kappa emulates); give that layer's types by hand, or suggest for "
                                  "the model up to the layer before it")

@@ -46,11 +46,11 @@ from .manifest import tool_versions, write_manifest
 from .options import BACKENDS, DEFAULT_CLOCK_NS, DEFAULT_PART, IO_TYPES, PROJECT_NAME, STRATEGIES
 from .testbench import write_testbench
 
-PRECISION_KEYS = ("result", "accum", "weight", "bias", "scale", "param")
+PRECISION_KEYS = ("result", "accum", "weight", "bias", "scale", "param", "embeddings")
 """hls4ml precision keys set through a layer's ``Precision`` entry; the others (``table``,
 ``exp_table``, ``inv_table``, ``inv_inp``, ``inp_norm``) are ignored there by hls4ml 1.3.0
 and must be given as ``<key>_t`` attributes of the layer's configuration."""
-WEIGHT_KEYS = ("weight", "bias", "scale")
+WEIGHT_KEYS = ("weight", "bias", "scale", "embeddings")
 
 
 @dataclass

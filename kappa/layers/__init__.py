@@ -1,8 +1,9 @@
 """The layers kappa runs, one module per layer family, and the registry that parses a
 Keras model into firmware steps.
 
-Each family module (``dense``, ``conv``, ``pooling``, ``reshape``, ``activations``,
-``batchnorm``) holds its parse rule, numpy firmware forward, TensorFlow training forward
+Each family module (``dense``, ``conv``, ``depthwise``, ``pooling``, ``reshape``,
+``spatial``, ``activations``, ``relu_variants``, ``softmax``, ``batchnorm``, ``embedding``,
+``noop``) holds its parse rule, numpy firmware forward, TensorFlow training forward
 and hls4ml precision keys (see :mod:`kappa.layers.base`). :data:`REGISTRY` maps Keras
 class names to families, as hls4ml maps each Keras layer class to one handler. Adding a
 layer kind is one new module plus one line in :data:`FAMILIES`.
@@ -37,13 +38,18 @@ from .base import (
 from .batchnorm import BATCHNORM
 from .conv import CONV
 from .dense import DENSE
+from .depthwise import DEPTHWISE
+from .embedding import EMBEDDING
 from .fused import fused_fields, fused_options
 from .noop import NOOP
 from .pooling import POOLING
+from .relu_variants import PRELU
 from .reshape import RESHAPE
 from .softmax import SOFTMAX
+from .spatial import SPATIAL
 
-FAMILIES: tuple[LayerFamily, ...] = (DENSE, CONV, POOLING, RESHAPE, ACTIVATION_LAYERS, SOFTMAX, BATCHNORM, NOOP)
+FAMILIES: tuple[LayerFamily, ...] = (DENSE, CONV, POOLING, RESHAPE, ACTIVATION_LAYERS, SOFTMAX, BATCHNORM, NOOP,
+                                     SPATIAL, DEPTHWISE, PRELU, EMBEDDING)
 REGISTRY: dict[str, LayerFamily] = {cls: fam for fam in FAMILIES for cls in fam.keras_classes}
 
 __all__ = ["FAMILIES", "REGISTRY", "SUPPORTED_LAYERS_STRICT", "FirmwareOptions", "LayerFamily", "Step",
@@ -105,6 +111,11 @@ def family_of(layer, *, strict: bool) -> LayerFamily:
         raise ValueError(
             f"layer {layer.name!r} is a QKeras {type(layer).__name__}: kappa would ignore its quantizers; "
             "convert the model with kappa.from_qkeras(model) and use the twin and PrecisionDict it returns"
+        )
+    if type(layer).__name__ == "FixedPointQuantizer":
+        raise ValueError(
+            f"layer {layer.name!r} is an HGQ FixedPointQuantizer: kappa expresses these quantizers as types; "
+            "convert the model with kappa.from_hgq(model) and use the twin and PrecisionDict it returns"
         )
     for cls in type(layer).__mro__:
         fam = REGISTRY.get(cls.__name__)

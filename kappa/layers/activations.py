@@ -13,6 +13,7 @@ Firmware (hls4ml 1.3.0 ``nnet_activation.h``, ``nnet_activation_stream.h``):
 * sigmoid/tanh: a lookup table filled by hls4ml's own C++ (:mod:`kappa.layers.tables`),
   indexed as :func:`table_index` computes (:class:`TableActivationFamily`).
 * LeakyReLU: ``x > 0 ? x : (param_t) alpha * x`` (:class:`LeakyReLUFamily`).
+* ``ReLU(threshold=t)``, ``Activation('relu6')`` and PReLU: :mod:`kappa.layers.relu_variants`.
 
 Fused activations (``Dense(..., activation='relu')``, ``Conv2D(..., activation='tanh')``)
 are split off as ``<layer>_<fn>``, as hls4ml does. Other functions (softplus, elu, ...)
@@ -29,6 +30,7 @@ from ..quantization import quantize, to_codes
 from ..straight_through import numpy_in_tf, q_ste, with_value
 from ._common import MAX_PRODUCT_BITS_NUMPY, activation_name
 from .base import LayerFamily, Step, shape_of, unsupported
+from .relu_variants import RELU6, THRESHOLDED_RELU
 from .softmax import SOFTMAX
 
 EXACT_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
@@ -359,11 +361,17 @@ class ActivationLayers(LayerFamily):
                 return RELU.parse(layer, ctx)
             if layer.max_value is None and float(layer.threshold) == 0.0:
                 return LEAKY_RELU.parse(layer, ctx)  # hls4ml's Keras 3 parser maps it to LeakyReLU
+            if layer.max_value is None and float(layer.negative_slope) == 0.0:
+                return THRESHOLDED_RELU.parse(layer, ctx)  # hls4ml's ThresholdedReLU
             if ctx.strict:
+                if layer.max_value is not None:
+                    raise unsupported(layer, f"max_value={layer.max_value}: hls4ml 1.3.0's Keras 3 ReLU handler "
+                                      "asserts max_value is None", "use Activation('relu6') for a ReLU clipped at 6 "
+                                      "(io_parallel), or ReLU() followed by a saturating activation type")
                 raise unsupported(
                     layer,
-                    "ReLU with max_value/negative_slope/threshold is not emulated",
-                    "use ReLU() with default arguments",
+                    "ReLU with both negative_slope and threshold is refused by hls4ml 1.3.0",
+                    "use negative_slope or threshold, not both",
                 )
             return FLOAT_ACTIVATION.parse(layer, ctx)
         act = activation_name(layer.activation)
@@ -375,6 +383,8 @@ class ActivationLayers(LayerFamily):
             return TABLE_ACTIVATION.parse(layer, ctx)
         if act == "softmax":
             return SOFTMAX.parse(layer, ctx)
+        if act == "relu6":
+            return RELU6.parse(layer, ctx)
         if ctx.strict:
             raise unsupported(
                 layer, f"activation {act!r} is not emulated bit for bit", f"use one of {', '.join(EXACT_ACTIVATIONS)}"

@@ -37,9 +37,13 @@ SUPPORTED_LAYERS_STRICT = (
     "MaxPooling1D/2D, AveragePooling1D/2D (padding 'valid'; 'same' under io_parallel)",
     "GlobalMaxPooling1D/2D, GlobalAveragePooling1D/2D",
     "Flatten, Reshape",
-    "Activation('linear'/'relu'/'sigmoid'/'tanh'/'softmax'), ReLU() (default arguments, or negative_slope only), "
-    "LeakyReLU, Softmax() (last axis); "
-    "sigmoid/tanh/softmax also fused into Dense/Conv",
+    "DepthwiseConv1D, DepthwiseConv2D (depth_multiplier 1, strategy Latency; otherwise as Conv1D/2D)",
+    "Activation('linear'/'relu'/'sigmoid'/'tanh'/'softmax'), ReLU() (default arguments, or negative_slope only, or "
+    "threshold only: hls4ml's ThresholdedReLU), LeakyReLU, PReLU (shared_axes None), Activation('relu6') "
+    "(io_parallel), Softmax() (last axis); sigmoid/tanh/softmax also fused into Dense/Conv",
+    "ZeroPadding1D/2D, Cropping1D/2D, UpSampling1D/2D (nearest), Permute (up to 3 axes; not right before "
+    "Flatten -> Dense)",
+    "Embedding (1-D input of indices, an integer input type within the table)",
     "BatchNormalization (last axis; a separate hls4ml layer)",
     "Dropout, SpatialDropout1D/2D/3D, GaussianDropout, AlphaDropout (identities, removed by hls4ml); "
     "GaussianNoise, ActivityRegularization (identities; hls.convert refuses them: remove them)",
@@ -197,9 +201,10 @@ class ParseContext:
         return None if self.precision is None else self.precision.dtype(layer_name, fld)
 
     def var_index(self, layer) -> dict:
-        """``{"kernel"|"bias"|"gamma"|"beta": index into variables}`` of the layer's trainable ones."""
+        """``{"kernel"|"bias"|"gamma"|"beta"|"alpha"|"embeddings": index into variables}`` of the layer's
+        trainable ones."""
         idx = {}
-        for attr in ("kernel", "bias", "gamma", "beta"):
+        for attr in ("kernel", "bias", "gamma", "beta", "alpha", "embeddings"):
             v = getattr(layer, attr, None)
             if v is not None and getattr(v, "trainable", False):
                 i = index_of(v, self.variables)

@@ -1,0 +1,145 @@
+"""DepthwiseConv1D / DepthwiseConv2D (channels_last, ``depth_multiplier=1``); SeparableConv
+refused.
+
+Firmware (hls4ml 1.3.0): the Keras 3 ``ConvHandler`` makes a ``DepthwiseConv1D/2D`` layer,
+a subclass of its ``Conv1D/2D`` (so under io_stream a ``same`` padding becomes the
+``zp1d_``/``zp2d_`` layer, as for convolutions). Each output pixel and channel ``c`` is
+``nnet_depthwise_product.h`` ``depthwise_product_latency`` (io_stream) or
+``nnet_sepconv2d_latency.h`` ``depthwise_conv_2d_latency_cl`` (io_parallel; the 1-D one
+alike): every product ``x[k, c] * w[k, c]`` converted to ``accum_t``, the accumulator
+starting at ``(accum_t) bias[c]``, the products added in window order (row, column), every
+partial sum an ``accum_t``, then ``(result_t)``: the Dense arithmetic of
+:mod:`kappa.layers.dense` on the window of one channel. Fields: those of a convolution
+(``weight`` is the depthwise kernel).
+
+Refused (naming the layer): ``depth_multiplier`` other than 1 (the latency kernels assert
+``n_filt == n_chan``), the Resource strategy (``depthwise_conv_2d_cl`` asserts "Resource
+strategy for DepthwiseConv2D is not supported"; kappa refuses it in both io types),
+dilation, ``padding='causal'``, ``channels_first``.
+
+``SeparableConv1D/2D``: hls4ml 1.3.0's Keras 3 ``ConvHandler`` reads ``layer.kernel``, which
+Keras 3 separable convolutions do not have (they hold ``depthwise_kernel`` and
+``pointwise_kernel``), so hls4ml cannot convert them; kappa refuses them and names the
+equivalent it emulates: a ``DepthwiseConv`` followed by a 1x1 ``Conv`` (hls4ml's own split
+into a depthwise and a pointwise step, with the intermediate type as the depthwise layer's
+``activation``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
+from .conv import _tuple2, as_2d, geometry, im2col
+from .dense import (
+    WEIGHT_FIELDS,
+    check_weighted,
+    matrix_arith,
+    matrix_arith_tf,
+    weighted_precision,
+    weighted_types,
+)
+from .fused import fused_activation_steps
+
+
+class DepthwiseFamily(LayerFamily):
+    """``keras.layers.DepthwiseConv1D`` and ``DepthwiseConv2D``."""
+
+    name = "depthwise"
+    keras_classes = ("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D")
+    fields = WEIGHT_FIELDS
+
+    def parse(self, layer, ctx: ParseContext) -> list[Step]:
+        from .reshape import ZEROPAD
+
+        cls = type(layer).__name__
+        if cls.startswith("Separable"):
+            raise unsupported(layer, "hls4ml 1.3.0's Keras 3 converter reads layer.kernel, which Keras 3 separable "
+                              "convolutions do not have, so it cannot convert them",
+                              f"use DepthwiseConv{cls[-2:]} followed by a Conv{cls[-2:]} with kernel size 1 (hls4ml's "
+                              "own depthwise + pointwise split; the depthwise layer's activation type is the "
+                              "intermediate type)")
+        rank = 1 if cls.endswith("1D") else 2
+        if getattr(layer, "data_format", "channels_last") != "channels_last":
+            raise unsupported(layer, f"data_format {layer.data_format!r}", "use channels_last")
+        if int(layer.depth_multiplier) != 1:
+            raise unsupported(layer, f"depth_multiplier={layer.depth_multiplier}: hls4ml 1.3.0's depthwise kernels "
+                              "support a depth multiplier of 1 only", "use depth_multiplier=1")
+        if any(int(d) != 1 for d in np.atleast_1d(layer.dilation_rate)):
+            raise unsupported(layer, f"dilation_rate {layer.dilation_rate} is not emulated", "use dilation_rate=1")
+        if layer.padding not in ("valid", "same"):
+            raise unsupported(layer, f"padding {layer.padding!r} is not emulated", "use 'valid' or 'same'")
+        if ctx.opts.strategy != "Latency":
+            raise unsupported(layer, "the Resource strategy: hls4ml 1.3.0's io_parallel depthwise convolution "
+                              "asserts Latency, and kappa emulates the Latency order", "use strategy='Latency'")
+        in_shape, out_shape = shape_of(layer.input), shape_of(layer.output)
+        kernel, strides = _tuple2(layer.kernel_size, rank), _tuple2(layer.strides, rank)
+        pads = geometry(as_2d(in_shape), kernel, strides, layer.padding)["pads"]
+        steps, conv_in = [], in_shape
+        if ctx.opts.io_type == "io_stream" and any(pads):
+            pt, pb, pl, pr = pads
+            h, w, c = as_2d(in_shape)
+            padded = (w + pl + pr, c) if rank == 1 else (h + pt + pb, w + pl + pr, c)
+            steps.append(Step(f"zp{rank}d_{layer.name}", ZEROPAD, layer.name, None, {"pads": pads, "rank": rank},
+                              {}, {}, in_shape, padded))
+            conv_in, pads = padded, (0, 0, 0, 0)
+        act_steps, fused = fused_activation_steps(layer, ctx, out_shape)
+        attrs = {"use_bias": bool(layer.use_bias), "fused": fused, "rank": rank, "kernel": kernel,
+                 "strides": strides, "pads": pads, "padding": layer.padding}
+        steps.append(Step(layer.name, self, layer.name, layer, attrs, weighted_types(ctx, layer.name, fused),
+                          ctx.var_index(layer), conv_in, out_shape))
+        return steps + act_steps
+
+    def check(self, step, opts, in_t):
+        check_weighted(step, opts, in_t)
+
+    def _columns(self, step, x):
+        a = step.attrs
+        cols = im2col(x.reshape((x.shape[0], *as_2d(step.in_shape))), a["kernel"], a["strides"], a["pads"])
+        n, oh, ow, k = cols.shape
+        c = step.in_shape[-1]
+        return cols.reshape(n * oh * ow, k // c, c)  # (pixels, window positions, channels)
+
+    def forward(self, step, x, in_t, opts):
+        arrays = {k: v for k, _, v, _ in self.weights(step)}
+        w = arrays["weight"].reshape(-1, step.in_shape[-1])  # (window positions, channels)
+        b = arrays.get("bias")
+        cols = self._columns(step, x)
+        out = np.empty((cols.shape[0], cols.shape[2]))
+        for c in range(cols.shape[2]):  # one Dense of n_out = 1 per channel
+            out[:, c] = matrix_arith(cols[:, :, c], w[:, c:c + 1], None if b is None else b[c:c + 1], step.types,
+                                     in_t, step.name)[:, 0]
+        return out.reshape((x.shape[0], *step.out_shape))
+
+    def forward_tf(self, step, x, in_t, fwd):
+        import tensorflow as tf
+
+        a = step.attrs
+        kh, kw = a["kernel"]
+        sh, sw = a["strides"]
+        pt, pb, pl, pr = a["pads"]
+        x4 = tf.reshape(x, [-1, *as_2d(step.in_shape)])
+        if any(a["pads"]):
+            x4 = tf.pad(x4, [[0, 0], [pt, pb], [pl, pr], [0, 0]])
+        cols = tf.image.extract_patches(x4, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1],
+                                        padding="VALID")
+        c = int(step.in_shape[-1])
+        cols = tf.reshape(cols, [-1, kh * kw, c])
+        w = tf.reshape(fwd.param(step, "kernel"), [kh * kw, c])
+        b = fwd.param(step, "bias") if a["use_bias"] else None
+        outs = [matrix_arith_tf(cols[:, :, i], w[:, i:i + 1], None if b is None else b[i:i + 1], step, in_t, fwd)
+                for i in range(c)]
+        return tf.reshape(tf.concat(outs, axis=1), [-1, *step.out_shape])
+
+    def hls_precision(self, step):
+        return weighted_precision(step)
+
+    def weights(self, step):
+        layer = step.layer
+        out = [("weight", "kernel", np.asarray(layer.kernel.numpy(), np.float64), step.types.get("weight"))]
+        if step.attrs.get("use_bias", True):
+            out.append(("bias", "bias", np.asarray(layer.bias.numpy(), np.float64), step.types.get("bias")))
+        return out
+
+
+DEPTHWISE = DepthwiseFamily()
