@@ -50,6 +50,14 @@ class FirmwarePlan:
     steps: tuple
     input_type: FixedPointType | None
 
+    @property
+    def output_type(self) -> FixedPointType | None:
+        """The type of the network's output: the LAST step's result type (a passthrough
+        Flatten/Reshape at the end carries its input's type; a softmax's is its ``activation``,
+        never one of its table or ``inp_norm`` types); the input type for a model without
+        steps; None for a floating-point plan."""
+        return self.steps[-1].result_type if self.steps else self.input_type
+
     def resolved_precision(self) -> PrecisionDict:
         """The PrecisionDict with every firmware type the plan uses written out: fields the
         user left to hls4ml's own explicit defaults (a ``table`` of ``ap_fixed<18,8>``, the

@@ -409,7 +409,7 @@ def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_p
         "layer_options": dict(opts.layer_options),
         "input_shape": list(int(d) for d in km.inputs[0].shape[1:]),
         "input_type": str(in_t),
-        "output_type": str(checked[-1].expected) if checked else None,
+        "output_type": _output_type(plan, hls_model, tmp),
         "layers": [{"layer": c.layer, "key": c.key, "typedef": c.cpp_name, "type": str(c.expected)} for c in checked],
         "traced_layers": [{"name": n, "size": s} for n, s in traced],
         "tb_samples": 0 if X is None else int(X.shape[0]),
@@ -418,6 +418,24 @@ def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_p
         "versions": tool_versions(),
     }
     write_manifest(tmp, manifest)
+
+
+def _output_type(plan: FirmwarePlan, hls_model, project_dir: Path) -> str:
+    """The compared output type: the plan's last result type (:attr:`FirmwarePlan.output_type`),
+    checked against the C++ type of hls4ml's output variable as written.
+
+    Raises:
+        RuntimeError: the emitted output type differs from the plan's (a kappa bug).
+    """
+    out_t = plan.output_type
+    outv = hls_model.get_output_variables()[0]
+    ctype = read_emitted_typedefs(project_dir).get(outv.type.name)
+    packed = ctype and _PACKED.match(ctype)
+    if packed:
+        ctype = packed.group(1)
+    if ctype is not None and out_t is not None and FixedPointType.from_string(ctype) != out_t:
+        raise RuntimeError(f"hls4ml's output {outv.type.name} is {ctype}, the plan's last result type is {out_t}")
+    return str(out_t)
 
 
 def _set_computed_weights(hls_model, steps) -> None:
