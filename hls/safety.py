@@ -63,12 +63,15 @@ def check_layer_name(name, what: str = "layer name") -> str:
     return name
 
 
-def check_choice(value, options, what: str):
-    """Return ``value`` if it is one of ``options``.
+def check_choice(value, options, what: str, *, ignore_case: bool = False):
+    """Return ``value`` if it is one of ``options`` (with ``ignore_case``: the option's own
+    spelling of a value that matches one in any case, e.g. ``latency`` -> ``Latency``).
 
     Raises:
         ValueError: naming the value and the valid options.
     """
+    if ignore_case and isinstance(value, str):
+        value = next((o for o in options if o.lower() == value.lower()), value)
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(options)}")
     return value
@@ -141,11 +144,11 @@ def check_hls_options(*, backends, io_types, strategies, backend, part, clock_pe
     """
     out, problems = {}, []
     checks = {
-        "backend": lambda: check_choice(backend, backends, "backend"),
+        "backend": lambda: check_choice(backend, backends, "backend", ignore_case=True),
         "part": lambda: check_part(part),
         "clock_period": lambda: check_clock_period(clock_period),
         "io_type": lambda: check_choice(io_type, io_types, "io_type"),
-        "strategy": lambda: check_choice(strategy, strategies, "strategy"),
+        "strategy": lambda: check_choice(strategy, strategies, "strategy", ignore_case=True),
         "reuse_factor": lambda: check_reuse_factor(reuse_factor),
     }
     for key, check in checks.items():

@@ -174,7 +174,7 @@ def train_instrumented(
     adam_beta2: float = 0.999,
     adam_eps: float = 1e-8,
     seed: Optional[int] = None,
-    progress: bool = False,
+    progress: bool | None = None,
     steps_per_call: int = 256,
     validation_split: float = 0.0,
     validation_data=None,
@@ -213,7 +213,8 @@ def train_instrumented(
             (``adam_beta1``, ``adam_beta2``, ``adam_eps``); state quantized through the
             ``momentum`` / ``adam_m`` / ``adam_v`` fields.
         seed: seeds shuffling and stochastic rounding (default: ``model.seed`` or 0).
-        progress: show a tqdm progress bar (steps).
+        progress: a tqdm progress bar over steps: True always, False never, None (default) only
+            when stderr is a terminal.
         steps_per_call: steps per compiled call (metrics fetched once per call).
         validation_split: fraction in [0, 1) of the samples (the last ones, before any
             shuffling, as Keras does) held out for validation.
@@ -401,7 +402,8 @@ def train_instrumented(
         tracker = SharpnessTracker(kmodel, X, Y, loss_mode, every=int(hessian_every), iters=int(hessian_iters),
                                    subset=hessian_subset, tol=float(hessian_tol), method=hessian_method,
                                    seed=base_seed, ce_floor=max(float(res_t.lsb), 1e-7) if res_t is not None else 1e-7)
-    with tqdm(total=total, disable=not progress, desc="train_instrumented", unit="step") as bar:
+    with tqdm(total=total, disable=None if progress is None else not progress, desc="train_instrumented",
+              unit="step") as bar:
         while done < total:
             k = min(per_call, total - done)
             if eval_fwd is not None:

@@ -23,7 +23,13 @@ def main(argv=None) -> int:
     if args.command is None:
         ap.print_help()
         return SUCCESS
+    from ..quiet import import_tensorflow, quiet_environment, set_verbose
+
+    set_verbose(bool(getattr(args, "verbose", False)))
+    quiet_environment()  # before anything imports TensorFlow, here and in the processes it starts
     mod = load_command(args.command)
+    if getattr(mod, "USES_TENSORFLOW", False):
+        import_tensorflow()  # without its import-time absl/oneDNN/cudart lines
     return run_command(mod.run, args, interrupted_note=getattr(mod, "INTERRUPTED_NOTE", ""))
 
 

@@ -38,7 +38,8 @@ class KappaParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``kappa`` parser: one subparser per command of :data:`hls.cli.commands.COMMANDS`
-    (``args.command`` names it, ``args.debug`` asks for tracebacks)."""
+    (``args.command`` names it, ``args.debug`` asks for tracebacks, ``args.verbose`` for
+    TensorFlow's and hls4ml's own output)."""
     fmt = argparse.RawDescriptionHelpFormatter
     ap = KappaParser(prog="kappa", description=DESCRIPTION, epilog=EXAMPLES, formatter_class=fmt)
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=KappaParser, title="commands")
@@ -48,4 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
                            epilog=getattr(mod, "EPILOG", None), formatter_class=fmt)
         mod.add_arguments(p)
         p.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
+        p.add_argument("-v", "--verbose", action="store_true",
+                       help="show TensorFlow's and hls4ml's own messages (captured by default)")
     return ap

@@ -30,7 +30,9 @@ from ..safety import (
     check_reuse_factor,
     confined,
 )
+from .paths import DEFAULT_CONFIG_NAME, resolve_config, shipped_config
 from .schema import (
+    HLS_ALIASES,
     HLS_KEYS,
     MODEL_ACTIVATIONS,
     MODEL_TYPES,
@@ -39,31 +41,29 @@ from .schema import (
     SPLIT_DEFAULTS,
     SPLIT_KEYS,
     TOP_KEYS,
+    canonical_hls_key,
+    did_you_mean,
     model_keys,
     training_parameters,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = REPO / "configs" / "digits.yaml"
-"""The built-in default job (the digits classifier 64 -> 32 ReLU -> 10)."""
-PROJECTS_DIR = REPO / "vivado_projects"
-"""Where a job without ``--output`` writes ``<name>/``."""
+DEFAULT_CONFIG = shipped_config(DEFAULT_CONFIG_NAME)
+"""The built-in default job (the digits classifier 64 -> 32 ReLU -> 10), shipped as package data."""
 
 
 def load_config(path: str | Path) -> dict:
     """Read a job YAML file (its content is validated by :func:`run_job`, all at once).
 
+    ``path``: a file (relative to the current directory) or a shipped config's name
+    (:func:`hls.jobs.paths.resolve_config`).
+
     Raises:
-        FileNotFoundError: no such file (lists the shipped configs). ValueError: malformed
+        FileNotFoundError: no such file or name (lists the shipped configs). ValueError: malformed
             YAML (names the file, line and column) or a file that does not hold a mapping.
     """
     from kappa.inputs import read_structured_file
 
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"job config {str(path)!r} does not exist (shipped: {sorted(p.name for p in (REPO / 'configs').glob('*.yaml'))})"
-        )
+    path = resolve_config(path)
     cfg = read_structured_file(path, what="job config")
     if cfg is None:
         cfg = {}
@@ -181,10 +181,10 @@ def _section(cfg, name, probs) -> dict:
     return {k: v for k, v in sec.items() if isinstance(k, str)}
 
 
-def _unknown(sec, valid, prefix, probs) -> None:
+def _unknown(sec, valid, prefix, probs, aliases=()) -> None:
     for k in sec:
-        if k not in valid:
-            probs.add(f"{prefix}.{k}", f"unknown key; valid: {', '.join(valid)}")
+        if k not in valid and k not in aliases:
+            probs.add(f"{prefix}.{k}", f"unknown key; {did_you_mean(k, [*valid, *aliases])}valid: {', '.join(valid)}")
 
 
 def _check_dataset(cfg, probs):
@@ -209,7 +209,8 @@ def _check_dataset(cfg, probs):
         if k == "name":
             continue
         if k not in params:
-            probs.add(f"dataset.{k}", f"unknown argument of dataset {name!r}; valid: {', '.join(params)}")
+            probs.add(f"dataset.{k}", f"unknown argument of dataset {name!r}; {did_you_mean(k, params)}"
+                                      f"valid: {', '.join(params)}")
             continue
         d = params[k].default
         if k in ("seed", "num_samples"):
@@ -314,7 +315,7 @@ def _check_training(cfg, probs) -> dict:
     out, n0 = {}, len(probs)
     for k, v in sec.items():
         if k not in params:
-            probs.add(f"training.{k}", f"unknown key; valid: {', '.join(params)}")
+            probs.add(f"training.{k}", f"unknown key; {did_you_mean(k, params)}valid: {', '.join(params)}")
             continue
         d = params[k].default
         if k == "seed":
@@ -362,11 +363,11 @@ def _check_layer_options_shape(v):
 
 
 HLS_CHECKS = {
-    "backend": lambda v: check_choice(v, BACKENDS, "backend"),
+    "backend": lambda v: check_choice(v, BACKENDS, "backend", ignore_case=True),
     "part": check_part,
     "clock_period": check_clock_period,
     "io_type": lambda v: check_choice(v, IO_TYPES, "io_type"),
-    "strategy": lambda v: check_choice(v, STRATEGIES, "strategy"),
+    "strategy": lambda v: check_choice(v, STRATEGIES, "strategy", ignore_case=True),
     "reuse_factor": check_reuse_factor,
     "layer_options": _check_layer_options_shape,
 }
@@ -374,7 +375,8 @@ HLS_CHECKS = {
 
 
 def check_hls_value(key: str, value):
-    """Validate one HLS option as the job does (``key`` one of :data:`hls.jobs.schema.HLS_KEYS`).
+    """Validate one HLS option as the job does (``key`` one of :data:`hls.jobs.schema.HLS_KEYS`
+    or hls4ml's spelling of it, :data:`hls.jobs.schema.HLS_ALIASES`).
 
     Returns:
         The normalised value (e.g. ``"4"`` -> 4 for ``reuse_factor``).
@@ -382,19 +384,25 @@ def check_hls_value(key: str, value):
     Raises:
         ValueError: an unknown key or a bad value (names it and what is valid).
     """
+    key = canonical_hls_key(key)
     if key not in HLS_CHECKS:
-        raise ValueError(f"unknown hls option {key!r}; valid: {', '.join(HLS_KEYS)}")
+        raise ValueError(f"unknown hls option {key!r}; {did_you_mean(key, [*HLS_KEYS, *HLS_ALIASES])}"
+                         f"valid: {', '.join(HLS_KEYS)} (or hls4ml's {', '.join(HLS_ALIASES)})")
     return HLS_CHECKS[key](value)
 
 
 def _check_hls(cfg, overrides, probs) -> dict:
     sec = _section(cfg, "hls", probs)
-    _unknown(sec, HLS_KEYS, "hls", probs)
+    _unknown(sec, HLS_KEYS, "hls", probs, aliases=HLS_ALIASES)
     opts = dict(HLS_DEFAULTS, layer_options={})
     src = {k: f"hls.{k}" for k in HLS_KEYS}
+    seen = {}
     for k, v in sec.items():
-        if k in HLS_KEYS:
-            opts[k] = v
+        key = canonical_hls_key(k)
+        if key in seen:
+            probs.add(f"hls.{k}", f"the same option as hls.{seen[key]}; give it once")
+        elif key in HLS_KEYS:
+            opts[key], src[key], seen[key] = v, f"hls.{k}", k
     for k, v in (overrides or {}).items():
         if v is not None:
             if k not in HLS_KEYS:
@@ -432,7 +440,8 @@ def prepare_job(
         weights: a ``.keras`` file to convert instead of training.
         overrides: HLS options from the command line (None values ignored).
         synth, vsynth: check the vendor tools too.
-        projects_dir: where ``output=None`` puts the project.
+        projects_dir: where ``output=None`` puts the project (default ``./vivado_projects``
+            in the current directory).
         check_output: False skips the output path checks (a sweep validates its points
             before their folders exist).
 
@@ -445,11 +454,15 @@ def prepare_job(
     from kappa.precision import PrecisionDict
 
     probs = _Problems()
+    if projects_dir is None:
+        from .paths import default_projects_dir
+
+        projects_dir = default_projects_dir()
     if not isinstance(cfg, dict):
         raise JobConfigError(source, [f"(top level): expected a mapping of {', '.join(TOP_KEYS)}, got {cfg!r:.100}"])
     for k in cfg:
         if k not in TOP_KEYS:
-            probs.add(str(k), f"unknown key; valid: {', '.join(TOP_KEYS)}")
+            probs.add(str(k), f"unknown key; {did_you_mean(k, TOP_KEYS)}valid: {', '.join(TOP_KEYS)}")
     for k in REQUIRED_KEYS:
         if k not in cfg:
             probs.add(k, "missing")

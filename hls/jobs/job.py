@@ -1,8 +1,8 @@
 """The main job: dataset -> model + PrecisionDict -> fixed-point training -> HLS project
 -> C simulation -> bit-exact comparison report.
 
-A job is described by a YAML file (``configs/*.yaml``); :data:`DEFAULT_CONFIG` is the
-built-in default (the digits classifier 64 -> 32 ReLU -> 10).
+A job is described by a YAML file (the shipped ones in ``hls/jobs/configs/``, found by name);
+``digits`` is the built-in default (the digits classifier 64 -> 32 ReLU -> 10).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import PROJECTS_DIR, prepare_job
+from .config import prepare_job
 
 
 class TrainingFailedError(RuntimeError):
@@ -58,7 +58,7 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
 
     Args:
         cfg: a config dict from :func:`hls.jobs.config.load_config`.
-        output: project directory (default ``vivado_projects/<name>``).
+        output: project directory (default ``./vivado_projects/<name>`` in the current directory).
         force: replace an existing project directory (only a kappa project is replaced).
         weights: a ``.keras`` file to use instead of training.
         overrides: HLS options (``backend``, ``part``, ``clock_period``, ``io_type``,
@@ -80,7 +80,7 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
     from ..sim.compare import compare
 
     job = prepare_job(copy.deepcopy(cfg), source=source, output=output, force=force, weights=weights,
-                      overrides=overrides, synth=synth, vsynth=vsynth, projects_dir=PROJECTS_DIR)
+                      overrides=overrides, synth=synth, vsynth=vsynth)
     cfg, hls_opts, out = job.cfg, job.hls, job.output
     say = print if progress else (lambda *a, **k: None)
 
@@ -95,11 +95,11 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
         tcfg = dict(job.training)  # train with the firmware's tables and stream/parallel casts
         tcfg.setdefault("io_type", hls_opts.get("io_type", "io_parallel"))
         tcfg.setdefault("layer_options", hls_opts.get("layer_options"))
-        history = job.model.train_instrumented(
-            job.X_tr, job.Y_tr, precision_dict=job.precision, progress=progress, **tcfg
+        history = job.model.train_instrumented(  # the bar on a terminal only
+            job.X_tr, job.Y_tr, precision_dict=job.precision, progress=None if progress else False, **tcfg
         )
         health = history.health()
-        say(f"training done: {history.summary()}")
+        say(f"training done: {summary_line(history.summary())}")
         if health["status"] != "ok":
             say(f"WARNING: training {health['status']}: {health['reason']}")
     km = job.model.model
@@ -136,6 +136,24 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
     if health["status"] != "ok":
         raise TrainingFailedError(health["status"], health["reason"], result)
     return result
+
+
+def summary_line(summary: dict) -> str:
+    """One human-readable line from :meth:`kappa.history.FitHistory.summary`, e.g.
+    ``94 steps, loss 0.524 -> 0.00944 (min 0.00874), validation accuracy 0.953, ok``."""
+    def g(v):
+        return "nan" if v is None or (isinstance(v, float) and v != v) else f"{v:.3g}"
+
+    parts = [f"{summary['n_steps']} steps", f"loss {g(summary['initial_loss'])} -> {g(summary['final_loss'])} "
+                                             f"(min {g(summary['min_loss'])})"]
+    if summary.get("final_val_accuracy") == summary.get("final_val_accuracy") and \
+            summary.get("final_val_accuracy") is not None:
+        parts.append(f"validation accuracy {summary['final_val_accuracy']:.3f}")
+    if summary.get("min_alpha", 1.0) < 1.0:
+        parts.append(f"learning rate throttled to {g(summary['min_alpha'])}x at most")
+    status = summary.get("status", "ok")
+    parts.append(status if status == "ok" else f"{status.upper()}: {summary.get('status_reason')}")
+    return ", ".join(parts)
 
 
 def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_float, firmware=None) -> None:

@@ -76,7 +76,7 @@ def run_model_job(model_path, output=None, *, weights=None, precision=None, sugg
 
     Args:
         model_path: ``.keras``, whole-model ``.h5``, or Keras 2 ``.json`` (then ``weights``).
-        output: the project directory (default ``vivado_projects/<model file stem>``).
+        output: the project directory (default ``./vivado_projects/<model file stem>`` in the current directory).
         weights: HDF5 weights of a ``.json`` architecture.
         precision: ``.yaml``/``.json`` PrecisionDict path (required unless the model has
             QKeras layers); with ``suggest`` the file to write (after the project is
@@ -105,7 +105,7 @@ def run_model_job(model_path, output=None, *, weights=None, precision=None, sugg
     from ..project.options import BACKENDS, HLS_DEFAULTS, IO_TYPES, STRATEGIES
     from ..safety import check_hls_options, check_replaceable
     from ..sim.compare import compare
-    from .config import PROJECTS_DIR
+    from .paths import default_projects_dir
 
     say = print if progress else (lambda *a, **k: None)
     given = {k: v for k, v in (hls_opts or {}).items() if v is not None}
@@ -114,7 +114,7 @@ def run_model_job(model_path, output=None, *, weights=None, precision=None, sugg
         raise ValueError(f"unknown hls options {sorted(unknown)}")
     defaults = {k: v for k, v in HLS_DEFAULTS.items() if k != "layer_options"}
     hls_opts = check_hls_options(backends=BACKENDS, io_types=IO_TYPES, strategies=STRATEGIES, **{**defaults, **given})
-    out = check_replaceable(Path(output) if output else PROJECTS_DIR / Path(model_path).stem, force)
+    out = check_replaceable(Path(output) if output else default_projects_dir() / Path(model_path).stem, force)
     if isinstance(suggest_bits, bool) or not isinstance(suggest_bits, int) or not 2 <= suggest_bits <= 32:
         raise ValueError(f"--bits {suggest_bits!r}: give an integer width from 2 to 32")
     ppath = Path(precision) if precision is not None else None

@@ -50,3 +50,51 @@ def key_depth(section: str) -> int:
     """Parts of a dotted key into ``section``: ``name`` 1, ``precision`` 3
     (``precision.<layer>.<field>``), every other section 2 (``<section>.<key>``)."""
     return 1 if section == "name" else 3 if section == "precision" else 2
+
+
+HLS_ALIASES = {"IOType": "io_type", "Strategy": "strategy", "ReuseFactor": "reuse_factor", "Part": "part",
+               "ClockPeriod": "clock_period", "Backend": "backend"}
+"""hls4ml's own spelling of an ``hls`` option (its config and ``convert_from_keras_model``
+keywords) -> kappa's key. Accepted in a job file's ``hls:`` section, a sweep's ``hls.*`` keys
+and ``--set hls.*``; values of ``strategy`` and ``backend`` are accepted in any case."""
+CASE_INSENSITIVE_HLS = ("strategy", "backend")
+"""``hls`` options whose values are matched in any case (as hls4ml does: ``latency``, ``vivado``)."""
+
+
+def canonical_hls_key(key):
+    """kappa's name of an ``hls`` option given in kappa's or hls4ml's spelling (else ``key``)."""
+    return HLS_ALIASES.get(key, key)
+
+
+def did_you_mean(key, valid) -> str:
+    """``"did you mean 'x'? "`` for the closest of ``valid`` to ``key`` (difflib, case-folded),
+    or ``""`` when nothing is close."""
+    import difflib
+
+    if not isinstance(key, str):
+        return ""
+    folded = {str(v).lower(): v for v in valid}
+    close = difflib.get_close_matches(key.lower(), list(folded), n=1, cutoff=0.6)
+    return f"did you mean {folded[close[0]]!r}? " if close else ""
+
+
+def set_dotted(cfg: dict, key: str, value) -> None:
+    """Set ``cfg[a][b][c] = value`` for the dotted ``key`` ``"a.b.c"`` (sections created as
+    needed; the value is deep-copied). Validation is the job's (:func:`hls.jobs.config.prepare_job`).
+
+    Raises:
+        ValueError: an empty part (``"a..b"``), or a part that is a value where a section is needed.
+    """
+    import copy
+
+    parts = key.split(".")
+    if not all(parts):
+        raise ValueError(f"key {key!r}: empty part; use dotted keys such as training.epochs")
+    node = cfg
+    for i, part in enumerate(parts[:-1]):
+        if node.get(part) is None:
+            node[part] = {}
+        if not isinstance(node[part], dict):
+            raise ValueError(f"key {key!r}: {'.'.join(parts[:i + 1])} is a value ({node[part]!r}), not a section")
+        node = node[part]
+    node[parts[-1]] = copy.deepcopy(value)

@@ -32,6 +32,7 @@ from kappa.precision import INPUT_LAYER, ensure_precision_dict
 from kappa.quantization import quantize
 from kappa.utils import sha256_file
 
+from ..quiet import captured_output
 from ..safety import (
     check_hls_options,
     check_layer_name,
@@ -128,7 +129,8 @@ def hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend) -> d
     ``layer_precisions`` (from :func:`firmware_types`) and the plan's options."""
     import hls4ml
 
-    config = hls4ml.utils.config_from_keras_model(km, granularity="name", backend=backend)
+    with captured_output("hls4ml"):  # its parser prints per layer; logged at DEBUG (-v)
+        config = hls4ml.utils.config_from_keras_model(km, granularity="name", backend=backend)
     config["Model"]["Strategy"] = opts.strategy
     config["Model"]["ReuseFactor"] = opts.reuse_factor
     inserted = {st.name for st in steps if st.family.inserted}
@@ -366,15 +368,19 @@ def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_p
     km, steps, opts, in_t = plan.keras_model, plan.steps, plan.opts, plan.input_type
     io_type, strategy, reuse_factor = opts.io_type, opts.strategy, opts.reuse_factor
 
-    hls_model = hls4ml.converters.convert_from_keras_model(
-        km_q, hls_config=config, output_dir=str(tmp), project_name=PROJECT_NAME, backend=backend,
-        part=part, clock_period=clock_period, io_type=io_type,
-    )
+    # hls4ml prints ("da4ml not installed", "Keras v2 handler used for layer ..."): captured and
+    # logged at DEBUG (shown with -v). No DA fallback: kappa emulates hls4ml's own templates.
+    with captured_output("hls4ml"):
+        hls_model = hls4ml.converters.convert_from_keras_model(
+            km_q, hls_config=config, output_dir=str(tmp), project_name=PROJECT_NAME, backend=backend,
+            part=part, clock_period=clock_period, io_type=io_type, allow_da_fallback=False,
+        )
     _set_computed_weights(hls_model, steps)  # e.g. BatchNormalization's scale and bias, from kappa
     # Emit nnet::save_layer_output hooks (C simulation only, #ifndef __SYNTHESIS__).
     # hls4ml reads TraceOutput from its top-level config, not from hls_config['Model'].
     hls_model.config.trace_output = True
-    hls_model.write()
+    with captured_output("hls4ml"):
+        hls_model.write()
     # hls4ml records its output directory; point it at the final location so
     # hls4ml's build()/link_existing_project work on the moved project.
     cfg_yml = tmp / "hls4ml_config.yml"

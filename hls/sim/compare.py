@@ -176,6 +176,9 @@ def locate_divergence(project_dir, sample: int) -> LayerDivergence | None:
     Returns:
         The first layer (in network order) with a differing element, or None.
     """
+    from ..quiet import import_tensorflow
+
+    import_tensorflow()  # quietly, before Keras imports it
     import keras
 
     from kappa.firmware_forward import layer_outputs

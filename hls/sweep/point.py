@@ -137,6 +137,9 @@ def run_point(
         ``total_weight_bits``, ``bops_proxy``, ``wall_seconds``, synthesis figures when
         synthesised, plus ``training`` and ``comparison`` details.
     """
+    from ..quiet import import_tensorflow
+
+    import_tensorflow()  # before the job's imports: no absl/cudart lines from the worker (remote ones too)
     from ..jobs.job import TrainingFailedError, json_default, run_job
 
     t0 = time.perf_counter()

@@ -23,8 +23,8 @@ POINTS_DIR = "points"
 RESULT = "result.json"
 # Environment of the worker processes this module starts: TensorFlow quiet and on one thread
 # (one point per worker process, one worker per core).
-WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-              "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "TF_NUM_INTRAOP_THREADS": "1",
+              "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
 
 
 @dataclass
@@ -82,7 +82,7 @@ def run(sweep: Sweep | str | Path, output: str | Path, *, workers: int | None = 
         scheduler: address of a running Dask scheduler (``tcp://host:port``) instead of a
             LocalCluster; its workers must import ``hls`` and see ``output`` (shared filesystem).
         force: rerun points that already have a result.
-        progress: a progress bar over points (stderr).
+        progress: a progress bar over points (stderr), shown only when stderr is a terminal.
         retries: Dask ``retries`` of a point whose task raised outside the job (a point's
             own errors are recorded, not raised); a point whose worker died is rescheduled
             by the scheduler (``distributed.scheduler.allowed-failures``).
@@ -181,7 +181,12 @@ def _connect(workers, scheduler, n_todo: int, timeout: float):
     n = min(workers or default_workers(), n_todo)
     # The workers import this same ``hls`` package (a source checkout need not be installed).
     pkg_root = str(Path(__file__).resolve().parents[2])
-    env = {**WORKER_ENV, "PYTHONPATH": os.pathsep.join(p for p in (pkg_root, os.environ.get("PYTHONPATH")) if p)}
+    from ..quiet import VERBOSE_ENV, verbose
+
+    env = {**WORKER_ENV, VERBOSE_ENV: "1" if verbose() else "0",
+           "PYTHONPATH": os.pathsep.join(p for p in (pkg_root, os.environ.get("PYTHONPATH")) if p)}
+    if verbose():  # -v: the workers' TensorFlow logs too
+        env.pop("TF_CPP_MIN_LOG_LEVEL")
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                            dashboard_address=None, silence_logs=logging.ERROR, env=env)
     return Client(cluster), cluster
@@ -199,7 +204,7 @@ def _execute(client, sweep: Sweep, out: Path, todo: list, run_point, *, progress
                             key=f"kappa-point-{p.id}", pure=False, retries=retries)
         futures[fut] = p
     bad = 0
-    with tqdm(total=len(todo), desc="sweep points", unit="point", disable=not progress) as bar:
+    with tqdm(total=len(todo), desc="sweep points", unit="point", disable=None if progress else True) as bar:
         for fut in as_completed(futures):
             p = futures[fut]
             try:

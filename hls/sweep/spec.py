@@ -3,7 +3,8 @@
 A sweep file (YAML) names a base job config, optional overrides, and a ``grid`` of dotted
 keys into the job config, each with a list of values; every combination is one point::
 
-    base: configs/digits.yaml             # relative to the sweep file, else to the repository
+    base: digits                          # a file relative to the sweep file or the current directory,
+                                          # else a shipped config by name
     overrides: {training: {epochs: 10}}   # nested or dotted keys, applied to every point
     grid:
       precision.default.weight: ["ap_fixed<4,2,AP_RND_CONV,AP_SAT>", "ap_fixed<8,2,AP_RND_CONV,AP_SAT>"]
@@ -30,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..jobs.config import REPO, JobConfigError, check_hls_value, load_config, prepare_job
-from ..jobs.schema import HLS_KEYS, SPLIT_KEYS, TOP_KEYS, key_depth, training_parameters
+from ..jobs.config import JobConfigError, check_hls_value, load_config, prepare_job
+from ..jobs.schema import HLS_KEYS, SPLIT_KEYS, TOP_KEYS, canonical_hls_key, key_depth, set_dotted, training_parameters
 
 SWEEP_KEYS = ("base", "overrides", "grid", "zip", "synth")
 MANIFEST = "sweep.json"
@@ -95,9 +96,12 @@ def load_sweep(path: str | Path) -> Sweep:
     """
     import yaml
 
-    path = Path(path)
-    if not path.is_file():
-        raise SweepError(f"sweep file {str(path)!r} does not exist")
+    from ..jobs.paths import resolve_config
+
+    try:
+        path = resolve_config(path, what="sweep file")  # a file, or a shipped sweep by name
+    except OSError as exc:
+        raise SweepError(str(exc)) from None
     try:
         spec = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -152,10 +156,14 @@ def point_id(cfg: dict, synth: bool = False) -> str:
 
 
 def _resolve_base(sweep_path: Path, base: str) -> Path:
-    tried = [sweep_path.parent / base, REPO / base]
+    from ..jobs.paths import shipped_config
+
+    tried = [sweep_path.parent / base, Path.cwd() / base]
     for cand in tried:
         if cand.is_file():
             return cand.resolve()
+    if len(Path(base).parts) == 1 and shipped_config(base) is not None:
+        return shipped_config(base)
     raise SweepError(f"{sweep_path}: base config {base!r} not found (looked in {', '.join(str(t) for t in tried)})")
 
 
@@ -227,7 +235,7 @@ def _check_key(path: Path, where: str, key: str) -> None:
         bad(f"expected the form {shape}")
     if top == "precision" and parts[2] not in FIELDS:
         bad(f"unknown PrecisionDict field {parts[2]!r}; valid: {', '.join(FIELDS)}")
-    if top == "hls" and parts[1] not in HLS_KEYS:
+    if top == "hls" and canonical_hls_key(parts[1]) not in HLS_KEYS:
         bad(f"unknown hls option {parts[1]!r}; valid: {', '.join(HLS_KEYS)}")
     if top == "split" and parts[1] not in SPLIT_KEYS:
         bad(f"unknown split option {parts[1]!r}; valid: {', '.join(SPLIT_KEYS)}")
@@ -284,13 +292,10 @@ def _check_points(path: Path, points: list) -> None:
 
 
 def _set(cfg: dict, key: str, value: Any) -> None:
-    node = cfg
     parts = key.split(".")
-    for part in parts[:-1]:
-        if node.get(part) is None:
-            node[part] = {}
-        node = node[part]
-    node[parts[-1]] = copy.deepcopy(value)
+    if parts[0] == "hls" and len(parts) == 2:  # hls4ml's spelling sets kappa's key (one per option)
+        key = f"hls.{canonical_hls_key(parts[1])}"
+    set_dotted(cfg, key, value)
 
 
 def _canonical(cfg: dict) -> dict:

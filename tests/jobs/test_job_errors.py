@@ -219,7 +219,8 @@ def test_no_traceback_on_the_terminal(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert errors == [
-        f"error: {cfg}: 1 problem: training.epochz: unknown key; valid: " + errors[0].split("valid: ", 1)[1]
+        f"error: {cfg}: 1 problem: training.epochz: unknown key; did you mean 'epochs'? valid: "
+        + errors[0].split("valid: ", 1)[1]
     ]
 
 

@@ -1,13 +1,17 @@
 """kappa's main job: train in fixed point, write the hls4ml project, C-simulate, compare.
 
-With no arguments it runs the built-in default (configs/digits.yaml: the digits
-classifier 64 -> 32 ReLU -> 10) and ends with the mismatch count over all outputs.
+With no arguments it runs the built-in default (the shipped config ``digits``: the digits
+classifier 64 -> 32 ReLU -> 10), writes ./vivado_projects/digits in the current directory and
+ends with the mismatch count over all outputs. Relative paths are relative to the current
+directory; the shipped configs are found by name.
 
 Examples:
     kappa build
-    kappa build --config configs/affine.yaml --output out/affine --force
-    kappa build --config configs/digits_cnn.yaml          # Conv2D + pooling, io_stream
+    kappa build --config affine --output out/affine --force
+    kappa build --config digits_cnn                       # Conv2D + pooling, io_stream
+    kappa build --config my_job.yaml
     kappa build --weights trained.keras --strategy Resource --reuse-factor 4
+    kappa build --set training.epochs=3 --set precision.default.weight="ap_fixed<8,2,AP_RND_CONV,AP_SAT>"
     kappa build --synth          # needs Vitis HLS on PATH
 
 A model you already have (no training; QKeras layers are converted with their quantizers):
@@ -25,11 +29,11 @@ stderr, a traceback only with ``--debug``); 3 an internal error; 130 interrupted
 
 from __future__ import annotations
 
-import os
-
 from ..exit_status import MISMATCH, SUCCESS, UsageError
 
 SUMMARY = "the main job: train in fixed point -> hls4ml project -> C simulation -> bit-exact comparison"
+USES_TENSORFLOW = True
+"""Imported quietly before :func:`run` (:func:`hls.quiet.import_tensorflow`)."""
 DESCRIPTION = __doc__
 INTERRUPTED_NOTE = "nothing new was left on disk"
 HLS_OPTIONS = ("backend", "part", "clock_period", "strategy", "reuse_factor", "io_type")
@@ -38,8 +42,10 @@ MODEL_ONLY = ("precision", "suggest_precision", "data", "drop_softmax")
 
 def add_arguments(ap) -> None:
     """The options of ``kappa build``."""
-    ap.add_argument("--config", help="job YAML (default: configs/digits.yaml)")
-    ap.add_argument("--output", help="project directory (default: vivado_projects/<name>)")
+    ap.add_argument("--config", help="job YAML file, or a shipped config by name: digits (default), affine, "
+                                     "digits_cnn")
+    ap.add_argument("--output", help="project directory (default: ./vivado_projects/<name> in the current "
+                                     "directory)")
     ap.add_argument("--backend", help="Vitis or Vivado")
     ap.add_argument("--part", help="FPGA part number")
     ap.add_argument("--clock-period", help="target clock period in ns")
@@ -56,12 +62,15 @@ def add_arguments(ap) -> None:
     ap.add_argument("--suggest-precision", action="store_true",
                     help="with --model: write --precision from the test inputs' ranges (never overwrites)")
     ap.add_argument("--bits", type=int, default=16, help="width budget of --suggest-precision (default 16)")
-    ap.add_argument("--data", help="with --model: test data .npz with X (and optionally y); default: the "
-                                   "job config's dataset")
+    ap.add_argument("--data", help="with --model: test data .npz with X (and optionally y); without it, "
+                                   "--config JOB gives its dataset's test split")
     ap.add_argument("--drop-softmax", action="store_true", help="with --model: compare at the logits (a final "
                                                                 "softmax is left out)")
     ap.add_argument("--synth", action="store_true", help="run HLS synthesis (needs Vitis/Vivado HLS on PATH)")
     ap.add_argument("--vsynth", action="store_true", help="also run Vivado logic synthesis (implies --synth)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set_values",
+                    help="override one config value (dotted key, value read as a YAML scalar), validated like "
+                         "the file; repeatable: --set training.epochs=3 --set hls.Strategy=resource")
     ap.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -72,22 +81,25 @@ def run(args) -> int:
         UsageError: model-only options without ``--model``. Whatever the job raises
             (:func:`hls.jobs.job.run_job`, :func:`hls.jobs.model_job.run_model_job`).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from hls.jobs.config import DEFAULT_CONFIG, load_config
+    from hls.jobs.paths import DEFAULT_CONFIG_NAME
 
+    explicit_config = args.config is not None
     if args.config is None:
-        args.config = str(DEFAULT_CONFIG)
+        args.config = DEFAULT_CONFIG_NAME
     model_only = [f"--{k.replace('_', '-')}" for k in MODEL_ONLY if getattr(args, k)]
     if model_only and not args.model:
         raise UsageError(f"{', '.join(model_only)} need --model FILE")
     hls_opts = {k: getattr(args, k) for k in HLS_OPTIONS}
     if args.model:
+        if not args.data and not explicit_config:
+            raise UsageError("--model needs test data: --data FILE.npz (arrays X and optionally y), or --config JOB "
+                             "whose dataset's test split to use")
         return _model_job(args, hls_opts)
     from hls.jobs.job import run_job
 
-    cfg = load_config(args.config)
+    cfg, source = load_job_config(args)
     result = run_job(cfg, args.output, force=args.force, weights=args.weights, overrides=hls_opts,
-                     synth=args.synth or args.vsynth, vsynth=args.vsynth, progress=not args.quiet, source=args.config)
+                     synth=args.synth or args.vsynth, vsynth=args.vsynth, progress=not args.quiet, source=source)
     rep = result.report
     print(f"project: {result.project_dir}  (report.md, report.json, training_curves.png)")
     print(f"{rep.mismatches} mismatches over {rep.outputs} outputs ({rep.samples} test samples): "
@@ -95,12 +107,64 @@ def run(args) -> int:
     return SUCCESS if rep.bit_exact else MISMATCH
 
 
+def parse_set(items: list[str]) -> list[tuple[str, object]]:
+    """``--set KEY=VALUE`` items as ``[(dotted key, value)]``, each value read as a YAML scalar
+    (``3`` an int, ``1e-3`` a float, ``true`` a bool, ``null`` None, anything else a string).
+
+    Raises:
+        UsageError: an item without ``=`` or with an empty key, or a value that is not a scalar.
+    """
+    import yaml
+
+    out = []
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. --set training.epochs=3")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text  # e.g. a type string with a YAML special character: taken as written
+        if isinstance(value, (dict, list)):
+            raise UsageError(f"--set {item!r}: the value must be a scalar (number, string, true/false, null)")
+        out.append((key, value))
+    return out
+
+
+def load_job_config(args) -> tuple[dict, str]:
+    """The job config ``args.config`` names (a file or a shipped name) with the ``--set``
+    overrides applied, and the source string for messages; prints which file was read.
+
+    Raises:
+        FileNotFoundError / ValueError: as :func:`hls.jobs.config.load_config`.
+        UsageError: a malformed ``--set``.
+    """
+    from hls.jobs.config import load_config
+    from hls.jobs.paths import resolve_config
+    from hls.jobs.schema import set_dotted
+
+    sets = parse_set(args.set_values)
+    path = resolve_config(args.config)
+    cfg = load_config(path)
+    for key, value in sets:
+        try:
+            set_dotted(cfg, key, value)
+        except ValueError as exc:
+            raise UsageError(f"--set: {exc}") from None
+    source = str(path) + (f" with --set {', '.join(k for k, _ in sets)}" if sets else "")
+    if not args.quiet:
+        print(f"config: {source}")
+    return cfg, source
+
+
 def _model_job(args, hls_opts: dict) -> int:
     """``--model``: convert an existing model without training (:mod:`hls.jobs.model_job`)."""
-    from hls.jobs.config import load_config
     from hls.jobs.model_job import run_model_job
 
-    cfg = None if args.data else load_config(args.config)
+    cfg = None if args.data else load_job_config(args)[0]
+    if cfg is not None and not args.quiet:
+        print(f"test data: the test split of dataset {cfg.get('dataset', {}).get('name')!r} from {args.config}")
     res = run_model_job(args.model, args.output, weights=args.weights, precision=args.precision,
                         suggest=args.suggest_precision, data=args.data,
                         dataset_cfg=None if cfg is None else cfg["dataset"],

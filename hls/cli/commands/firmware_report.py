@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from ..exit_status import SUCCESS, UsageError
 
 SUMMARY = "float vs firmware and what each layer's types cost"
+USES_TENSORFLOW = True
+"""Imported quietly before :func:`run` (:func:`hls.quiet.import_tensorflow`)."""
 DESCRIPTION = ("Float vs firmware (kappa's bit-exact Python forward, no HLS project): the metric, argmax flip "
                "rate, largest difference per output in LSBs, and per layer the metric with only that layer "
                "quantized and with all but that layer.")
@@ -39,7 +40,6 @@ def run(args) -> int:
             layers. FileNotFoundError / ValueError: a missing or malformed file, a model
             kappa cannot emulate.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from hls.jobs.model_job import load_test_data, without_final_softmax
     from kappa import firmware_report, from_qkeras, load_model
     from kappa.precision import PrecisionDict
@@ -63,6 +63,9 @@ def run(args) -> int:
         if args.drop_softmax:
             model, _ = without_final_softmax(model)
         P = PrecisionDict.load(args.precision)
+    from .precision import check_complete
+
+    check_complete(model, P, args.io_type, what=args.precision or args.model)  # the rule of kappa build
     rep = firmware_report(model, P, X, y, io_type=args.io_type)
     if args.json:
         print(json.dumps({"task": rep.task, "metric": rep.metric, "samples": rep.samples, "float": rep.float_metric,
@@ -73,5 +76,5 @@ def run(args) -> int:
     else:
         print(rep.to_markdown())
     if args.plot:
-        print(f"wrote {rep.plot(args.plot)}", file=sys.stderr)
+        print(f"wrote {Path(rep.plot(args.plot)).resolve()}", file=sys.stderr)
     return SUCCESS

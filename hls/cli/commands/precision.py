@@ -24,7 +24,10 @@ def add_arguments(p) -> None:
     show.add_argument("--json", action="store_true", help="print JSON")
     val = psub.add_parser("validate", help="check every type (and, with --model, every layer name)")
     val.add_argument("file", metavar="FILE", help="PrecisionDict (.yaml, .yml or .json)")
-    val.add_argument("--model", metavar="MODEL", help="a saved Keras model (.keras) whose layer names to check against")
+    val.add_argument("--model", metavar="MODEL", help="a model (.keras, whole-model .h5, or .json with --weights): "
+                                                      "every layer name must exist in it and every firmware type "
+                                                      "be given, as kappa build demands")
+    val.add_argument("--weights", help="HDF5 weights of a .json --model")
     val.add_argument("--json", action="store_true", help="print JSON")
     conv = psub.add_parser("convert", help="YAML -> JSON or JSON -> YAML (by the output's suffix)")
     conv.add_argument("file", metavar="FILE", help="input PrecisionDict")
@@ -54,24 +57,46 @@ def load_precision(path: str):
         raise UsageError(f"{path}: {e}") from None
 
 
-def model_layer_names(path: str) -> list[str]:
-    """The layer names of the saved Keras model in ``path``.
+def load_user_model(path: str, weights: str | None = None):
+    """The Keras model in ``path`` as ``kappa build --model`` reads it: ``.keras``, a whole-model
+    ``.h5``, or a Keras 2 ``.json`` architecture with ``weights`` (:func:`kappa.load_model`,
+    which never executes code from the file).
 
     Raises:
-        UsageError: no such file, not a ``.keras``/``.h5`` file, or a model that does not load.
+        UsageError: no such file, an unknown format, or a model that does not load.
     """
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"{p}: no such model file")
-    if p.suffix not in (".keras", ".h5"):
-        raise UsageError(f"{p}: expected a saved Keras model (.keras or .h5)")
+    if p.suffix not in (".keras", ".h5", ".json"):
+        raise UsageError(f"{p}: expected a saved Keras model (.keras, whole-model .h5, or .json with --weights)")
+    from hls.quiet import import_tensorflow
+
+    import_tensorflow()
     from kappa import load_model
 
     try:
-        model = load_model(p)  # interprets the architecture, never executes code from the file
+        return load_model(p, weights)  # interprets the architecture, never executes code from the file
     except Exception as e:  # ValueError/OSError/zipfile errors for a bad or unsafe file
         raise UsageError(f"{p}: cannot load the Keras model ({type(e).__name__}: {e})") from None
-    return [layer.name for layer in model.layers]
+
+
+def check_complete(model, pd, io_type: str = "io_parallel", *, what: str) -> None:
+    """The one rule of ``build``, ``firmware-report`` and ``precision validate --model``: every
+    firmware type of ``model`` is given by ``pd`` (a layer entry or ``default``), deterministic and
+    exportable (:func:`hls.project.convert.firmware_types` on the model's firmware plan).
+
+    Raises:
+        UsageError: naming ``what`` (the file) and every missing or unusable field.
+    """
+    from hls.project.convert import firmware_types
+    from kappa.firmware_forward import firmware_plan
+    from kappa.layers import FirmwareOptions
+
+    try:
+        firmware_types(firmware_plan(model, pd, FirmwareOptions(io_type=io_type)))
+    except ValueError as e:
+        raise UsageError(f"{what}: {' '.join(str(e).split())}") from None
 
 
 def run(args) -> int:
@@ -92,12 +117,15 @@ def run(args) -> int:
                 print(f"{layer:<{w[0]}}  {f:<{w[1]}}  {t}")
     elif args.action == "validate":
         if args.model:
-            names = model_layer_names(args.model)
+            model = load_user_model(args.model, args.weights)
+            names = [layer.name for layer in model.layers]
             try:
                 pd.validate(names)
             except ValueError as e:
                 raise UsageError(f"{args.file}: {e}") from None
-        what = f"matches the {len(names)} layers of {args.model}" if args.model else "is valid"
+            check_complete(model, pd, what=args.file)  # the same rule as kappa build
+        what = (f"matches the {len(names)} layers of {args.model} and gives every firmware type"
+                if args.model else "is valid")
         if args.json:
             print(json.dumps({"file": args.file, "valid": True, "layers": pd.layers, "model": args.model},
                              indent=2, default=str))
@@ -114,5 +142,5 @@ def run(args) -> int:
         if not out.parent.is_dir():
             raise UsageError(f"{out.parent}: no such directory")
         pd.save(out)
-        print(f"wrote {out} ({len(pd.layers)} entries)", file=sys.stderr)
+        print(f"wrote {out.resolve()} ({len(pd.layers)} entries)", file=sys.stderr)
     return SUCCESS

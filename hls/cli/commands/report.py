@@ -75,7 +75,7 @@ def run(args) -> int:
     else:
         print(format_table(reports))
     if args.plot:
-        print(f"wrote {plot_reports(reports, x=args.x, path=Path(args.plot))}", file=sys.stderr)
+        print(f"wrote {Path(plot_reports(reports, x=args.x, path=Path(args.plot))).resolve()}", file=sys.stderr)
     disagree = [f"{r.name}: {d}" for r in reports for d in r.disagreements]
     if disagree and args.strict:
         for d in disagree:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from ..exit_status import MISMATCH, SUCCESS
 
 SUMMARY = "a precision sweep on Dask: train, convert and C-simulate a grid of configs"
+USES_TENSORFLOW = True
+"""Imported quietly before :func:`run` (:func:`hls.quiet.import_tensorflow`)."""
 DESCRIPTION = ("Every point of a sweep file through the main job (train -> convert -> C-simulate -> compare), "
                "one Dask task per point. Writes DIR/points/<id>/ (one project per point), DIR/results.csv "
                "(+ .parquet), DIR/pareto.png and DIR/report.md; a rerun skips points already done.")
@@ -34,7 +34,6 @@ def run(args) -> int:
     Raises:
         hls.sweep.SweepError / VendorToolNotFoundError: as :func:`hls.sweep.run`.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import hls.sweep
 
     res = hls.sweep.run(args.sweep, args.output, workers=args.workers, scheduler=args.scheduler, force=args.force,
