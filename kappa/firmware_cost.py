@@ -65,12 +65,17 @@ class FirmwareReport:
     output_type: str | None
     layers: list[LayerCost] = field(default_factory=list)
     points: list[QuantPoint] = field(default_factory=list)
+    reference: str = "float"
+    """What the firmware is compared with: ``float`` (kappa's float forward) or the name of a
+    given reference (``QKeras predict``)."""
 
     def to_markdown(self) -> str:
         """The summary and the per-layer table as Markdown."""
-        lines = [f"## Firmware vs float ({self.samples} samples, {self.task})", "",
-                 f"- {self.metric}: float {self.float_metric:.4f}, firmware {self.firmware_metric:.4f}",
-                 f"- argmax flip rate (firmware vs float): {self.flip_rate:.4f}",
+        ref = self.reference
+        lines = [f"## Firmware vs {ref} ({self.samples} samples, {self.task})", "",
+                 f"- {self.metric}: {ref} {self.float_metric:.4f}, firmware {self.firmware_metric:.4f}",
+                 *([f"- argmax flip rate (firmware vs {ref}): {self.flip_rate:.4f}"]
+                   if self.task == "classification" else []),
                  f"- largest difference per output, in LSBs of `{self.output_type}`: "
                  + ", ".join(f"{v:.4g}" for v in np.ravel(self.lsb_diff)), "",
                  f"| layer | {self.metric}, only this layer quantized | {self.metric}, all but this layer |",
@@ -90,15 +95,24 @@ class FirmwareReport:
         path = Path(path)
         names = [c.layer for c in self.layers]
         idx = np.arange(len(names))
-        fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(names) + 2), 3.6))
-        ax.bar(idx - 0.2, [c.only for c in self.layers], 0.4, label="only this layer quantized")
-        ax.bar(idx + 0.2, [c.all_but for c in self.layers], 0.4, label="all but this layer")
-        ax.axhline(self.float_metric, color="k", ls="--", lw=1, label="float")
-        ax.axhline(self.firmware_metric, color="r", ls=":", lw=1.2, label="firmware")
+        # a delta axis: every value minus the reference's, so differences of 0.001 are visible
+        # (on a 0-1 accuracy axis equal-looking bars hid them)
+        base = self.float_metric
+        only = np.array([c.only for c in self.layers]) - base
+        rest = np.array([c.all_but for c in self.layers]) - base
+        fw = self.firmware_metric - base
+        span = float(np.nanmax(np.abs(np.concatenate([only, rest, [fw]])))) if len(names) else abs(fw)
+        span = span if np.isfinite(span) and span > 0 else 1e-3
+        fig, ax = plt.subplots(figsize=(max(5.5, 1.1 * len(names) + 3.5), 3.6))
+        ax.bar(idx - 0.2, only, 0.4, label="only this layer quantized")
+        ax.bar(idx + 0.2, rest, 0.4, label="all but this layer")
+        ax.axhline(0.0, color="k", ls="--", lw=1, label=f"{self.reference} ({base:.4g})")
+        ax.axhline(fw, color="r", ls=":", lw=1.2, label=f"firmware ({self.firmware_metric:.4g})")
+        ax.set_ylim(-1.15 * span, 1.15 * span)
         ax.set_xticks(idx, names, rotation=30, ha="right")
-        ax.set_ylabel(self.metric)
-        ax.set_title("What each layer's types cost")
-        ax.legend(fontsize=7)
+        ax.set_ylabel(f"{self.metric} − {self.reference}")
+        ax.set_title(f"What each layer's types cost ({self.metric} relative to {self.reference})")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
@@ -137,7 +151,8 @@ def _task(y, out, task):
 
 
 def firmware_report(model, precision, X, y=None, *, task: str | None = None, io_type: str = "io_parallel",
-                    strategy: str = "Latency", reuse_factor: int = 1, layer_options=None) -> FirmwareReport:
+                    strategy: str = "Latency", reuse_factor: int = 1, layer_options=None, reference=None,
+                    reference_name: str = "float") -> FirmwareReport:
     """Float vs firmware and what each layer's types cost.
 
     Args:
@@ -150,11 +165,14 @@ def firmware_report(model, precision, X, y=None, *, task: str | None = None, io_
             (integer or one-hot -> classification), else from the output (several
             outputs -> classification).
         io_type, strategy, reuse_factor, layer_options: the firmware options (as ``hls.convert``).
+        reference: outputs (shaped like the model's, N first) to compare the firmware with
+            instead of kappa's float forward, e.g. a QKeras model's own ``predict`` (which the
+            firmware of its quantizers matches); ``reference_name`` names it in the report.
 
     Returns:
         :class:`FirmwareReport`: metric name (``accuracy``, ``argmax agreement``, ``mse``),
         float and firmware metric, argmax flip rate (fraction of samples whose argmax
-        differs; 0 for one output), per-output largest |firmware - float| in LSBs of the
+        differs; 0 for one output or a regression), per-output largest |firmware - float| in LSBs of the
         output type (shape (n_out,)), per-layer :class:`LayerCost` and per-step
         :class:`QuantPoint`.
 
@@ -172,6 +190,11 @@ def firmware_report(model, precision, X, y=None, *, task: str | None = None, io_
     f_out = layer_outputs(model, None, X, **kw)[-1][1]
     outs = layer_outputs(model, P, X, **kw)
     fw = outs[-1][1]
+    if reference is not None:
+        reference = np.asarray(reference, np.float64)
+        if reference.size != f_out.size or len(reference) != len(f_out):
+            raise ValueError(f"reference has shape {reference.shape}; the model's outputs are {f_out.shape}")
+        f_out = reference.reshape(f_out.shape)
     if y is not None and len(y) != len(X):
         raise ValueError(f"y has {len(y)} samples, X has {len(X)}")
     task = _task(y, f_out, task)
@@ -212,6 +235,7 @@ def firmware_report(model, precision, X, y=None, *, task: str | None = None, io_
     out_t = steps[-1].types.get("result") if steps else None
     diff = np.abs(flat(fw) - flat(f_out)).max(axis=0)
     lsb_diff = diff / out_t.lsb if out_t is not None else diff
-    flips = float(np.mean(flat(fw).argmax(1) != flat(f_out).argmax(1))) if flat(fw).shape[1] > 1 else 0.0
+    flips = float(np.mean(flat(fw).argmax(1) != flat(f_out).argmax(1))) \
+        if task == "classification" and flat(fw).shape[1] > 1 else 0.0
     return FirmwareReport(task, metric, len(X), score(f_out), score(fw), flips, lsb_diff,
-                          None if out_t is None else str(out_t), layers, points)
+                          None if out_t is None else str(out_t), layers, points, reference_name)

@@ -123,7 +123,8 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
             reuse_factor=hls_opts["reuse_factor"],
             layer_options=hls_opts.get("layer_options"),
         )
-        _write_reports(staging, cfg, hls_opts, report, history, health, job.Y_te, job.model.predict(job.X_te), fw)
+        _write_reports(staging, cfg, hls_opts, report, history, health, job.Y_te, job.model.predict(job.X_te), fw,
+                       classification=is_classification(job.dataset))
         holder["report"] = report
 
     say(f"converting to an hls4ml project in {out}")
@@ -156,21 +157,38 @@ def summary_line(summary: dict) -> str:
     return ", ".join(parts)
 
 
-def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_float, firmware=None) -> None:
-    """``report.json``, ``report.md`` (first line: the verdict), ``training_curves.png`` and,
-    with ``firmware`` (a :class:`kappa.FirmwareReport`), its table and ``firmware_cost.png``.
+def is_classification(dataset) -> bool:
+    """True when the dataset's targets are classes (``kappa.data.DataType`` ``*-class``)."""
+    return str(getattr(dataset.output_type, "value", "")).endswith("class")
 
-    ``Y_float``: the float Keras model's outputs on the test inputs (N, n_out), for the
-    float accuracy and the argmax agreement between float and firmware."""
-    extra = {}
+
+def test_metrics(Y_te, Y_float, Y_firmware, classification: bool) -> dict:
+    """The report's test metrics: accuracy (float, firmware) and their argmax agreement for a
+    classifier; RMSE and MSE (float, firmware, in the targets' units) for a regression, which
+    has no accuracy. Arrays are (N, n_out)-shaped (any trailing shape is flattened)."""
+    Yf = np.asarray(Y_float, np.float64).reshape(len(Y_float), -1)
+    Yq = np.asarray(Y_firmware, np.float64).reshape(len(Y_firmware), -1)
+    if classification:
+        labels = np.argmax(Y_te, 1) if Y_te.ndim == 2 and Y_te.shape[1] > 1 else np.asarray(Y_te).ravel()
+        return {"test_accuracy_float": float(np.mean(np.argmax(Yf, 1) == labels)),
+                "test_accuracy_quantized": float(np.mean(np.argmax(Yq, 1) == labels)),
+                "argmax_agreement_float_vs_firmware": float(np.mean(np.argmax(Yq, 1) == np.argmax(Yf, 1)))}
+    T = np.asarray(Y_te, np.float64).reshape(Yq.shape)
+    mse_f, mse_q = float(np.mean((Yf - T) ** 2)), float(np.mean((Yq - T) ** 2))
+    return {"test_rmse_float": float(np.sqrt(mse_f)), "test_rmse_quantized": float(np.sqrt(mse_q)),
+            "test_mse_float": mse_f, "test_mse_quantized": mse_q}
+
+
+def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_float, firmware=None,
+                   classification: bool = True) -> None:
+    """``report.json`` (strict JSON: NaN and infinities as null), ``report.md`` (first line: the
+    verdict), ``training_curves.png`` and, with ``firmware`` (a :class:`kappa.FirmwareReport`),
+    its table and ``firmware_cost.png``.
+
+    ``Y_float``: the float Keras model's outputs on the test inputs (N, n_out);
+    ``classification``: accuracy and argmax agreement, else RMSE/MSE (:func:`test_metrics`)."""
     Yq = np.loadtxt(prj / "tb_data" / "tb_output_predictions.dat", ndmin=2)
-    if Y_te.ndim == 2 and Y_te.shape[1] > 1:
-        Yf = Y_float.reshape(len(Y_float), -1)
-        extra["test_accuracy_float"] = float(np.mean(np.argmax(Yf, 1) == np.argmax(Y_te, 1)))
-        extra["test_accuracy_quantized"] = float(np.mean(np.argmax(Yq, 1) == np.argmax(Y_te, 1)))
-        extra["argmax_agreement_float_vs_firmware"] = float(np.mean(np.argmax(Yq, 1) == np.argmax(Yf, 1)))
-    else:
-        extra["test_rmse_quantized"] = float(np.sqrt(np.mean((Yq - Y_te.reshape(Yq.shape)) ** 2)))
+    extra = test_metrics(Y_te, Y_float, Yq, classification)
     payload = {"config": cfg, "hls": hls_opts, "comparison": report.to_dict(), **extra}
     if history is not None:
         payload["training"] = history.summary()
@@ -192,7 +210,7 @@ def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_fl
             "points": [vars(p) for p in firmware.points],
         }
         firmware.plot(prj / "firmware_cost.png")
-    (prj / "report.json").write_text(json.dumps(payload, indent=2, default=json_default) + "\n")
+    (prj / "report.json").write_text(strict_json(payload) + "\n")
     md = report.to_markdown()
     if health and health["status"] != "ok":
         step = f" at step {health['step']}" if health.get("step") is not None else ""
@@ -206,6 +224,28 @@ def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_fl
     if firmware is not None:
         md += "\n" + firmware.to_markdown() + "\n![what each layer's types cost](firmware_cost.png)\n"
     (prj / "report.md").write_text(md)
+
+
+def strict_json(payload) -> str:
+    """``payload`` as strict JSON (RFC 8259, indented): numpy values as Python numbers, NaN and
+    infinities as ``null`` (``json.dumps`` would write bare ``NaN``, which strict readers refuse).
+
+    Raises:
+        ValueError: never for NaN (replaced); as ``json.dumps`` otherwise."""
+    import math
+
+    def clean(o):
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        if isinstance(o, np.ndarray):
+            return clean(o.tolist())
+        if isinstance(o, (float, np.floating)):
+            return float(o) if math.isfinite(o) else None
+        return o
+
+    return json.dumps(clean(payload), indent=2, default=json_default, allow_nan=False)
 
 
 def json_default(o):

@@ -18,7 +18,6 @@ Used by ``kappa build --model FILE`` (``scripts/build_hls.py --model FILE``):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +67,14 @@ def without_final_softmax(model):
     return model, False
 
 
+def qkeras_reference(qmodel, X, drop_softmax: bool) -> np.ndarray:
+    """What a QKeras model's own ``predict`` gives on ``X`` (up to its logits with
+    ``drop_softmax``): the reference its firmware is compared with (not an unquantized copy)."""
+    if drop_softmax:
+        qmodel, _ = without_final_softmax(qmodel)
+    return np.asarray(qmodel.predict(np.asarray(X, np.float32), verbose=0), np.float64)
+
+
 def run_model_job(model_path, output=None, *, weights=None, precision=None, suggest: bool = False,
                   data=None, dataset_cfg: dict | None = None, split: dict | None = None, drop_softmax: bool = False,
                   suggest_bits: int = 16, force: bool = False, hls_opts: dict | None = None, synth: bool = False,
@@ -105,6 +112,7 @@ def run_model_job(model_path, output=None, *, weights=None, precision=None, sugg
     from ..project.options import BACKENDS, HLS_DEFAULTS, IO_TYPES, STRATEGIES
     from ..safety import check_hls_options, check_replaceable
     from ..sim.compare import compare
+    from .job import strict_json
     from .paths import default_projects_dir
 
     say = print if progress else (lambda *a, **k: None)
@@ -150,8 +158,10 @@ def run_model_job(model_path, output=None, *, weights=None, precision=None, sugg
     if y is not None and len(y) != len(X):
         raise ValueError(f"the test data have {len(X)} inputs X but {len(y)} targets y")
 
+    reference, reference_name = None, "float"
     if has_qkeras_layers(km):
         twin, P = from_qkeras(km, drop_final_softmax=drop_softmax)
+        reference, reference_name = qkeras_reference(km, X, drop_softmax), "QKeras predict"
         km = twin.model
         say("QKeras layers: converted with from_qkeras (types from the quantizers)")
         if ppath is not None and not suggest:
@@ -182,7 +192,8 @@ def run_model_job(model_path, output=None, *, weights=None, precision=None, sugg
         report = compare(staging, quiet=not progress)
         report.project = out.name
         fw = firmware_report(km, P, X, y, io_type=hls_opts["io_type"], strategy=hls_opts["strategy"],
-                             reuse_factor=hls_opts["reuse_factor"])
+                             reuse_factor=hls_opts["reuse_factor"], reference=reference,
+                             reference_name=reference_name)
         fw.plot(staging / "firmware_cost.png")
         md = report.to_markdown() + "\n" + fw.to_markdown() + "\n![what each layer's types cost](firmware_cost.png)\n"
         (staging / "report.md").write_text(md)
@@ -191,7 +202,7 @@ def run_model_job(model_path, output=None, *, weights=None, precision=None, sugg
                                 "flip_rate": fw.flip_rate, "lsb_diff": np.ravel(fw.lsb_diff).tolist(),
                                 "output_type": fw.output_type, "layers": [vars(c) for c in fw.layers],
                                 "points": [vars(p) for p in fw.points]}}
-        (staging / "report.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        (staging / "report.json").write_text(strict_json(payload) + "\n")
         holder["report"], holder["firmware"] = report, fw
 
     say(f"converting to an hls4ml project in {out}")

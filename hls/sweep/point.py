@@ -85,11 +85,6 @@ def estimate_bops(manifest: dict, products: dict) -> int:
     return total
 
 
-def is_classification(dataset) -> bool:
-    """True when the dataset's targets are classes (``kappa.data.DataType`` ``*-class``)."""
-    return str(getattr(dataset.output_type, "value", "")).endswith("class")
-
-
 def score(Y_pred: np.ndarray, Y_true: np.ndarray, classification: bool) -> float:
     """Accuracy (argmax of (N, n_classes) predictions vs one-hot or label targets) or RMSE
     over every output value (regression, same units as the targets)."""
@@ -184,6 +179,8 @@ def _figures(job) -> dict:
     manifest = json.loads((prj / "manifest.json").read_text())
     km = job.model.model
     X_te, Y_te = job.test_data
+    from ..jobs.job import is_classification
+
     classification = is_classification(job.model.dataset)
     Y_fw = np.loadtxt(prj / "tb_data" / "csim_results.log", ndmin=2)
     Y_float = job.model.predict(X_te)  # the float Keras model (trained weights, no quantization)

@@ -64,6 +64,12 @@ def test_kappa_firmware_report_command(tmp_path, capsys):
                   "--json"])
     qrep = json.loads(capsys.readouterr().out)
     assert qcode == 0 and qrep["output_type"].startswith("ap_fixed<")
+    # compared with QKeras's own predict (not an unquantized float copy of the model)
+    qmodel = load_model(FIXTURES / "qkeras-v3_3layer.keras")
+    z = np.load(data)
+    q_out = qmodel.predict(z["X"].astype(np.float32), verbose=0)
+    assert qrep["reference"] == "QKeras predict"
+    assert qrep["float"] == float(np.mean(q_out.argmax(1) == z["y"]))  # softmax keeps the argmax
     assert main(["firmware-report", str(MLP[0]), "--weights", str(MLP[1]), "--data", str(data)]) == 2
     assert "--precision FILE is required" in capsys.readouterr().err
 

@@ -40,7 +40,7 @@ def run(args) -> int:
             layers. FileNotFoundError / ValueError: a missing or malformed file, a model
             kappa cannot emulate.
     """
-    from hls.jobs.model_job import load_test_data, without_final_softmax
+    from hls.jobs.model_job import load_test_data, qkeras_reference, without_final_softmax
     from kappa import firmware_report, from_qkeras, load_model
     from kappa.precision import PrecisionDict
     from kappa.qkeras import has_qkeras_layers
@@ -49,8 +49,10 @@ def run(args) -> int:
         raise UsageError(f"{Path(args.plot).parent}: no such directory for the plot")
     X, y = load_test_data(args.data)
     model = load_model(args.model, args.weights)
+    reference, reference_name = None, "float"
     if has_qkeras_layers(model):
         twin, P = from_qkeras(model, drop_final_softmax=args.drop_softmax)
+        reference, reference_name = qkeras_reference(model, X, args.drop_softmax), "QKeras predict"
         model = twin.model
         if args.precision:
             spec = P.to_dict()
@@ -66,9 +68,10 @@ def run(args) -> int:
     from .precision import check_complete
 
     check_complete(model, P, args.io_type, what=args.precision or args.model)  # the rule of kappa build
-    rep = firmware_report(model, P, X, y, io_type=args.io_type)
+    rep = firmware_report(model, P, X, y, io_type=args.io_type, reference=reference, reference_name=reference_name)
     if args.json:
-        print(json.dumps({"task": rep.task, "metric": rep.metric, "samples": rep.samples, "float": rep.float_metric,
+        print(json.dumps({"task": rep.task, "reference": rep.reference,
+                          "metric": rep.metric, "samples": rep.samples, "float": rep.float_metric,
                           "firmware": rep.firmware_metric, "flip_rate": rep.flip_rate,
                           "lsb_diff": [float(v) for v in rep.lsb_diff], "output_type": rep.output_type,
                           "layers": [vars(c) for c in rep.layers], "points": [vars(p) for p in rep.points]},

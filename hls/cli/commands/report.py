@@ -18,7 +18,8 @@ EPILOG = ("examples:\n  kappa report vivado_projects/digits\n"
           "  kappa report tests/fixtures/reports/vivado-hls-old-project-tcl-axi --json\n"
           "  kappa report prj --solution solution2 --strict\n"
           "  kappa report prj_a prj_b --plot cmp.png\n\n"
-          "exit status: 0 ok; 1 with --strict when files disagree; 2 not a report set, or a "
+          "exit status: 0 ok (a failed co-simulation or over-utilisation is a warning); 1 with --strict when files "
+          "disagree, a co-simulation failed or a resource is over 100 %; 2 not a report set, or a "
           "missing, truncated or malformed file")
 
 
@@ -31,7 +32,8 @@ def add_arguments(p) -> None:
     p.add_argument("--plot", metavar="PNG", help="also plot resources and latency to PNG")
     p.add_argument("--x", choices=("weight_bits", "name"), default="weight_bits",
                    help="x axis of the plot (default: weight_bits from manifest.json, else names)")
-    p.add_argument("--strict", action="store_true", help="exit 1 when two files give a value differently")
+    p.add_argument("--strict", action="store_true", help="exit 1 when two files give a value differently, a "
+                                                          "co-simulation failed or a resource is over 100 %%")
 
 
 def check_plot_path(path: str) -> None:
@@ -76,9 +78,27 @@ def run(args) -> int:
         print(format_table(reports))
     if args.plot:
         print(f"wrote {Path(plot_reports(reports, x=args.x, path=Path(args.plot))).resolve()}", file=sys.stderr)
+    problems = design_problems(reports)
+    for p in problems:
+        print(f"{'error' if args.strict else 'warning'}: {p}", file=sys.stderr)
     disagree = [f"{r.name}: {d}" for r in reports for d in r.disagreements]
     if disagree and args.strict:
         for d in disagree:
             print(f"error: files disagree: {d}", file=sys.stderr)
-        return MISMATCH
-    return SUCCESS
+    return MISMATCH if args.strict and (disagree or problems) else SUCCESS
+
+
+def design_problems(reports) -> list[str]:
+    """What makes a reported design unusable: a failed C/RTL co-simulation, and any resource
+    over 100 % of the part (HLS estimate or Vivado synthesis); one sentence each, naming the
+    report, the resource and the figure."""
+    out = []
+    for r in reports:
+        if r.cosim is not None and str(r.cosim.status).strip().lower() != "pass":
+            out.append(f"{r.name}: C/RTL co-simulation ({r.cosim.rtl}) reports {r.cosim.status!r}")
+        for where, res in (("HLS estimate", r.resources), ("Vivado synthesis", r.post_synth)):
+            for k, v in (res or {}).items():
+                if v is not None and v.percent is not None and v.percent > 100:
+                    out.append(f"{r.name}: {k} {v.used} of {v.available} ({v.percent:.0f} % of the part, "
+                               f"{where}): the design does not fit")
+    return out

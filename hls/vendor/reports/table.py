@@ -136,24 +136,29 @@ def plot_reports(reports, x: str = "weight_bits", path="hls_reports.png") -> Pat
     def val(y):
         return float("nan") if y is None else y
 
+    # a series of one design (x = weight bits) is joined by lines; unrelated projects (x = name) are not
+    join = "-" if by_bits else ""
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     FigureCanvasAgg(fig)
     ax_res, ax_lat = fig.subplots(1, 2)
     for k, colour in zip(("DSP", "LUT", "FF", "BRAM_18K"), ("C0", "C1", "C2", "C3")):
         ys = [r.resources[k].percent if r.resources and k in r.resources else None for r in reports]
-        ax_res.plot(xs, [val(y) for y in ys], "o-", color=colour, label=f"{k} (HLS)")
+        ax_res.plot(xs, [val(y) for y in ys], "o" + join, color=colour, label=f"{k} (HLS)")
         if any(r.post_synth and k in r.post_synth for r in reports):
             ys = [r.post_synth[k].percent if r.post_synth and k in r.post_synth else None for r in reports]
-            ax_res.plot(xs, [val(y) for y in ys], "s--", color=colour, mfc="none", label=f"{k} (Vivado synth)")
+            ax_res.plot(xs, [val(y) for y in ys], "s" + ("--" if by_bits else ""), color=colour, mfc="none",
+                        label=f"{k} (Vivado synth)")
     ax_res.set_ylabel("% of part")
     ax_res.set_title("Resources")
-    for attr, style, label in (("latency_worst_cycles", "o-", "latency (worst)"),
-                               ("interval_max_cycles", "s--", "II (max)")):
-        ax_lat.plot(xs, [val(getattr(r, attr)) for r in reports], style, label=label)
-    ax_lat.set_ylabel("clock cycles")
-    ax_lat.yaxis.get_major_locator().set_params(integer=True)
+    for attr, style, label in (("latency_worst_cycles", "o", "latency (worst)"),
+                               ("interval_max_cycles", "s", "II (max)")):
+        ax_lat.plot(xs, [val(getattr(r, attr)) for r in reports], style + join, mfc="none" if style == "s" else None,
+                    label=label)
+    ax_lat.set_ylabel("clock cycles (log)")
+    cycles = [getattr(r, a) for r in reports for a in ("latency_worst_cycles", "interval_max_cycles")]
+    if any(c is not None and c > 0 for c in cycles):
+        ax_lat.set_yscale("log")  # designs differ by orders of magnitude (a 12-cycle core, a 12,000-cycle one)
     ax_res.set_ylim(bottom=0)
-    ax_lat.set_ylim(bottom=0)
     clocks = {r.target_clock_ns for r in reports if r.target_clock_ns is not None}
     ax_lat.set_title("Latency / interval" + (f" ({clocks.pop():g} ns target clock)" if len(clocks) == 1 else ""))
     for ax in (ax_res, ax_lat):
