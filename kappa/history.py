@@ -391,9 +391,11 @@ class FitHistory:
             axa.set_ylabel("validation accuracy")
             h1, l1 = ax.get_legend_handles_labels()
             h2, l2 = axa.get_legend_handles_labels()
-            ax.legend(h1 + h2, l1 + l2, loc="upper right")
+            # outside the data, right of the accuracy axis: inside it covered the accuracy curve
+            ax.legend(h1 + h2, l1 + l2, loc="upper left", bbox_to_anchor=(1.07, 1.0), borderaxespad=0,
+                      fontsize="small")
         else:
-            ax.legend(loc="upper right")
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize="small")
         ax.set_title(title or "training")
 
         ax = axes[1]

@@ -94,6 +94,20 @@ def pareto_front(rows: list, x: str, y: str, maximize: bool = True) -> list:
     return front
 
 
+def _log_axis(axis) -> None:
+    """A log scale whose ticks are labelled in any span: ticks at 1, 2 and 5 per decade (and
+    between them in spans under a decade), engineering labels (``200k``, ``1.5M``). Matplotlib's
+    default labels only powers of ten, so points between 1e5 and 1e6 had no label at all."""
+    from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter
+
+    axis.axes.set_xscale("log") if axis is axis.axes.xaxis else axis.axes.set_yscale("log")
+    lo, hi = axis.get_data_interval()
+    subs = (1.0, 2.0, 5.0) if hi / lo >= 10 else (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(EngFormatter(sep=""))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def plot_pareto(path: Path, rows: list, keys: list) -> Path | None:
     """Firmware accuracy (or RMSE) vs the BOPs proxy, and vs each synthesis resource present.
     Bit-exact points are dots (the Pareto front joined by a line); points that are not
@@ -126,7 +140,7 @@ def plot_pareto(path: Path, rows: list, keys: list) -> Path | None:
         for r in fr:
             ax.annotate(_short(r, label_keys), (r[x], r[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
         if len({r[x] for r in ok + bad}) > 1 and min(r[x] for r in ok + bad) > 0:
-            ax.set_xscale("log")
+            _log_axis(ax.xaxis)
         ax.set_xlabel(label)
         ax.set_ylabel(y.replace("_", " ") + ("" if maximize else " (lower is better)"))
         ax.grid(alpha=0.3)
