@@ -13,7 +13,7 @@ DESCRIPTION = ("kappa: train in exact fixed point, generate the hls4ml firmware,
 EXAMPLES = """\
 examples:
   kappa build                                      # the digits default: train, convert, C-simulate, compare
-  kappa build --config configs/affine.yaml --output out/affine --force
+  kappa build --config affine --output out/affine --force
   kappa report vivado_projects/digits              # synthesis results as a table
   kappa report tests/fixtures/reports/vitis-hls-2024.1-hls4ml --json
   kappa report prj_a prj_b --plot cmp.png          # side by side, plus a plot
@@ -21,7 +21,7 @@ examples:
   kappa precision show vivado_projects/digits/precision.yaml
   kappa precision convert precision.yaml precision.json
   kappa firmware-report model.keras --precision types.yaml --data test.npz --plot cost.png
-  kappa sweep configs/sweep_digits_bits.yaml --output sweeps/digits_bits
+  kappa sweep sweep_digits_bits --output sweeps/digits_bits
   kappa <command> --help                           # the options of one command
 
 exit status: 0 ok, 1 mismatch, 2 bad input (message on stderr as 'error: ...'), 3 internal error,

@@ -94,29 +94,3 @@ def test_dropout_cnn_direct_and_from_keras2_list_json(tmp_path):
     loaded = load_model(arch, weights)
     assert [layer.name for layer in loaded.layers] == ["conv", "flat", "out"]
     _bit_exact(loaded, X, tmp_path / "dropout_cnn_list_json")
-
-
-def test_readme_bring_your_own_model_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
-    """The README's first code block under "Bring your own model", executed verbatim in a
-    folder holding copies of the model files it names."""
-    import re
-    import shutil
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme[readme.index("## Bring your own model"):]
-    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
-    names = sorted(set(re.findall(r'"([\w.-]+\.(?:json|h5|keras))"', code)))
-    assert names == ["KERAS_3layer.json", "KERAS_3layer_weights.h5", "qkeras-v3_3layer.keras"]
-    for n in names:
-        shutil.copy(FIXTURES / n, tmp_path / n)
-    monkeypatch.chdir(tmp_path)
-    scope: dict = {}
-    exec(compile(code, "README.md", "exec"), scope)
-    assert (tmp_path / "types.yaml").is_file() and (tmp_path / "cost.png").is_file()
-    assert (tmp_path / "prj_qkeras" / "manifest.json").is_file()
-    from kappa.precision import PrecisionDict
-
-    suggested = PrecisionDict.load(tmp_path / "types.yaml").to_dict()
-    assert suggested["output_softmax"]["inp_norm"] == "ap_ufixed<10,4,AP_RND_CONV,AP_SAT>"
-    assert scope["X_test"].shape == (1000, 16)
-    assert "|" in capsys.readouterr().out  # the report's Markdown table

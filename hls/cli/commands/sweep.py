@@ -10,8 +10,8 @@ USES_TENSORFLOW = True
 DESCRIPTION = ("Every point of a sweep file through the main job (train -> convert -> C-simulate -> compare), "
                "one Dask task per point. Writes DIR/points/<id>/ (one project per point), DIR/results.csv "
                "(+ .parquet), DIR/pareto.png and DIR/report.md; a rerun skips points already done.")
-EPILOG = ("examples:\n  kappa sweep configs/sweep_digits_bits.yaml --output sweeps/digits_bits\n"
-          "  kappa sweep configs/sweep_digits_bits.yaml --output sweeps/digits_bits --workers 1\n"
+EPILOG = ("examples:\n  kappa sweep sweep_digits_bits --output sweeps/digits_bits\n"
+          "  kappa sweep sweep_digits_bits --output sweeps/digits_bits --workers 1\n"
           "  kappa sweep my_sweep.yaml --output /scratch/me/sweep --scheduler tcp://10.0.0.5:8786\n\n"
           "exit status: 0 every point bit-exact; 1 some point failed, diverged or mismatched; 2 the sweep "
           "file, output directory, cluster address or vendor tools were refused (nothing was written)")
