@@ -206,10 +206,16 @@ def test_precision_validate_against_a_saved_model(tmp_path, capsys):
     model_path = tmp_path / "m.keras"
     keras.Model(inp, out).save(model_path)
     ok, bad = tmp_path / "ok.yaml", tmp_path / "bad.yaml"
-    ok.write_text(SPEC)
-    bad.write_text(SPEC + 'dense9: {weight: "ap_fixed<8,2>"}\n')
+    complete = SPEC.replace('accumulator: "ap_fixed<24,8>"}', 'accumulator: "ap_fixed<24,8>", bias: "ap_fixed<8,2>", '
+                                                             'activation: "ap_fixed<12,4>"}')
+    ok.write_text(complete)
+    bad.write_text(complete + 'dense9: {weight: "ap_fixed<8,2>"}\n')
     assert main(["precision", "validate", str(ok), "--model", str(model_path)]) == 0
     assert "matches the 3 layers of" in capsys.readouterr().out
+    incomplete = tmp_path / "incomplete.yaml"  # SPEC gives no bias and no hidden activation: refused, as by build
+    incomplete.write_text(SPEC)
+    assert main(["precision", "validate", str(incomplete), "--model", str(model_path)]) == 2
+    assert "hidden.bias: no type given" in capsys.readouterr().err
     assert main(["precision", "validate", str(bad), "--model", str(model_path)]) == 2
     assert "unknown layer 'dense9'" in capsys.readouterr().err
     assert main(["precision", "validate", str(ok), "--model", str(tmp_path / "none.keras")]) == 2
