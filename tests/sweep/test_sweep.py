@@ -115,7 +115,7 @@ def test_pareto_front():
 
 def test_synthesis_figures_from_real_reports(tmp_path):
     pytest.importorskip("hls4ml")
-    from test_reports import FIXTURE, lay_out  # the fixture layout, shared
+    from report_sets import FIXTURE, lay_out  # the fixture layout, shared
 
     from hls.sweep.point import synthesis_figures
 

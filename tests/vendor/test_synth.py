@@ -14,7 +14,7 @@ from pathlib import Path
 import hls4ml
 import pytest
 import yaml
-from test_reports import project_tcl, vitis_xml  # the fixture layout, shared
+from report_sets import project_tcl, vitis_xml  # the fixture layout, shared
 
 from hls.vendor.reports import SynthesisReport
 from hls.vendor.synth import SynthesisError, VendorToolNotFoundError, find_vendor_tools, run_synthesis
