@@ -195,8 +195,8 @@ def test_refusals_name_the_true_culprit(tmp_path):
     w = FIXTURES / "KERAS_3layer_weights.h5"
     with pytest.raises(ValueError, match=r"cannot load layer 'gar_1' \(GarNet\): not a layer class"):
         load_model(_two_input_json(tmp_path, "GarNet"), w)  # the GarNet layer, not the second InputLayer
-    with pytest.raises(ValueError, match=r"2 inputs \(input_1, input_2\): input 'input_2' feeds layer 'gar_1' "
-                                         r"\(Dense\); kappa loads single-input chains"):
+    with pytest.raises(ValueError, match=r"layer 'gar_1' \(Dense\) reads 2 tensors \(input_1, input_2\); only the "
+                                         r"merge layers \(Add, .*\) take several inputs"):
         load_model(_two_input_json(tmp_path, "Dense"), w)
     with pytest.raises(ValueError, match=r"layer #0 of the Sequential config is not a layer spec"):
         model_from_config({"class_name": "Sequential", "config": ["Dense"]})
