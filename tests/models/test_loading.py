@@ -252,9 +252,9 @@ def _graph_model():
 
 @pytest.mark.parametrize("fmt", ["keras3", "keras2_json"])
 def test_graph_models_load_in_keras3_and_keras2_formats(tmp_path, fmt):
-    from kappa.loading import load_model
-
     from keras2_files import write_keras2
+
+    from kappa.loading import load_model
 
     model = _graph_model()
     if fmt == "keras3":
