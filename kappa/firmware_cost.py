@@ -177,11 +177,16 @@ def firmware_report(model, precision, X, y=None, *, task: str | None = None, io_
         :class:`QuantPoint`.
 
     Raises:
-        ValueError: as :func:`kappa.predict_quantized`; ``y`` whose length differs from X.
+        ValueError: as :func:`kappa.predict_quantized`; ``y`` whose length differs from X; a
+            model that is not a chain of layers (a graph).
     """
     from .firmware_forward import firmware_steps, layer_outputs
-    from .layers import FirmwareOptions
+    from .layers import FirmwareOptions, is_chain, model_graph
 
+    if not is_chain(model_graph(model)):
+        raise ValueError(f"model {model.name!r} is a graph (branches, merges, several inputs or outputs); "
+                         "firmware_report attributes costs along a chain of layers: compare "
+                         "kappa.predict_quantized with the model's float predict for a graph")
     P = ensure_precision_dict(precision)
     if P is None:
         raise ValueError("precision is None: give the firmware types (a PrecisionDict, dict or YAML path)")

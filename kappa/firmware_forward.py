@@ -15,6 +15,12 @@ Resource strategy, whose interleaved addition order kappa does not emulate).
 One conversion validates and resolves the PrecisionDict once: :func:`firmware_plan` returns a
 :class:`FirmwarePlan` (the checked steps with their resolved types), and the emulator
 (:func:`run_plan`), the HLS writer and the testbench all read that plan.
+
+Graphs: the plan is a DAG in topological order (every step names the steps or model inputs it
+reads). A model with several inputs takes ``X`` as a list of arrays (one per input, in
+``model.inputs`` order, each cast to its input type); one with several outputs returns a
+list of arrays (``model.outputs`` order), as Keras ``predict`` does. A chain is run as
+before, step after step.
 """
 
 from __future__ import annotations
@@ -25,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from .fixed_point import FixedPointType
-from .inputs import check_inference_precision, check_inputs, model_input_shape
-from .layers import FirmwareOptions, Step, build_plan, fields_by_layer
-from .precision import INPUT_LAYER, PrecisionDict, ensure_precision_dict
+from .inputs import check_inference_precision, check_model_inputs
+from .layers import FirmwareOptions, Step, build_plan, fields_by_layer, input_value_type, model_graph, plan_outputs
+from .precision import PrecisionDict, ensure_precision_dict
 from .quantization import quantize
 
 
@@ -39,9 +45,13 @@ class FirmwarePlan:
     Attributes:
         keras_model: the Keras 3 model. precision: the validated PrecisionDict (or None:
             every type floating point). opts: the firmware options.
-        steps: the hls4ml layers in network order with their resolved types
-            (:class:`kappa.layers.Step`; ``steps[i].types``: field -> FixedPointType or None).
-        input_type: the ``input.value`` type (None: float input).
+        steps: the hls4ml layers in topological order with their resolved types
+            (:class:`kappa.layers.Step`; ``steps[i].types``: field -> FixedPointType or None;
+            ``steps[i].inputs``: the steps or model inputs it reads).
+        input_type: the first input's type (None: float input).
+        inputs: the model inputs' (InputLayer) names, in ``model.inputs`` order.
+        input_types: their types (``input.value``, or the input's own ``value`` entry).
+        outputs: the names of the steps holding the model's outputs, in order.
     """
 
     keras_model: Any
@@ -49,6 +59,15 @@ class FirmwarePlan:
     opts: FirmwareOptions
     steps: tuple
     input_type: FixedPointType | None
+    inputs: tuple = ()
+    input_types: tuple = ()
+    outputs: tuple = ()
+
+    @property
+    def output_types(self) -> tuple:
+        """The result types of the output steps (None: float)."""
+        by_name = {st.name: st for st in self.steps}
+        return tuple(by_name[o].result_type if o in by_name else self.input_type for o in self.outputs)
 
     @property
     def output_type(self) -> FixedPointType | None:
@@ -56,6 +75,8 @@ class FirmwarePlan:
         Flatten/Reshape at the end carries its input's type; a softmax's is its ``activation``,
         never one of its table or ``inp_norm`` types); the input type for a model without
         steps; None for a floating-point plan."""
+        if self.outputs:
+            return self.output_types[0]
         return self.steps[-1].result_type if self.steps else self.input_type
 
     def resolved_precision(self) -> PrecisionDict:
@@ -102,32 +123,37 @@ def firmware_plan(keras_model, precision, opts: FirmwareOptions | None = None) -
     if precision is not None:
         precision.validate(fields_by_layer(keras_model, strict=True))
     steps = firmware_steps(keras_model, precision, opts)
-    in_t = None if precision is None else precision.dtype(INPUT_LAYER, "value")
-    if in_t is not None and in_t.stochastic:
-        raise ValueError(f"input.value = {in_t}: stochastic rounding (S_RND) is training-only; firmware types "
-                         "need a deterministic rounding mode")
-    return FirmwarePlan(keras_model, precision, opts, tuple(steps), in_t)
+    inputs = model_graph(keras_model).inputs
+    in_types = tuple(input_value_type(precision, name) for name in inputs)
+    for name, in_t in zip(inputs, in_types):
+        if in_t is not None and in_t.stochastic:
+            raise ValueError(f"input {name!r}: value type {in_t} uses stochastic rounding (S_RND), which is "
+                             "training-only; firmware types need a deterministic rounding mode")
+    return FirmwarePlan(keras_model, precision, opts, tuple(steps), in_types[0] if in_types else None, inputs,
+                        in_types, plan_outputs(keras_model, steps))
 
 
-def run_plan(plan: FirmwarePlan, X, *, chunk_samples: int | None = None) -> np.ndarray:
+def run_plan(plan: FirmwarePlan, X, *, chunk_samples: int | None = None):
     """The firmware forward of ``plan`` on ``X`` (what :func:`predict_quantized` returns).
 
     Args:
-        plan: from :func:`firmware_plan`. X: inputs (N, *input_shape), finite.
+        plan: from :func:`firmware_plan`. X: inputs (N, *input_shape), finite; a list of
+            such arrays for a model with several inputs.
         chunk_samples: as :func:`predict_quantized`.
 
     Returns:
-        float64 array, shape (N, *output_shape).
+        float64 array, shape (N, *output_shape); a list of them for several outputs.
 
     Raises:
         ValueError: X of another shape or non-finite; a bad chunk_samples.
     """
-    return _run_plan(plan, X, chunk_samples, keep_all=False)[-1][1]
+    outs = [a for _, a in _run_plan(plan, X, chunk_samples, keep_all=False)]
+    return outs[0] if len(outs) == 1 else outs
 
 
 def plan_layer_outputs(plan: FirmwarePlan, X, *, chunk_samples: int | None = None) -> list[tuple[str, np.ndarray]]:
     """Every step's output of ``plan`` on ``X``: ``[(hls4ml layer name, array (N, ...))]``
-    in network order (see :func:`layer_outputs`)."""
+    in the plan's (topological) order (see :func:`layer_outputs`)."""
     return _run_plan(plan, X, chunk_samples, keep_all=True)
 
 
@@ -135,24 +161,25 @@ def firmware_steps(keras_model, precision: PrecisionDict | None, opts: FirmwareO
     """The hls4ml layers of ``keras_model`` with their types, checked for exact emulation.
 
     Args:
-        keras_model: a Keras 3 model whose layers form one chain of supported layers.
+        keras_model: a Keras 3 model of supported layers (a chain or a graph).
         precision: PrecisionDict (or None: every type floating point).
         opts: firmware options (default: io_parallel, Latency, reuse factor 1).
 
     Raises:
         ValueError: an unsupported layer or configuration (names the layer, the reason and
-            the alternative), several inputs/outputs, or a branching graph.
+            the alternative), a layer used twice.
     """
     opts = opts or FirmwareOptions()
     steps = build_plan(keras_model, precision, opts, strict=True)
-    cur_t = None if precision is None else precision.dtype(INPUT_LAYER, "value")
+    types = {name: input_value_type(precision, name) for name in model_graph(keras_model).inputs}
     for st in steps:
         for fld, t in st.types.items():
             if t is not None and t.stochastic:
                 raise ValueError(f"{st.keras_name}: the {fld} type {t} uses stochastic rounding (S_RND), which is "
                                  "training-only; firmware types need a deterministic rounding mode (e.g. RND)")
-        st.family.check(st, opts, cur_t)
-        cur_t = st.types.get("result")
+        in_ts = [types[n] for n in st.inputs]
+        st.family.check(st, opts, in_ts if st.family.multi_input else (in_ts[0] if in_ts else None))
+        types[st.name] = st.types.get("result")
     return steps
 
 
@@ -166,8 +193,9 @@ def layer_outputs(keras_model, precision, X, *, io_type: str = "io_parallel", st
 
     Returns:
         ``[(hls4ml layer name, array (N, *layer output shape))]`` (computed chunk by chunk,
-        then concatenated); the last entry is :func:`predict_quantized`'s result. Used to
-        locate the first layer where firmware and Python part.
+        then concatenated), in the plan's topological order; for a chain the last entry is
+        :func:`predict_quantized`'s result. Used to locate the first layer where firmware
+        and Python part.
 
     Raises:
         ValueError: as :func:`predict_quantized`.
@@ -192,10 +220,14 @@ def _check_chunk(chunk_samples) -> None:
 
 def _run_plan(plan: FirmwarePlan, X, chunk_samples, *, keep_all: bool) -> list[tuple[str, np.ndarray]]:
     _check_chunk(chunk_samples)
-    x = check_inputs(X, model_input_shape(plan.keras_model), what="X")
+    xs = check_model_inputs(X, plan.keras_model, what="X")
     steps = list(plan.steps)
-    arrays = _run_chunks(steps, x, plan.input_type, plan.opts, chunk_samples or default_chunk(steps), keep_all=keep_all)
-    names = [st.name for st in steps][-len(arrays) :]
+    inputs = plan.inputs or model_graph(plan.keras_model).inputs
+    in_types = plan.input_types or (plan.input_type,)
+    outputs = plan.outputs or plan_outputs(plan.keras_model, steps)
+    arrays = _run_chunks(steps, xs, inputs, in_types, outputs, plan.opts, chunk_samples or default_chunk(steps),
+                         keep_all=keep_all)
+    names = [st.name for st in steps] if keep_all else list(outputs)
     return list(zip(names, arrays))
 
 
@@ -216,21 +248,36 @@ def default_chunk(steps: list[Step]) -> int:
     return max(1, CHUNK_ELEMENTS // widest)
 
 
-def _run_chunks(steps, x, in_t, opts, chunk_samples, *, keep_all):
-    """The steps on ``chunk_samples`` samples at a time (the input cast to ``in_t`` first);
-    returns every step's output (``keep_all``) or the last one, concatenated over chunks."""
-    n = x.shape[0]
+def _run_chunks(steps, xs, inputs, in_types, outputs, opts, chunk_samples, *, keep_all):
+    """The steps on ``chunk_samples`` samples at a time (each input cast to its type first);
+    returns every step's output (``keep_all``) or the outputs', concatenated over chunks.
+    A value is dropped after its last reader, so a chain holds one array at a time."""
+    n = xs[0].shape[0]
+    last_use = {}
+    for i, st in enumerate(steps):
+        for src in st.inputs:
+            last_use[src] = i
+    for o in outputs:
+        last_use[o] = len(steps)
     parts = []
     for lo in range(0, max(n, 1), chunk_samples):
-        xc, cur_t, outs = x[lo : lo + chunk_samples], in_t, []
-        if in_t is not None:
-            xc = quantize(xc, in_t)
-        for step in steps:
-            xc = step.family.forward(step, xc, cur_t, opts)
-            cur_t = step.types.get("result")
+        values, types, outs = {}, {}, []
+        for name, x, t in zip(inputs, xs, in_types):
+            xc = x[lo : lo + chunk_samples]
+            values[name], types[name] = (xc if t is None else quantize(xc, t)), t
+        for i, step in enumerate(steps):
+            if step.family.multi_input:
+                x, t = [values[s] for s in step.inputs], [types[s] for s in step.inputs]
+            else:
+                x, t = values[step.inputs[0]], types[step.inputs[0]]
+            y = step.family.forward(step, x, t, opts)
+            values[step.name], types[step.name] = y, step.types.get("result")
+            for src in step.inputs:
+                if last_use.get(src) == i:
+                    del values[src]
             if keep_all:
-                outs.append(xc)
-        parts.append(outs if keep_all else [xc])
+                outs.append(y)
+        parts.append(outs if keep_all else [values[o] for o in outputs])
     if len(parts) == 1:
         return parts[0]
     return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
@@ -246,14 +293,16 @@ def predict_quantized(
     reuse_factor: int = 1,
     layer_options=None,
     chunk_samples: int | None = None,
-) -> np.ndarray:
+):
     """The inference-mode Python firmware forward that the C simulation is compared with.
 
     Args:
-        keras_model: a Keras 3 model of supported layers (``kappa.layers.SUPPORTED_LAYERS_STRICT``).
+        keras_model: a Keras 3 model of supported layers (``kappa.layers.SUPPORTED_LAYERS_STRICT``):
+            a chain, or a functional graph with branches, several inputs and outputs.
         precision: PrecisionDict, nested dict, YAML/JSON path, or None (float).
         X: inputs, shape (N, *input_shape) (channels_last), finite; a single sample as
-            shape (1, *input_shape) (never broadcast).
+            shape (1, *input_shape) (never broadcast); for several inputs a list of such
+            arrays (``model.inputs`` order, the same N).
         io_type: ``"io_parallel"`` or ``"io_stream"``, as given to ``hls.convert``.
         strategy: ``"Latency"`` or ``"Resource"``; Resource with a saturating accumulator
             is refused. reuse_factor: integer >= 1. layer_options: per-layer options
@@ -264,7 +313,8 @@ def predict_quantized(
             result does not depend on it (no arithmetic crosses samples).
 
     Returns:
-        float64 array, shape (N, *output_shape).
+        float64 array, shape (N, *output_shape); a list of them (``model.outputs`` order)
+        for a model with several outputs.
 
     Raises:
         ValueError: unsupported layer or configuration, bad PrecisionDict (a layer the
@@ -272,6 +322,6 @@ def predict_quantized(
             another shape (says which was expected), non-finite X (names the index), unknown
             io_type or strategy, a chunk_samples that is not an integer >= 1.
     """
-    return _forward(
-        keras_model, precision, X, io_type, strategy, reuse_factor, layer_options, chunk_samples, keep_all=False
-    )[-1][1]
+    outs = [a for _, a in _forward(keras_model, precision, X, io_type, strategy, reuse_factor, layer_options,
+                                   chunk_samples, keep_all=False)]
+    return outs[0] if len(outs) == 1 else outs

@@ -65,6 +65,38 @@ def model_input_shape(keras_model) -> tuple[int, ...]:
     return tuple(int(d) for d in keras_model.inputs[0].shape[1:])
 
 
+def check_model_inputs(X: Any, keras_model, *, what: str = "X") -> list[np.ndarray]:
+    """The inputs of ``keras_model`` checked as :func:`check_inputs`, one array per model input.
+
+    Args:
+        X: for a single-input model an array (N, *input_shape); for a model with k > 1
+            inputs a list or tuple of k arrays in ``model.inputs`` order, all with the same N
+            (as Keras ``predict`` takes them).
+        keras_model: a built Keras model.
+        what: the argument's name, for messages.
+
+    Returns:
+        list of float64 arrays, one per input.
+
+    Raises:
+        ValueError: as :func:`check_inputs` (the message names the input), a multi-input
+            ``X`` that is not a list of k arrays, or arrays with different sample counts.
+    """
+    shapes = [tuple(int(d) for d in t.shape[1:]) for t in keras_model.inputs]
+    if len(shapes) == 1:
+        return [check_inputs(X, shapes[0], what=what)]
+    names = [t._keras_history[0].name for t in keras_model.inputs]
+    if not isinstance(X, (list, tuple)) or len(X) != len(shapes):
+        got = f"a {type(X).__name__}" + (f" of {len(X)}" if isinstance(X, (list, tuple)) else "")
+        raise ValueError(f"{what}: the model has {len(shapes)} inputs ({', '.join(names)}); pass a list of "
+                         f"{len(shapes)} arrays in that order, got {got}")
+    arrays = [check_inputs(x, s, what=f"{what}[{i}] (input {n!r})") for i, (x, s, n) in enumerate(zip(X, shapes, names))]
+    counts = [len(a) for a in arrays]
+    if len(set(counts)) > 1:
+        raise ValueError(f"{what}: the inputs have different numbers of samples {counts}; every input needs the same N")
+    return arrays
+
+
 def read_structured_file(path: str | Path, *, what: str = "file") -> Any:
     """Read a YAML (``.yaml``/``.yml``) or JSON (``.json``) file; errors name the file.
 

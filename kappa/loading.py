@@ -10,6 +10,10 @@
   a dict holding ``layers`` (Keras >= 2.2), or ``config`` the plain list of a Sequential
   model's layers (Keras 2.0/2.1).
 
+Functional models are rebuilt as graphs: several inputs (``input_layers``), branches,
+merge layers (:data:`MERGE_LAYERS`) and several outputs (``output_layers``), in the
+inbound-node formats of Keras 2 and Keras 3.
+
 Layers that are identities at inference (:data:`INFERENCE_NOOPS`: Dropout and its kin,
 GaussianNoise, ActivityRegularization) are dropped while the model is rebuilt, as hls4ml
 drops them: the returned model is the inference graph, and the next layer takes the
@@ -74,9 +78,14 @@ KERAS_LAYERS: dict[str, tuple[str, ...]] = {
     "PReLU": ("shared_axes",),
     "Embedding": ("input_dim", "output_dim", "mask_zero"),
     "ThresholdedReLU": ("theta",),
+    "Add": (), "Subtract": (), "Multiply": (), "Average": (), "Maximum": (), "Minimum": (),
+    "Concatenate": ("axis",),
 }
 """Keras layer classes :func:`load_model` rebuilds, with the constructor arguments it reads
 (a Keras 2 ``ThresholdedReLU(theta=t)`` becomes Keras 3's ``ReLU(threshold=t)``, the same function)."""
+
+MERGE_LAYERS = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate")
+"""The layers that take several inputs (called on a list of tensors)."""
 
 QKERAS_LAYERS: dict[str, tuple[str, ...]] = {
     "QDense": KERAS_LAYERS["Dense"] + ("kernel_quantizer", "bias_quantizer"),
@@ -280,21 +289,91 @@ def _layer_specs(config) -> tuple[str, dict, list]:
     return kind, body, specs
 
 
-def _check_classes_and_inputs(kind: str, specs: list) -> None:
-    """Refuse a model naming the true culprit: the first layer of a class kappa does not
-    load (before anything else), then a second input and the layer that consumes it."""
+def _check_classes(specs: list) -> None:
+    """Name the true culprit first: the first layer of a class kappa does not load (before
+    any refusal of the model's shape)."""
     for spec in specs:
         cls = spec["class_name"]
         if cls != "InputLayer" and cls not in INFERENCE_NOOPS and cls not in QUANTIZER_CLASSES:
             if cls not in KERAS_LAYERS and cls not in QKERAS_LAYERS:
                 _make_layer(spec)  # raises the class refusal, naming the layer
-    inputs = [_spec_name(s) for s in specs if s["class_name"] == "InputLayer"]
-    if len(inputs) > 1:
-        users = [f"{_spec_name(s)!r} ({s['class_name']})" for s in specs
-                 if s["class_name"] != "InputLayer" and set(_predecessors(s)) & set(inputs[1:])]
-        raise ValueError(f"the {kind} model has {len(inputs)} inputs ({', '.join(inputs)}): input {inputs[1]!r}"
-                         + (f" feeds layer {', '.join(users)}" if users else "")
-                         + "; kappa loads single-input chains of layers")
+
+
+def _endpoints(body: dict, key: str) -> list[str] | None:
+    """Layer names of ``input_layers``/``output_layers`` (``[[name, 0, 0], ...]``, or one
+    ``[name, 0, 0]``), or None when absent."""
+    v = body.get(key)
+    if not v:
+        return None
+    if isinstance(v, list) and v and isinstance(v[0], str):
+        v = [v]
+    return [str(e[0]) for e in v]
+
+
+def _input_shape(spec: dict) -> tuple:
+    c = spec.get("config") or {}
+    shape = c.get("batch_shape") or c.get("batch_input_shape")
+    if not shape:
+        raise ValueError(f"input {_spec_name(spec)!r} gives no shape (batch_shape)")
+    shape = tuple(shape[1:])
+    if any(d is None for d in shape):
+        raise ValueError(f"input {_spec_name(spec)!r} has the shape {shape} with unknown dimensions; kappa needs a "
+                         "fixed shape")
+    return shape
+
+
+def _functional_from_specs(kind: str, body: dict, specs: list):
+    """A functional ``keras.Model`` rebuilt as a graph from its layer specs."""
+    import keras
+
+    tensors: dict = {}
+    alias: dict[str, str] = {}  # dropped no-op layer -> the layer whose output it passed on
+    inputs = []
+    for spec in specs:
+        if spec["class_name"] == "InputLayer":
+            t = keras.Input(_input_shape(spec), name=_spec_name(spec))
+            tensors[_spec_name(spec)] = t
+            inputs.append(_spec_name(spec))
+    pending = [s for s in specs if s["class_name"] != "InputLayer"]
+    # every layer's class and arguments are checked before the wiring, so a bad one is named first
+    built = {_spec_name(s): _make_layer(s) for s in pending if s["class_name"] not in INFERENCE_NOOPS}
+    while pending:
+        progressed = False
+        for spec in list(pending):
+            name, cls = _spec_name(spec), spec["class_name"]
+            if len(spec.get("inbound_nodes") or []) > 1:
+                raise ValueError(f"layer {name!r} ({cls}) is called {len(spec['inbound_nodes'])} times; kappa loads "
+                                 "each layer once")
+            preds = [alias.get(p, p) for p in _predecessors(spec)]
+            if not all(p in tensors for p in preds):
+                continue
+            pending.remove(spec)
+            progressed = True
+            if not preds:
+                raise ValueError(f"layer {name!r} ({cls}) of the {kind} model reads no tensor")
+            if cls in INFERENCE_NOOPS:
+                alias[name] = preds[0]
+                continue
+            if len(preds) > 1 and cls not in MERGE_LAYERS:
+                raise ValueError(f"layer {name!r} ({cls}) reads {len(preds)} tensors ({', '.join(preds)}); only the "
+                                 f"merge layers ({', '.join(MERGE_LAYERS)}) take several inputs")
+            arg = [tensors[p] for p in preds] if cls in MERGE_LAYERS else tensors[preds[0]]
+            tensors[name] = built[name](arg)
+        if not progressed:
+            spec = pending[0]
+            missing = [p for p in _predecessors(spec) if alias.get(p, p) not in tensors]
+            raise ValueError(f"layer {_spec_name(spec)!r} ({spec['class_name']}) reads {', '.join(missing)}, which no "
+                             "layer of the model produces")
+    names = [_spec_name(s) for s in specs if s["class_name"] != "InputLayer"]
+    ins = _endpoints(body, "input_layers") or inputs
+    outs = [alias.get(n, n) for n in (_endpoints(body, "output_layers") or names[-1:])]
+    for n in ins + outs:
+        if n not in tensors:
+            raise ValueError(f"the {kind} model names {n!r} as an input or output, which is not one of its layers")
+    model_in = [tensors[n] for n in ins]
+    model_out = [tensors[n] for n in outs]
+    return keras.Model(model_in if len(model_in) > 1 else model_in[0],
+                       model_out if len(model_out) > 1 else model_out[0], name=body.get("name"))
 
 
 def model_from_config(config: dict):
@@ -306,20 +385,22 @@ def model_from_config(config: dict):
             Keras 2.0 Sequential ``{"class_name": "Sequential", "config": [layer, ...]}``.
 
     Returns:
-        ``keras.Sequential`` for a Sequential config, else a functional ``keras.Model``;
-        layers keep their names; :data:`INFERENCE_NOOPS` layers are dropped (their
-        successor takes their input).
+        ``keras.Sequential`` for a Sequential config, else a functional ``keras.Model`` (a
+        graph: several inputs and outputs, branches, merge layers); layers keep their
+        names; :data:`INFERENCE_NOOPS` layers are dropped (their successors take their input).
 
     Raises:
         ValueError: a layer class or argument outside the allow-lists (names the layer and
             class; checked over every layer first, so that class is named even in a model
-            refused for its shape too), several inputs (names the second and the layer it
-            feeds), a model that is not a single chain of layers, or no input shape.
+            refused for its shape too), a layer other than a merge reading several tensors,
+            a layer called more than once, a tensor no layer produces, or no input shape.
     """
     import keras
 
     kind, body, specs = _layer_specs(config)
-    _check_classes_and_inputs(kind, specs)
+    _check_classes(specs)
+    if kind != "Sequential":
+        return _functional_from_specs(kind, body, specs)
     shape = None
     if specs and specs[0].get("class_name") == "InputLayer":
         c = specs[0].get("config") or {}
@@ -336,26 +417,9 @@ def model_from_config(config: dict):
     shape = tuple(shape[1:])
     if any(d is None for d in shape):
         raise ValueError(f"the model input shape {shape} has unknown dimensions; kappa needs a fixed shape")
-    layers, prev = [], input_name
-    alias: dict[str, str | None] = {}  # dropped no-op layer -> the layer whose output it passed on
-    for spec in specs:
-        preds = [alias.get(p, p) for p in _predecessors(spec)]
-        if kind != "Sequential" and preds and (len(preds) != 1 or (prev is not None and preds[0] != prev)):
-            raise ValueError(f"layer {_spec_name(spec)!r} ({spec['class_name']}) takes its input from {preds}, not "
-                             f"from the previous layer {prev!r}: kappa loads single chains of layers")
-        if spec["class_name"] in INFERENCE_NOOPS:
-            alias[_spec_name(spec)] = prev
-            continue
-        layer = _make_layer(spec)
-        layers.append(layer)
-        prev = layer.name
+    layers = [_make_layer(spec) for spec in specs if spec["class_name"] not in INFERENCE_NOOPS]
     inp = keras.Input(shape, name=input_name) if input_name else keras.Input(shape)
-    if kind == "Sequential":
-        return keras.Sequential([inp, *layers], name=body.get("name"))
-    x = inp
-    for layer in layers:
-        x = layer(x)
-    return keras.Model(inp, x, name=body.get("name"))
+    return keras.Sequential([inp, *layers], name=body.get("name"))
 
 
 def _set_keras2_weights(model, group, where: str) -> None:
@@ -403,7 +467,8 @@ def load_model(path, weights=None):
         FileNotFoundError: a missing file. ValueError: an unknown suffix, a missing or
         superfluous ``weights``, a layer or argument outside the allow-lists (Lambda
         layers, custom objects, serialized functions: the message names the layer and its
-        class), a branching model, or weights that do not match the architecture.
+        class), a layer other than a merge reading several tensors, or weights that do not
+        match the architecture.
 
     Security: see the module docstring: the file's architecture is interpreted, never
     executed or unpickled.

@@ -22,7 +22,15 @@ from float); then, per quantization point:
   saturating (an entry that rounds to 1.0 stays one LSB below it); the result takes the
   table's type, so the cast of an entry is lossless;
 * softmax (``stable``, hls4ml's default), with ``b = log2(table_size)`` (1024 unless
-  ``layer_options`` says otherwise) and ``n`` outputs; see :func:`softmax_types`.
+  ``layer_options`` says otherwise) and ``n`` outputs; see :func:`softmax_types`;
+* merge layers (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate): their one
+  type, ``activation`` (hls4ml's ``result_t``, where the exact sum, product, ... is cast),
+  from the range of the exact merged values (for Concatenate, of both inputs);
+* point-wise Dense (on a (n, features) input): the Dense rule over every position.
+
+Graphs are walked in topological order, each layer reading the firmware values of the layers
+it names. A model with several inputs takes ``X`` as a list of arrays, and each input gets its
+own ``value`` type under its InputLayer's name (``input.value`` for a single input).
 
 Softmax and argmax agreement (hls4ml issue #1512): the exp table is addressed by the top
 ``b`` bits of ``inp_norm_t``, so logits closer than one address step tie (the firmware then
@@ -199,7 +207,8 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
 
     Args:
         model: a Keras 3 model of layers kappa emulates (``kappa.layers.SUPPORTED_LAYERS_STRICT``).
-        X: inputs (N, *input_shape), the data the ranges are taken from.
+        X: inputs (N, *input_shape), the data the ranges are taken from (a list of arrays
+            for a model with several inputs).
         bits: width budget (bits) of every input, weight, bias and result type.
         headroom_bits: integer bits added above the range seen (>= 0), for data-dependent fields.
         input_bits, weight_bits, bias_bits: widths overriding ``bits`` for those fields.
@@ -220,9 +229,10 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
             ``latency`` softmax (named; its types are given by hand), and whatever
             :func:`kappa.predict_quantized` raises for the model or X.
     """
-    from .inputs import check_inputs, model_input_shape
-    from .layers import FirmwareOptions, build_plan
+    from .inputs import check_model_inputs
+    from .layers import FirmwareOptions, build_plan, model_graph
     from .layers.conv import as_2d, im2col
+    from .layers.merge import merge_value
 
     for nm, v in (("bits", bits), ("input_bits", input_bits), ("weight_bits", weight_bits), ("bias_bits", bias_bits)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= 32):
@@ -236,7 +246,7 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
         if path.exists() and not overwrite:
             raise ValueError(f"{str(path)!r} exists; pass overwrite=True or choose another path")
     opts = FirmwareOptions(io_type, layer_options=dict(layer_options or {}))
-    x_all = check_inputs(X, model_input_shape(model))
+    x_all = check_model_inputs(X, model)
     ranges: list[FieldRange] = []
 
     def data_type(layer, fld, values, width):
@@ -247,14 +257,20 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
         return t
 
     plan0 = build_plan(model, None, opts, strict=True)
-    if plan0 and plan0[0].family.name == "embedding":  # indices: the widest ap_uint whose values are all rows
-        b = max(1, int(plan0[0].attrs["vocab"]).bit_length() - 1)
-        in_t = FixedPointType(b, b, False, "TRN", "SAT")
-        ranges.append(FieldRange(INPUT_LAYER, "value", float(np.min(x_all)), float(np.max(x_all)), in_t))
-    else:
-        in_t = data_type(INPUT_LAYER, "value", x_all, input_bits or bits)
-    spec: dict[str, dict[str, str]] = {INPUT_LAYER: {"value": str(in_t)}}
-    x = quantize(x_all, in_t)
+    inputs = model_graph(model).inputs
+    spec: dict[str, dict[str, str]] = {}
+    values, types = {}, {}  # every step's (and input's) firmware value and type, by name
+    for name, xi in zip(inputs, x_all):
+        key = INPUT_LAYER if len(inputs) == 1 else name
+        first = next((st for st in plan0 if name in st.inputs), None)
+        if first is not None and first.family.name == "embedding":  # indices: the widest ap_uint whose values are all rows
+            b = max(1, int(first.attrs["vocab"]).bit_length() - 1)
+            t = FixedPointType(b, b, False, "TRN", "SAT")
+            ranges.append(FieldRange(key, "value", float(np.min(xi)), float(np.max(xi)), t))
+        else:
+            t = data_type(key, "value", xi, input_bits or bits)
+        spec[key] = {"value": str(t)}
+        values[name], types[name] = quantize(xi, t), t
     names = []
     for st in plan0:
         if st.keras_name not in names:
@@ -262,9 +278,10 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
     for name in names:
         steps = [s for s in build_plan(model, PrecisionDict(spec), opts, strict=True) if s.keras_name == name]
         entry: dict[str, str] = {}
-        cur, cur_t = x, in_t
         for st in steps:
             fam = st.family.name
+            ins = [values[n] for n in st.inputs]
+            cur, cur_t = ins[0], types[st.inputs[0]]
             if fam in ("dense", "conv", "depthwise"):
                 arrays = {k: a for k, _, a, _ in st.family.weights(st)}
                 w = arrays["weight"]
@@ -285,8 +302,8 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
                     a = st.attrs
                     cols = im2col(cur.reshape((cur.shape[0], *as_2d(st.in_shape))), a["kernel"], a["strides"], a["pads"])
                     cols = cols.reshape(-1, cols.shape[-1])
-                else:
-                    cols = cur
+                else:  # a point-wise Dense: every position is one Dense
+                    cols = cur.reshape(-1, wq.shape[0])
                 if fam == "depthwise":  # one Dense per channel: the union of the channels' ranges
                     c = st.in_shape[-1]
                     cols = cols.reshape(len(cols), -1, c)
@@ -393,6 +410,10 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
                             continue
                         ranges.append(FieldRange(name, fld, lo, hi, t))
                         entry[fld] = str(t)
+            elif fam == "merge":
+                op = st.attrs["op"]
+                y = np.concatenate([a.ravel() for a in ins]) if op == "concatenate" else merge_value(op, *ins)
+                entry["activation"] = str(data_type(name, "activation", y, bits))
             elif not st.family.passthrough:
                 raise ValueError(f"layer {name!r}: suggest_precision has no range rule for a {fam} layer (it covers "
                                  "every layer kind kappa emulates); give that layer's types by hand, or suggest for "
@@ -401,9 +422,11 @@ def suggest_precision(model, X, *, bits: int = 16, headroom_bits: int = 1, input
             if entry:
                 spec[name] = dict(entry)
             step = next(s for s in build_plan(model, PrecisionDict(spec), opts, strict=True) if s.name == st.name)
-            cur = step.family.forward(step, cur, cur_t, opts)
-            cur_t = step.types.get("result") or cur_t
-        x, in_t = cur, cur_t
+            if step.family.multi_input:
+                y = step.family.forward(step, ins, [types[n] for n in step.inputs], opts)
+            else:
+                y = step.family.forward(step, cur, cur_t, opts)
+            values[step.name], types[step.name] = y, step.types.get("result") or cur_t
     P = PrecisionDict(spec)
     if verbose:
         print(format_ranges(ranges))

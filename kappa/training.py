@@ -255,6 +255,10 @@ def train_instrumented(
         hessian_every, hessian_iters, hessian_subset, hessian_tol, hessian_method, throttle_curvature, len(np.asarray(X))
     )
     kmodel = model.model
+    if len(kmodel.inputs) != 1 or len(kmodel.outputs) != 1:
+        raise ValueError(f"model {kmodel.name!r} has {len(kmodel.inputs)} inputs and {len(kmodel.outputs)} outputs; "
+                         "train_instrumented trains models with one input and one output (graphs with branches and "
+                         "merges inside are fine); predict_quantized and hls.convert take several")
     precision = ensure_precision_dict(precision_dict)
     quantized = precision is not None
     fw_key = json.dumps({"io_type": io_type, "layer_options": dict(layer_options or {})}, sort_keys=True)

@@ -31,7 +31,7 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from .layers import FirmwareOptions, build_plan, fields_by_layer
+from .layers import FirmwareOptions, build_plan, fields_by_layer, input_value_type, model_graph, plan_outputs
 from .precision import FIRMWARE_FIELDS, INPUT_LAYER, PrecisionDict, ensure_precision_dict
 from .quantization import quantize_tensor
 from .straight_through import numpy_in_tf, q_ste, with_value  # noqa: F401  (re-exported)
@@ -73,7 +73,8 @@ class TrainingForward:
 
     Call ``fwd(x, params=None, training=False, update_stats=True)``:
 
-    * ``x``: tensor (N, *input_shape); cast to float64 (quantized) or float32 (float).
+    * ``x``: tensor (N, *input_shape); cast to float64 (quantized) or float32 (float); for a
+      model with several inputs a list of tensors (``model.inputs`` order).
     * ``params``: list of tensors aligned with ``keras_model.trainable_variables``
       (default: the variables themselves). Lets the training loop evaluate the model
       at other parameters (the same-batch curvature secant) and differentiate with
@@ -81,7 +82,9 @@ class TrainingForward:
     * ``training``: BatchNormalization uses batch statistics (and, when
       ``update_stats``, updates its moving statistics).
 
-    Returns a tensor (N, *output_shape), float64 with a precision, else float32.
+    Returns a tensor (N, *output_shape), float64 with a precision, else float32; a list of
+    them for a model with several outputs. Graphs run step by step in the plan's
+    topological order, each step reading the outputs it names.
 
     Raises:
         ValueError: unsupported layers, unknown layer names or fields in ``precision``, or
@@ -95,10 +98,12 @@ class TrainingForward:
         self.precision = ensure_precision_dict(precision)
         self.opts = opts or FirmwareOptions()
         self.plan = build_plan(keras_model, self.precision, self.opts, strict=strict)
+        self.inputs = model_graph(keras_model).inputs
+        self.outputs = plan_outputs(keras_model, self.plan)
         self.variables = list(keras_model.trainable_variables)
         if self.precision is not None:
             self.precision.validate(fields_by_layer(keras_model))
-            check_forward_types(self.precision, [s.keras_name for s in self.plan])
+            check_forward_types(self.precision, [s.keras_name for s in self.plan] + list(self.inputs))
         self.dtype = F64 if self.precision is not None else tf.float32
         self.training = False
         self.update_stats = True
@@ -112,18 +117,31 @@ class TrainingForward:
         dt = self.dtype
         self._params = [tf.cast(p, dt) for p in (self.variables if params is None else params)]
         self.training, self.update_stats = training, update_stats
-        x = tf.cast(x, dt)
-        cur_t = None if self.precision is None else self.precision.dtype(INPUT_LAYER, "value")
-        if cur_t is not None:  # the input is read as a double (text -> float -> input_t)
-            x = quantize_tensor(x, cur_t, ste=True)
+        xs = list(x) if len(self.inputs) > 1 else [x]
+        values, types = {}, {}
+        for name, xi in zip(self.inputs, xs):
+            xi = tf.cast(xi, dt)
+            t = input_value_type(self.precision, name)
+            if t is not None:  # the input is read as a double (text -> float -> input_t)
+                xi = quantize_tensor(xi, t, ste=True)
+            values[name], types[name] = xi, t
         for step in self.plan:
-            x = step.family.forward_tf(step, x, cur_t, self)
-            if self.precision is None:
-                continue
+            ins, in_ts = [values[s] for s in step.inputs], [types[s] for s in step.inputs]
+            if step.family.multi_input:
+                y = step.family.forward_tf(step, ins, in_ts, self)
+            else:
+                y = step.family.forward_tf(step, ins[0], in_ts[0], self)
             res_t = step.types.get("result")
             # a layer without a result type leaves values where they were if it only selects them
-            cur_t = res_t if res_t is not None or step.kind not in _GRID_KEEPING else cur_t
-        return x
+            if self.precision is None:
+                t = None
+            elif res_t is not None or step.family.multi_input or step.kind not in _GRID_KEEPING:
+                t = res_t
+            else:
+                t = in_ts[0]
+            values[step.name], types[step.name] = y, t
+        outs = [values[o] for o in self.outputs]
+        return outs[0] if len(outs) == 1 else outs
 
 
 def predict_tf(keras_model, precision, X, *, strict: bool = True, **firmware_options) -> np.ndarray:
@@ -133,12 +151,16 @@ def predict_tf(keras_model, precision, X, *, strict: bool = True, **firmware_opt
     Args:
         keras_model: Keras model (chain of supported layers).
         precision: PrecisionDict / dict / path / None.
-        X: array (N, *input_shape).
+        X: array (N, *input_shape); a list of arrays for several inputs.
         firmware_options: ``io_type``, ``strategy``, ``reuse_factor``, ``layer_options``.
 
     Returns:
-        float64 ndarray (N, *output_shape) (float32 values widened when ``precision`` is None).
+        float64 ndarray (N, *output_shape) (float32 values widened when ``precision`` is None);
+        a list of them for several outputs.
     """
     fwd = TrainingForward(keras_model, precision, strict=strict, opts=FirmwareOptions(**firmware_options))
-    y = fwd(tf.convert_to_tensor(np.asarray(X)), training=False)
+    xs = [tf.convert_to_tensor(np.asarray(x)) for x in X] if len(fwd.inputs) > 1 else tf.convert_to_tensor(np.asarray(X))
+    y = fwd(xs, training=False)
+    if isinstance(y, list):
+        return [np.asarray(v.numpy(), dtype=np.float64) for v in y]
     return np.asarray(y.numpy(), dtype=np.float64)

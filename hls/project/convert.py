@@ -26,9 +26,9 @@ import numpy as np
 
 from kappa.firmware_forward import FirmwarePlan, firmware_plan, run_plan
 from kappa.fixed_point import FixedPointType
-from kappa.inputs import check_inputs, model_input_shape
+from kappa.inputs import check_model_inputs
 from kappa.layers import FirmwareOptions
-from kappa.precision import INPUT_LAYER, ensure_precision_dict
+from kappa.precision import ensure_precision_dict
 from kappa.quantization import quantize
 from kappa.utils import sha256_file
 
@@ -74,10 +74,6 @@ def _keras_model(model):
     return km
 
 
-def _input_layer_name(km) -> str:
-    return km.inputs[0]._keras_history[0].name
-
-
 def firmware_types(plan: FirmwarePlan) -> dict:
     """Map a firmware plan onto hls4ml's per-layer precision keys.
 
@@ -86,13 +82,13 @@ def firmware_types(plan: FirmwarePlan) -> dict:
 
     Returns:
         ``{hls4ml layer: {key: FixedPointType}}`` (layers hls4ml inserts included, for the
-        read-back; the input layer under its Keras name with key ``result``).
+        read-back; each input layer under its Keras name with key ``result``).
 
     Raises:
         ValueError: one error listing every firmware type that is missing (hls4ml would
             infer it with ``auto``), stochastic, or otherwise not exportable.
     """
-    km, precision, steps = plan.keras_model, plan.precision, plan.steps
+    precision, steps = plan.precision, plan.steps
     if precision is None:
         raise ValueError("convert needs a PrecisionDict: firmware types cannot be left to hls4ml's 'auto'")
     problems = []
@@ -110,15 +106,17 @@ def firmware_types(plan: FirmwarePlan) -> dict:
             return None
         return t
 
-    in_t = need(precision.dtype(INPUT_LAYER, "value"), "input.value")
-    out[_input_layer_name(km)] = {"result": in_t}
-    prev = in_t
+    types = {}
+    for name, t in zip(plan.inputs, plan.input_types):
+        types[name] = need(t, "input.value" if len(plan.inputs) == 1 else f"input.value (or {name}.value)")
+        out[name] = {"result": types[name]}
     for st in steps:
+        prev = types.get(st.inputs[0]) if st.inputs else None
         problems.extend(st.family.export_problems(st, prev))
         keys = {key: need(t, where) for key, (t, where) in st.family.hls_precision(st).items()}
         if keys:
             out[st.name] = keys
-            prev = keys.get("result", prev)
+        types[st.name] = keys.get("result", prev)
     if problems:
         raise ValueError("the PrecisionDict cannot be exported to firmware:\n  " + "\n  ".join(problems))
     return out
@@ -283,8 +281,9 @@ def convert(
             (input value, Dense weight/bias/accumulator/activation, ReLU activation)
             must be given, directly or through ``default``.
         output_dir: project directory to create.
-        tb_inputs: testbench inputs, shape (N, n_in); they are quantized to the input type.
-            None writes no testbench data.
+        tb_inputs: testbench inputs, shape (N, *input_shape), or a list of such arrays for
+            a model with several inputs (``model.inputs`` order); each is quantized to its
+            input type. None writes no testbench data.
         backend: "Vitis" (default) or "Vivado".
         part: FPGA part number. clock_period: target clock in ns.
         io_type: "io_parallel" or "io_stream". strategy: "Latency" or "Resource".
@@ -326,18 +325,20 @@ def convert(
         raise ValueError("convert needs a PrecisionDict: firmware types cannot be left to hls4ml's 'auto'")
     plan = firmware_plan(km, precision, fw_opts)  # validated and resolved once, read by everything below
     layer_precisions = firmware_types(plan)
-    in_t = plan.input_type
 
     X = None
     if tb_inputs is not None:
-        X = quantize(check_inputs(tb_inputs, model_input_shape(km), what="tb_inputs"), in_t)  # (N, *input_shape)
-        bad = X.astype(np.float32).astype(np.float64) != X
-        if bad.any():
-            k = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(
-                f"input {X[k]!r} at {k} (type {in_t}) is not exactly representable in float32, and the "
-                f"testbench reads inputs as float: use an input type with at most 24 significant bits"
-            )
+        X = []
+        for name, x, in_t in zip(plan.inputs, check_model_inputs(tb_inputs, km, what="tb_inputs"), plan.input_types):
+            x = quantize(x, in_t)  # (N, *input_shape)
+            bad = x.astype(np.float32).astype(np.float64) != x
+            if bad.any():
+                k = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise ValueError(
+                    f"input {name!r}: {x[k]!r} at {k} (type {in_t}) is not exactly representable in float32, and "
+                    f"the testbench reads inputs as float: use an input type with at most 24 significant bits"
+                )
+            X.append(x)
 
     # Keras copy with weights on their grids (hls4ml prints them with F decimals: exact).
     km_q = quantized_copy(km, plan.steps)
@@ -365,7 +366,7 @@ def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_p
     """Write the complete project for ``plan`` into the staging directory ``tmp`` (see :func:`convert`)."""
     import hls4ml
 
-    km, steps, opts, in_t = plan.keras_model, plan.steps, plan.opts, plan.input_type
+    km, steps, opts = plan.keras_model, plan.steps, plan.opts
     io_type, strategy, reuse_factor = opts.io_type, opts.strategy, opts.reuse_factor
 
     # hls4ml prints ("da4ml not installed", "Keras v2 handler used for layer ..."): captured and
@@ -390,18 +391,24 @@ def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_p
     _check_weights_read_back(hls_model, tmp, steps)
     traced = [(layer.name, int(layer.get_output_variable().size())) for layer in hls_model.get_layers()
               if layer.get_attr("trace", False) and layer.class_name != "Input"]
-    inp = hls_model.get_input_variables()[0]
-    outv = hls_model.get_output_variables()[0]
-    write_testbench(tmp / f"{PROJECT_NAME}_test.cpp", PROJECT_NAME, int(inp.size()), int(outv.size()),
-                    traced, inp.type.name, outv.type.name, io_type=io_type)
+    ins, outs = hls_model.get_input_variables(), hls_model.get_output_variables()
+    if len(ins) != len(plan.inputs) or len(outs) != len(plan.outputs):
+        raise RuntimeError(f"hls4ml's top function has {len(ins)} inputs and {len(outs)} outputs; the model has "
+                           f"{len(plan.inputs)} and {len(plan.outputs)}")
+    write_testbench(tmp / f"{PROJECT_NAME}_test.cpp", PROJECT_NAME, [int(v.size()) for v in ins],
+                    [int(v.size()) for v in outs], traced, [v.type.name for v in ins], [v.type.name for v in outs],
+                    io_type=io_type)
     tb = tmp / "tb_data"
     tb.mkdir(exist_ok=True)
     files = {}
     if X is not None:
-        Y = run_plan(plan, X)  # the emulator on the same plan as the writer
-        X, Y = X.reshape(len(X), -1), Y.reshape(len(Y), -1)  # channels_last order, as hls4ml streams it
-        (tb / "tb_input_features.dat").write_text(_fmt(X))
-        (tb / "tb_output_predictions.dat").write_text(_fmt(Y))
+        Y = run_plan(plan, X if len(X) > 1 else X[0])  # the emulator on the same plan as the writer
+        Y = Y if isinstance(Y, list) else [Y]
+        # one line per sample: every input (output) flattened in channels_last order, as hls4ml streams
+        # it, and concatenated in the top function's argument order, as hls4ml's own testbench reads them
+        flat = lambda arrays: np.concatenate([a.reshape(len(a), -1) for a in arrays], axis=1)  # noqa: E731
+        (tb / "tb_input_features.dat").write_text(_fmt(flat(X)))
+        (tb / "tb_output_predictions.dat").write_text(_fmt(flat(Y)))
         files = {f"tb_data/{n}": sha256_file(tb / n) for n in ("tb_input_features.dat", "tb_output_predictions.dat")}
     plan.resolved_precision().save(tmp / "precision.yaml")
     files["precision.yaml"] = sha256_file(tmp / "precision.yaml")
@@ -414,11 +421,15 @@ def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_p
         "strategy": strategy, "reuse_factor": reuse_factor,
         "layer_options": dict(opts.layer_options),
         "input_shape": list(int(d) for d in km.inputs[0].shape[1:]),
-        "input_type": str(in_t),
+        "input_type": str(plan.input_type),
         "output_type": _output_type(plan, hls_model, tmp),
+        "inputs": [{"name": n, "shape": [int(d) for d in t.shape[1:]], "type": str(ty)}
+                   for n, t, ty in zip(plan.inputs, km.inputs, plan.input_types)],
+        "outputs": [{"name": n, "size": int(np.prod(t.shape[1:])), "type": str(ty)}
+                    for n, t, ty in zip(plan.outputs, km.outputs, plan.output_types)],
         "layers": [{"layer": c.layer, "key": c.key, "typedef": c.cpp_name, "type": str(c.expected)} for c in checked],
         "traced_layers": [{"name": n, "size": s} for n, s in traced],
-        "tb_samples": 0 if X is None else int(X.shape[0]),
+        "tb_samples": 0 if X is None else int(X[0].shape[0]),
         "total_weight_bits": total_weight_bits,
         "sha256": files,
         "versions": tool_versions(),
@@ -427,21 +438,22 @@ def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_p
 
 
 def _output_type(plan: FirmwarePlan, hls_model, project_dir: Path) -> str:
-    """The compared output type: the plan's last result type (:attr:`FirmwarePlan.output_type`),
-    checked against the C++ type of hls4ml's output variable as written.
+    """The compared output type of the first output: the plan's last result type
+    (:attr:`FirmwarePlan.output_type`). Every output's type is checked against the C++ type of
+    hls4ml's output variable as written.
 
     Raises:
-        RuntimeError: the emitted output type differs from the plan's (a kappa bug).
+        RuntimeError: an emitted output type differs from the plan's (a kappa bug).
     """
-    out_t = plan.output_type
-    outv = hls_model.get_output_variables()[0]
-    ctype = read_emitted_typedefs(project_dir).get(outv.type.name)
-    packed = ctype and _PACKED.match(ctype)
-    if packed:
-        ctype = packed.group(1)
-    if ctype is not None and out_t is not None and FixedPointType.from_string(ctype) != out_t:
-        raise RuntimeError(f"hls4ml's output {outv.type.name} is {ctype}, the plan's last result type is {out_t}")
-    return str(out_t)
+    emitted = read_emitted_typedefs(project_dir)
+    for outv, out_t in zip(hls_model.get_output_variables(), plan.output_types):
+        ctype = emitted.get(outv.type.name)
+        packed = ctype and _PACKED.match(ctype)
+        if packed:
+            ctype = packed.group(1)
+        if ctype is not None and out_t is not None and FixedPointType.from_string(ctype) != out_t:
+            raise RuntimeError(f"hls4ml's output {outv.type.name} is {ctype}, the plan's result type is {out_t}")
+    return str(plan.output_type)
 
 
 def _set_computed_weights(hls_model, steps) -> None:

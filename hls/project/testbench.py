@@ -6,6 +6,11 @@ results with 6 significant digits. kappa's testbench:
 * reads inputs as hls4ml's does (text -> float -> ``input_t``), so the same files work in
   Vitis/Vivado HLS csim and cosim; under io_stream it packs them into the input stream
   (``input_t::size`` values per word, channels_last order) and unpacks the output stream;
+* several inputs and outputs as hls4ml's own testbench lays them out: one line of
+  ``tb_input_features.dat`` holds every input of a sample, flattened and concatenated in
+  the top function's argument order (``nnet::copy_data`` with offsets), and one line of
+  ``tb_output_predictions.dat`` (and of the results log) every output; each output is
+  compared in its own ``result_t``;
 * converts every expected value to ``result_t`` and compares it with the firmware output
   bit for bit (``==`` on two values of the same ap_fixed type compares their bits); an
   expected value that is not on the ``result_t`` grid also counts as a mismatch;
@@ -44,7 +49,6 @@ size_t trace_type_size = sizeof(double);
 } // namespace nnet
 
 static const int N_IN = @N_IN@;
-typedef @OUT_ELEM@ OUT_ELEM;
 static const int N_OUT = @N_OUT@;
 struct Traced { const char *name; int size; };
 static const Traced TRACED[] = {@TRACED@};
@@ -63,6 +67,25 @@ static bool parse_line(const std::string &line, std::vector<double> &vals) {
         p = end;
     }
     return true;
+}
+
+// Compare one output (n values of type T, at offset base of the sample's predictions) bit for bit.
+template <class T>
+static void check_output(const T *out, int n, const std::vector<double> &yexp, int base, long sample, FILE *fout,
+                         long &mismatches, long &shown) {
+    for (int j = 0; j < n; j++) {
+        T want = yexp[base + j];
+        bool on_grid = want.to_double() == yexp[base + j];
+        std::fprintf(fout, (base + j) ? " %.17g" : "%.17g", out[j].to_double());
+        if (!(want == out[j]) || !on_grid) {
+            mismatches++;
+            if (shown < 10) {
+                shown++;
+                std::printf("KAPPA-TB MISMATCH sample=%ld output=%d expected=%.17g got=%.17g%s\n", sample, base + j,
+                            yexp[base + j], out[j].to_double(), on_grid ? "" : " (expected value is off the result_t grid)");
+            }
+        }
+    }
 }
 
 int main(int argc, char **argv) {
@@ -122,19 +145,6 @@ int main(int argc, char **argv) {
             return 2;
         }
 @CALL@
-        for (int j = 0; j < N_OUT; j++) {
-            OUT_ELEM want = yexp[j];
-            bool on_grid = want.to_double() == yexp[j];
-            std::fprintf(fout, j ? " %.17g" : "%.17g", out[j].to_double());
-            if (!(want == out[j]) || !on_grid) {
-                mismatches++;
-                if (shown < 10) {
-                    shown++;
-                    std::printf("KAPPA-TB MISMATCH sample=%ld output=%d expected=%.17g got=%.17g%s\n", sample, j,
-                                yexp[j], out[j].to_double(), on_grid ? "" : " (expected value is off the result_t grid)");
-                }
-            }
-        }
         std::fprintf(fout, "\n");
         if (ftrace) {
             for (int t = 0; t < N_TRACED; t++) {
@@ -154,43 +164,71 @@ int main(int argc, char **argv) {
 """
 
 
-_CALL_PARALLEL = r"""        @INPUT_T@ in[N_IN];
-        @OUTPUT_T@ out[N_OUT];
-        for (int i = 0; i < N_IN; i++) in[i] = (float)xin[i]; // as hls4ml's testbench: text -> float -> input_t
-        @PROJECT@(in, out);"""
+def _call_parallel(project, ins, outs) -> str:
+    lines, args = [], []
+    for k, (n, t, off) in enumerate(ins):
+        lines.append(f"        {t} in{k}[{n}];")
+        lines.append(f"        for (int i = 0; i < {n}; i++) in{k}[i] = (float)xin[{off} + i]; "
+                     "// as hls4ml's testbench: text -> float -> input_t")
+        args.append(f"in{k}")
+    for k, (n, t, _) in enumerate(outs):
+        lines.append(f"        {t} out{k}[{n}];")
+        args.append(f"out{k}")
+    lines.append(f"        {project}({', '.join(args)});")
+    for k, (n, t, off) in enumerate(outs):
+        lines.append(f"        check_output<{t}>(out{k}, {n}, yexp, {off}, sample, fout, mismatches, shown);")
+    return "\n".join(lines)
 
-_CALL_STREAM = r"""        hls::stream<@INPUT_T@> in_stream("input");
-        hls::stream<@OUTPUT_T@> out_stream("output");
-        for (int i = 0; i < N_IN / @INPUT_T@::size; i++) {
-            @INPUT_T@ word;
-            for (int c = 0; c < @INPUT_T@::size; c++) word[c] = (float)xin[i * @INPUT_T@::size + c]; // text -> float -> element
-            in_stream.write(word);
-        }
-        @PROJECT@(in_stream, out_stream);
-        OUT_ELEM out[N_OUT];
-        for (int i = 0; i < N_OUT / @OUTPUT_T@::size; i++) {
-            if (out_stream.empty()) {
-                std::fprintf(stderr, "KAPPA-TB ERROR: sample %ld: the output stream holds %d of %d values\n", sample,
-                             i * @OUTPUT_T@::size, N_OUT);
-                return 2;
-            }
-            @OUTPUT_T@ word = out_stream.read();
-            for (int c = 0; c < @OUTPUT_T@::size; c++) out[i * @OUTPUT_T@::size + c] = word[c];
-        }
-        if (!out_stream.empty() || !in_stream.empty()) {
-            std::fprintf(stderr, "KAPPA-TB ERROR: sample %ld: values left in the input or output stream\n", sample);
-            return 2;
-        }"""
+
+def _call_stream(project, ins, outs) -> str:
+    lines, args = [], []
+    for k, (n, t, off) in enumerate(ins):
+        lines += [f'        hls::stream<{t}> in{k}("input{k}");',
+                  f"        for (int i = 0; i < {n} / {t}::size; i++) {{",
+                  f"            {t} word;",
+                  f"            for (int c = 0; c < {t}::size; c++) word[c] = (float)xin[{off} + i * {t}::size + c]; "
+                  "// text -> float -> element",
+                  f"            in{k}.write(word);",
+                  "        }"]
+        args.append(f"in{k}")
+    for k, (_n, t, _) in enumerate(outs):
+        lines.append(f'        hls::stream<{t}> out{k}_stream("output{k}");')
+        args.append(f"out{k}_stream")
+    lines.append(f"        {project}({', '.join(args)});")
+    for k, (n, t, _off) in enumerate(outs):
+        lines += [f"        {t}::value_type out{k}[{n}];",
+                  f"        for (int i = 0; i < {n} / {t}::size; i++) {{",
+                  f"            if (out{k}_stream.empty()) {{",
+                  f'                std::fprintf(stderr, "KAPPA-TB ERROR: sample %ld: output {k} stream holds %d of %d '
+                  f'values\\n", sample, i * {t}::size, {n});',
+                  "                return 2;",
+                  "            }",
+                  f"            {t} word = out{k}_stream.read();",
+                  f"            for (int c = 0; c < {t}::size; c++) out{k}[i * {t}::size + c] = word[c];",
+                  "        }"]
+    left = " || ".join([f"!in{k}.empty()" for k in range(len(ins))] + [f"!out{k}_stream.empty()" for k in range(len(outs))])
+    lines += [f"        if ({left}) {{",
+              '            std::fprintf(stderr, "KAPPA-TB ERROR: sample %ld: values left in an input or output stream\\n", '
+              "sample);",
+              "            return 2;",
+              "        }"]
+    for k, (n, t, off) in enumerate(outs):
+        lines.append(f"        check_output<{t}::value_type>(out{k}, {n}, yexp, {off}, sample, fout, mismatches, shown);")
+    return "\n".join(lines)
+
+
+def _as_list(v) -> list:
+    return list(v) if isinstance(v, (list, tuple)) else [v]
 
 
 def write_testbench(
     path: Path,
     project: str,
-    n_in: int,
-    n_out: int,
+    n_in,
+    n_out,
     traced: list[tuple[str, int]],
-    input_type: str = "input_t",
-    output_type: str = "result_t",
+    input_type="input_t",
+    output_type="result_t",
     *,
     io_type: str = "io_parallel",
 ) -> Path:
@@ -198,28 +236,35 @@ def write_testbench(
 
     Args:
         project: top function name (hls4ml's project name).
-        n_in, n_out: flattened input/output sizes (elements).
+        n_in, n_out: flattened input/output sizes (elements): an int, or a list with one
+            size per input/output (top-function argument order) for several.
         traced: ``[(hls4ml layer name, output size)]`` of layers with trace hooks.
         input_type, output_type: C++ type names of the top function's arguments (under
-            io_stream: the stream word types, ``nnet::array`` of elements).
+            io_stream: the stream word types, ``nnet::array`` of elements): a string, or a
+            list with one per input/output.
         io_type: ``"io_parallel"`` (arrays) or ``"io_stream"`` (hls::stream of words).
 
     Raises:
-        ValueError: an unknown io_type.
+        ValueError: an unknown io_type, or type lists whose lengths differ from the sizes'.
     """
     if io_type not in ("io_parallel", "io_stream"):
         raise ValueError(f"unknown io_type {io_type!r}; valid: io_parallel, io_stream")
-    stream = io_type == "io_stream"
+    n_ins, n_outs = [int(n) for n in _as_list(n_in)], [int(n) for n in _as_list(n_out)]
+    in_ts, out_ts = [str(t) for t in _as_list(input_type)], [str(t) for t in _as_list(output_type)]
+    if len(in_ts) != len(n_ins) or len(out_ts) != len(n_outs):
+        raise ValueError(f"{len(n_ins)} input sizes with {len(in_ts)} input types, {len(n_outs)} output sizes with "
+                         f"{len(out_ts)} output types: give one type per input and output")
+    offsets = lambda ns: [sum(ns[:k]) for k in range(len(ns))]  # noqa: E731
+    ins = list(zip(n_ins, in_ts, offsets(n_ins)))
+    outs = list(zip(n_outs, out_ts, offsets(n_outs)))
+    call = (_call_stream if io_type == "io_stream" else _call_parallel)(project, ins, outs)
     entries = "".join(f'{{"{n}", {s}}}, ' for n, s in traced) + "{NULL, 0}"
     text = (
-        _TEMPLATE.replace("@CALL@", _CALL_STREAM if stream else _CALL_PARALLEL)
-        .replace("@OUT_ELEM@", f"{output_type}::value_type" if stream else output_type)
+        _TEMPLATE.replace("@CALL@", call)
         .replace("@PROJECT@", project)
-        .replace("@N_IN@", str(n_in))
-        .replace("@N_OUT@", str(n_out))
+        .replace("@N_IN@", str(sum(n_ins)))
+        .replace("@N_OUT@", str(sum(n_outs)))
         .replace("@TRACED@", entries)
-        .replace("@INPUT_T@", input_type)
-        .replace("@OUTPUT_T@", output_type)
     )
     path = Path(path)
     path.write_text(text)

@@ -4,6 +4,10 @@
 ``tb_output_predictions.dat`` (written by ``hls.convert`` from
 ``kappa.predict_quantized``) and, on a mismatch, re-runs the first mismatching
 sample with layer tracing to name the first layer where firmware and Python part.
+
+A model with several outputs has them concatenated on each line (the top function's order,
+as hls4ml's testbench writes them); output indices run over that concatenation and each
+output's differences are measured in LSBs of its own type (the manifest's ``outputs``).
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ class ComparisonReport:
         samples: N, number of samples simulated.
         outputs: N * n_out, number of output values compared.
         mismatches: number of output values whose bits differ.
-        max_abs_diff_lsb: max |firmware - python| in LSBs of the output type.
-        per_output_mismatches: length n_out, mismatch count per output index.
+        max_abs_diff_lsb: max |firmware - python| in LSBs of the output type (of each
+            output's own type, for several outputs).
+        per_output_mismatches: length n_out (all outputs' values, concatenated), mismatch
+            count per output index.
         first_mismatches: up to 10 ``{"sample", "output", "expected", "got"}`` records.
         output_type: the output ``result_t`` as a string.
         divergence: on a mismatch, the first layer that differs (None if all match or
@@ -145,6 +151,10 @@ def compare(project_dir, *, quiet: bool = True, trace: bool = True) -> Compariso
         raise ValueError(f"C simulation produced shape {got.shape}, expected outputs have shape {expected.shape}")
     diff = got != expected
     idx = np.argwhere(diff)
+    lsb = np.full(expected.shape[1], out_t.lsb)
+    if len(manifest.get("outputs") or []) > 1:  # each output's differences in its own LSBs
+        lsb = np.concatenate([np.full(int(o["size"]), FixedPointType.from_string(o["type"]).lsb)
+                              for o in manifest["outputs"]])
     first = [
         {"sample": int(i), "output": int(j), "expected": float(expected[i, j]), "got": float(got[i, j])}
         for i, j in idx[:10]
@@ -154,10 +164,11 @@ def compare(project_dir, *, quiet: bool = True, trace: bool = True) -> Compariso
         samples=int(expected.shape[0]),
         outputs=int(expected.size),
         mismatches=int(diff.sum()),
-        max_abs_diff_lsb=float(np.max(np.abs(got - expected)) / out_t.lsb) if expected.size else 0.0,
+        max_abs_diff_lsb=float(np.max(np.abs(got - expected) / lsb)) if expected.size else 0.0,
         per_output_mismatches=[int(v) for v in diff.sum(axis=0)],
         first_mismatches=first,
-        output_type=str(out_t),
+        output_type=", ".join(o["type"] for o in manifest["outputs"]) if len(manifest.get("outputs") or []) > 1
+        else str(out_t),
         compiled=run.compiled,
         compile_seconds=run.compile_seconds,
         run_seconds=run.run_seconds,
@@ -195,8 +206,14 @@ def locate_divergence(project_dir, sample: int) -> LayerDivergence | None:
     km = keras.models.load_model(project_dir / "keras_model.keras", compile=False)
     precision = PrecisionDict.load(project_dir / "precision.yaml")
     manifest = json.loads((project_dir / "manifest.json").read_text())
-    x = np.loadtxt(project_dir / "tb_data" / "tb_input_features.dat", ndmin=2)[sample : sample + 1]
-    x = x.reshape((1, *(int(d) for d in km.inputs[0].shape[1:])))
+    row = np.loadtxt(project_dir / "tb_data" / "tb_input_features.dat", ndmin=2)[sample : sample + 1]
+    xs, off = [], 0
+    for t in km.inputs:  # the inputs, concatenated on the line in model.inputs order
+        shape = tuple(int(d) for d in t.shape[1:])
+        n = int(np.prod(shape))
+        xs.append(row[:, off : off + n].reshape((1, *shape)))
+        off += n
+    x = xs if len(xs) > 1 else xs[0]
     opts = {k: manifest[k] for k in ("io_type", "strategy", "reuse_factor", "layer_options") if k in manifest}
     for name, out in layer_outputs(km, precision, x, **opts):
         f, p = fw.get(name), out.ravel()

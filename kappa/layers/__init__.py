@@ -3,7 +3,7 @@ Keras model into firmware steps.
 
 Each family module (``dense``, ``conv``, ``depthwise``, ``pooling``, ``reshape``,
 ``spatial``, ``activations``, ``relu_variants``, ``softmax``, ``batchnorm``, ``embedding``,
-``noop``) holds its parse rule, numpy firmware forward, TensorFlow training forward
+``noop``, ``merge``) holds its parse rule, numpy firmware forward, TensorFlow training forward
 and hls4ml precision keys (see :mod:`kappa.layers.base`). :data:`REGISTRY` maps Keras
 class names to families, as hls4ml maps each Keras layer class to one handler. Adding a
 layer kind is one new module plus one line in :data:`FAMILIES`.
@@ -16,7 +16,9 @@ into its own steps; imports the activation families) and the straight-through he
 :func:`build_plan` is the one parser of Keras models: the firmware forward
 (:mod:`kappa.firmware_forward`), the training forward (:mod:`kappa.training_forward`)
 and the converter (``hls.convert``) all use it, so they accept and refuse the same
-models with the same messages. No TensorFlow import at module level.
+models with the same messages. It walks the model's graph (:mod:`kappa.layers.graph`:
+inputs, layers in topological order with the layers they read, outputs), so a plan is a
+DAG: every step names its input step(s). No TensorFlow import at module level.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from .dense import DENSE
 from .depthwise import DEPTHWISE
 from .embedding import EMBEDDING
 from .fused import fused_fields, fused_options
+from .graph import ModelGraph, is_chain, model_graph
+from .merge import MERGE
 from .noop import NOOP
 from .pooling import POOLING
 from .relu_variants import PRELU
@@ -49,11 +53,12 @@ from .softmax import SOFTMAX
 from .spatial import SPATIAL
 
 FAMILIES: tuple[LayerFamily, ...] = (DENSE, CONV, POOLING, RESHAPE, ACTIVATION_LAYERS, SOFTMAX, BATCHNORM, NOOP,
-                                     SPATIAL, DEPTHWISE, PRELU, EMBEDDING)
+                                     SPATIAL, DEPTHWISE, PRELU, EMBEDDING, MERGE)
 REGISTRY: dict[str, LayerFamily] = {cls: fam for fam in FAMILIES for cls in fam.keras_classes}
 
 __all__ = ["FAMILIES", "REGISTRY", "SUPPORTED_LAYERS_STRICT", "FirmwareOptions", "LayerFamily", "Step",
-           "build_plan", "chain_layers", "fields_by_layer", "same_variable", "index_of", "IO_TYPES", "STRATEGIES"]
+           "build_plan", "chain_layers", "fields_by_layer", "same_variable", "index_of", "IO_TYPES", "STRATEGIES",
+           "ModelGraph", "model_graph", "is_chain", "plan_outputs", "input_value_type"]
 
 
 def _unsupported_class(layer) -> ValueError:
@@ -129,7 +134,8 @@ def family_of(layer, *, strict: bool) -> LayerFamily:
 def build_plan(
     keras_model, precision: Any = None, opts: FirmwareOptions | None = None, *, strict: bool = True
 ) -> list[Step]:
-    """Parse a single-input, single-output chain of Keras layers into firmware steps.
+    """Parse a Keras model (a chain, or a graph with branches, several inputs and outputs)
+    into firmware steps.
 
     Args:
         keras_model: a built Keras 3 model (functional or Sequential).
@@ -140,32 +146,59 @@ def build_plan(
             in float (training only).
 
     Returns:
-        list of :class:`Step` in execution order (the input layer excluded); passthrough
-        steps (Flatten, Reshape, inserted padding) carry the previous result type.
+        list of :class:`Step` in topological order (the input layers excluded); each step's
+        ``inputs`` names the steps or model inputs it reads (the model's outputs are the
+        last steps of the layers :func:`model_graph` lists); passthrough steps (Flatten,
+        Reshape, inserted padding) carry their input's result type.
 
     Raises:
         ValueError: an unsupported layer (names it, its type and the supported set), a
             configuration of a layer kappa cannot emulate (names the layer, the reason and
-            what would work instead), several inputs/outputs or a branching graph.
+            what would work instead), a layer used twice.
     """
-    from .. import precision as _p
-
     opts = opts or FirmwareOptions()
     ctx = ParseContext(precision, opts, strict, list(keras_model.trainable_variables))
-    steps: list[Step] = []
-    prev_t = ctx.dtype(_p.INPUT_LAYER, "value")
-    layers = chain_layers(keras_model)
+    graph = model_graph(keras_model)
+    layers = [layer for layer, _ in graph.layers]
     _check_layer_options(
         opts, {layer.name: family_of(layer, strict=strict) for layer in layers}, {layer.name: layer for layer in layers}
     )
-    for layer in layers:
+    steps: list[Step] = []
+    types = {name: input_value_type(precision, name) for name in graph.inputs}
+    last = {name: name for name in graph.inputs}  # Keras layer or input -> the step holding its output
+    for layer, preds in graph.layers:
         fam = family_of(layer, strict=strict)
+        srcs = tuple(last[p] for p in preds)
         for st in fam.parse(layer, ctx):
+            st.inputs = srcs
             if st.family.passthrough:
-                st.types["result"] = prev_t
+                st.types["result"] = types[srcs[0]] if srcs else None
             steps.append(st)
-            prev_t = st.types.get("result")
+            types[st.name] = st.types.get("result")
+            srcs = (st.name,)
+        last[layer.name] = srcs[0]
     return steps
+
+
+def plan_outputs(keras_model, steps: list[Step]) -> tuple[str, ...]:
+    """The names of the steps holding ``keras_model``'s outputs, in ``model.outputs`` order."""
+    by_keras = {}
+    for st in steps:
+        by_keras[st.keras_name] = st.name  # the last step of each Keras layer
+    return tuple(by_keras[name] for name in model_graph(keras_model).outputs)
+
+
+def input_value_type(precision, name: str):
+    """The type of the model input ``name``: its own ``value`` entry in the PrecisionDict (a
+    multi-input model may type each input), else ``input.value`` (else ``default.value``);
+    None without a PrecisionDict."""
+    from .. import precision as _p
+
+    if precision is None:
+        return None
+    if name in precision.layers and precision.to_dict()[name].get("value") is not None:
+        return precision.dtype(name, "value")
+    return precision.dtype(_p.INPUT_LAYER, "value")
 
 
 def _check_layer_options(opts: FirmwareOptions, families: dict, layers: dict) -> None:
@@ -190,9 +223,11 @@ def _check_layer_options(opts: FirmwareOptions, families: dict, layers: dict) ->
 
 
 def fields_by_layer(keras_model, *, strict: bool = False) -> dict[str, tuple[str, ...]]:
-    """``{Keras layer name: PrecisionDict fields it has}`` (for ``PrecisionDict.validate``)."""
-    out = {}
-    for layer in chain_layers(keras_model):
+    """``{Keras layer name: PrecisionDict fields it has}`` (for ``PrecisionDict.validate``);
+    a model input has the field ``value`` (its own type, overriding ``input.value``)."""
+    graph = model_graph(keras_model)
+    out = {name: ("value",) for name in graph.inputs}
+    for layer, _ in graph.layers:
         try:
             fam = family_of(layer, strict=strict)
             own = fam.fields

@@ -31,7 +31,8 @@ IO_TYPES = ("io_parallel", "io_stream")
 STRATEGIES = ("Latency", "Resource")
 SUPPORTED_LAYERS_STRICT = (
     "InputLayer",
-    "Dense (activation None/'linear', 'relu', 'sigmoid', 'tanh', 'softmax'; 1-D input)",
+    "Dense (activation None/'linear', 'relu', 'sigmoid', 'tanh', 'softmax'; on a 1-D input, or point-wise on a "
+    "(n, features) or (h, w, features) input as hls4ml's pointwise convolution, softmax excepted)",
     "Conv1D, Conv2D (channels_last, padding 'valid'/'same', any strides, dilation 1, "
     "activation 'linear'/'relu'/'sigmoid'/'tanh')",
     "MaxPooling1D/2D, AveragePooling1D/2D (padding 'valid'; 'same' under io_parallel)",
@@ -47,6 +48,8 @@ SUPPORTED_LAYERS_STRICT = (
     "BatchNormalization (last axis; a separate hls4ml layer)",
     "Dropout, SpatialDropout1D/2D/3D, GaussianDropout, AlphaDropout (identities, removed by hls4ml); "
     "GaussianNoise, ActivityRegularization (identities; hls.convert refuses them: remove them)",
+    "Add, Subtract, Multiply, Average, Maximum, Minimum (two inputs of one shape), Concatenate (two inputs, any "
+    "sample axis); functional models with branches, several inputs and several outputs",
 )
 """Layers kappa emulates bit for bit (``strict=True``), in io_parallel and io_stream."""
 
@@ -105,7 +108,10 @@ class Step:
             family uses them; None = floating point (no PrecisionDict).
         var_index: ``kernel``/``bias``/``gamma``/``beta`` -> index into the Keras
             model's ``trainable_variables`` (training).
-        in_shape, out_shape: per-sample shapes (channels_last), e.g. ``(8, 8, 1)``.
+        in_shape, out_shape: per-sample shapes (channels_last), e.g. ``(8, 8, 1)`` (a merge:
+            its first input's shape; all of them in ``attrs["in_shapes"]``).
+        inputs: the names of the steps (or model inputs) this step reads, in argument
+            order; set by :func:`kappa.layers.build_plan` (one name, except for merges).
     """
 
     name: str
@@ -117,6 +123,7 @@ class Step:
     var_index: dict = field(default_factory=dict)
     in_shape: tuple = ()
     out_shape: tuple = ()
+    inputs: tuple = ()
 
     @property
     def kind(self) -> str:
@@ -145,6 +152,8 @@ class LayerFamily:
     firmware_exact: bool = True
     #: Per-layer, non-type options the family takes (``layer_options``).
     options: tuple[str, ...] = ()
+    #: True: ``forward``/``forward_tf``/``check`` take lists of inputs and input types (merges).
+    multi_input: bool = False
 
     # ---------------------------------------------------------------- parsing
     def parse(self, layer, ctx: "ParseContext") -> list[Step]:  # pragma: no cover - abstract

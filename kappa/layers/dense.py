@@ -474,7 +474,20 @@ def matrix_arith_tf(x, w, b, step: Step, in_t, fwd):
 
 # --------------------------------------------------------------------- the family
 class DenseFamily(LayerFamily):
-    """``keras.layers.Dense`` on a 1-D input (apply ``Flatten`` first to images)."""
+    """``keras.layers.Dense`` on a 1-D input, or point-wise on a rank-2/3 input.
+
+    Point-wise (``(n, features)`` or ``(h, w, features)`` inputs, as Deep Sets and
+    interaction networks use it): hls4ml 1.3.0's ``ReplaceMultidimensionalDenseWithConv``
+    pass (``model/optimizer/passes/multi_dense.py``) replaces the layer by a Conv1D/Conv2D of
+    kernel 1 under the same name, which its ``optimize_pointwise_conv`` pass makes a
+    ``PointwiseConv1D/2D`` (io_parallel: ``pointwise_conv_1d_latency_cl`` in
+    ``nnet_conv1d_latency.h``; io_stream: ``pointwise_mult_buffer`` in
+    ``nnet_sepconv1d_stream.h``). Both run, per position, the Dense arithmetic of the module
+    docstring on that position's features (products cast to ``accum_t``, the accumulator
+    starting at the cast bias, channels in order, the result cast): so kappa computes the
+    Dense on every position. Refused: inputs of rank above 3 (and, by the softmax family, a
+    fused softmax on such an input).
+    """
 
     name = "dense"
     keras_classes = ("Dense",)
@@ -482,11 +495,13 @@ class DenseFamily(LayerFamily):
 
     def parse(self, layer, ctx: ParseContext) -> list[Step]:
         in_shape, out_shape = shape_of(layer.input), shape_of(layer.output)
-        if len(in_shape) != 1:
-            raise unsupported(layer, f"Dense on a {len(in_shape)}-D input of shape {in_shape} (hls4ml computes it "
-                              "as a pointwise convolution)", "put a Flatten layer before it")
+        if len(in_shape) > 3:
+            raise unsupported(layer, f"Dense on a {len(in_shape)}-D input of shape {in_shape} (hls4ml replaces a "
+                              "Dense on a 2-D or 3-D input by a pointwise convolution, and refuses higher ranks)",
+                              "reshape the input to (positions, features) or put a Flatten layer before it")
         act_steps, fused = fused_activation_steps(layer, ctx, out_shape)
-        step = Step(layer.name, self, layer.name, layer, {"use_bias": bool(layer.use_bias), "fused": fused},
+        attrs = {"use_bias": bool(layer.use_bias), "fused": fused, "pointwise": len(in_shape) > 1}
+        step = Step(layer.name, self, layer.name, layer, attrs,
                     weighted_types(ctx, layer.name, fused), ctx.var_index(layer), in_shape, out_shape)
         return [step, *act_steps]
 
@@ -495,11 +510,20 @@ class DenseFamily(LayerFamily):
 
     def forward(self, step, x, in_t, opts):
         arrays = {k: a for k, _, a, _ in weighted_arrays(step)}
-        return matrix_arith(x, arrays["weight"], arrays.get("bias"), step.types, in_t, step.name)
+        w = arrays["weight"]
+        if step.attrs.get("pointwise"):  # every position is one Dense on its features
+            y = matrix_arith(x.reshape(-1, w.shape[0]), w, arrays.get("bias"), step.types, in_t, step.name)
+            return y.reshape((x.shape[0], *step.out_shape))
+        return matrix_arith(x, w, arrays.get("bias"), step.types, in_t, step.name)
 
     def forward_tf(self, step, x, in_t, fwd):
         w = fwd.param(step, "kernel")
         b = fwd.param(step, "bias") if step.attrs["use_bias"] else None
+        if step.attrs.get("pointwise"):
+            import tensorflow as tf
+
+            y = matrix_arith_tf(tf.reshape(x, [-1, int(w.shape[0])]), w, b, step, in_t, fwd)
+            return tf.reshape(y, [-1, *step.out_shape])
         return matrix_arith_tf(x, w, b, step, in_t, fwd)
 
     def hls_precision(self, step):

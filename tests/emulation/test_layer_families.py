@@ -211,7 +211,8 @@ def test_precision_fields_per_layer_kind():
             keras.layers.Conv1D(2, 3, padding="causal", name="cau"),
             r"'cau' \(Conv1D\): padding 'causal' .* use 'valid' or 'same'",
         ),
-        (keras.layers.Dense(2, name="dd"), r"'dd' \(Dense\): Dense on a 2-D input .* put a Flatten layer before it"),
+        (keras.layers.Dense(2, activation="softmax", name="dd"),
+         r"'dd' \(Dense\): softmax over a 2-D input of shape \(8, 2\) is not emulated; apply it to a 1-D input"),
         (
             keras.layers.Conv1D(2, 3, activation="elu", name="th"),
             r"'th' \(Conv1D\): fused activation 'elu' is not "

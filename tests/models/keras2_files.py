@@ -30,6 +30,8 @@ _KEYS = {
     "Flatten": (),
     "Activation": ("activation",),
     "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale"),
+    "Add": (), "Subtract": (), "Multiply": (), "Average": (), "Maximum": (), "Minimum": (),
+    "Concatenate": ("axis",),
 }
 
 
@@ -52,10 +54,12 @@ def _spec(layer) -> dict:
 
 
 def write_keras2(model, directory: Path, stem: str, *, list_form: bool) -> tuple[Path, Path]:
-    """``(<stem>.json, <stem>_weights.h5)`` of ``model`` (a single-input chain) in Keras 2 form.
+    """``(<stem>.json, <stem>_weights.h5)`` of ``model`` in Keras 2 form.
 
     ``list_form``: Keras 2.0's Sequential JSON (``config`` is the list of layers, the first
-    carrying ``batch_input_shape``); else Keras 2.2's functional JSON with an InputLayer.
+    carrying ``batch_input_shape``; a single-input chain); else Keras 2.2's functional JSON
+    with its InputLayers, every layer's ``inbound_nodes`` (``[[[name, 0, 0, {}], ...]]``, two
+    entries for a merge) and ``input_layers``/``output_layers``: any graph.
     """
     import h5py
 
@@ -66,16 +70,19 @@ def write_keras2(model, directory: Path, stem: str, *, list_form: bool) -> tuple
         specs[0]["config"]["batch_input_shape"] = batch_shape
         doc = {"class_name": "Sequential", "config": specs, "keras_version": "2.0.0", "backend": "tensorflow"}
     else:
-        prev = "input_1"
+        from kappa.layers import model_graph
+
+        graph = model_graph(model)
+        preds = {layer.name: p for layer, p in graph.layers}
         for s in specs:
             s["name"] = s["config"]["name"]
-            s["inbound_nodes"] = [[[prev, 0, 0, {}]]]
-            prev = s["name"]
-        inp = {"class_name": "InputLayer", "name": "input_1", "inbound_nodes": [],
-               "config": {"batch_input_shape": batch_shape, "dtype": "float32", "name": "input_1", "sparse": False}}
+            s["inbound_nodes"] = [[[p, 0, 0, {}] for p in preds[s["name"]]]]
+        inps = [{"class_name": "InputLayer", "name": n, "inbound_nodes": [],
+                 "config": {"batch_input_shape": [None, *[int(d) for d in t.shape[1:]]], "dtype": "float32",
+                            "name": n, "sparse": False}} for n, t in zip(graph.inputs, model.inputs)]
         doc = {"class_name": "Model", "keras_version": "2.2.4", "backend": "tensorflow",
-               "config": {"name": stem, "layers": [inp, *specs], "input_layers": [["input_1", 0, 0]],
-                          "output_layers": [[prev, 0, 0]]}}
+               "config": {"name": stem, "layers": [*inps, *specs], "input_layers": [[n, 0, 0] for n in graph.inputs],
+                          "output_layers": [[n, 0, 0] for n in graph.outputs]}}
     arch = Path(directory) / f"{stem}.json"
     arch.write_text(json.dumps(doc, indent=1))
     weights = Path(directory) / f"{stem}_weights.h5"

@@ -195,8 +195,8 @@ def test_refusals_name_the_true_culprit(tmp_path):
     w = FIXTURES / "KERAS_3layer_weights.h5"
     with pytest.raises(ValueError, match=r"cannot load layer 'gar_1' \(GarNet\): not a layer class"):
         load_model(_two_input_json(tmp_path, "GarNet"), w)  # the GarNet layer, not the second InputLayer
-    with pytest.raises(ValueError, match=r"2 inputs \(input_1, input_2\): input 'input_2' feeds layer 'gar_1' "
-                                         r"\(Dense\); kappa loads single-input chains"):
+    with pytest.raises(ValueError, match=r"layer 'gar_1' \(Dense\) reads 2 tensors \(input_1, input_2\); only the "
+                                         r"merge layers \(Add, .*\) take several inputs"):
         load_model(_two_input_json(tmp_path, "Dense"), w)
     with pytest.raises(ValueError, match=r"layer #0 of the Sequential config is not a layer spec"):
         model_from_config({"class_name": "Sequential", "config": ["Dense"]})
@@ -233,3 +233,39 @@ def test_emulator_runs_noops_as_identities_and_convert_names_the_ones_hls4ml_lac
     assert "'noise' (GaussianNoise): hls4ml 1.3.0 has no converter" in str(exc.value)
     assert "'areg' (ActivityRegularization)" in str(exc.value)
     assert "'drop'" not in str(exc.value) and not (tmp_path / "prj").exists()
+
+
+def _graph_model():
+    """Two inputs, a branch, a skip connection with Add, a Concatenate, two outputs."""
+    import keras
+
+    keras.utils.set_random_seed(11)
+    a, b = keras.Input((5,), name="in_a"), keras.Input((3,), name="in_b")
+    h = keras.layers.Dense(5, activation="relu", name="d0")(a)
+    h = keras.layers.Dropout(0.3, name="drop")(h)
+    s = keras.layers.Add(name="skip")([h, a])
+    c = keras.layers.Concatenate(name="cat")([s, b])
+    o1 = keras.layers.Dense(2, name="head1")(c)
+    o2 = keras.layers.Maximum(name="mx")([keras.layers.Dense(5, name="d1")(c), s])
+    return keras.Model([a, b], [o1, o2])
+
+
+@pytest.mark.parametrize("fmt", ["keras3", "keras2_json"])
+def test_graph_models_load_in_keras3_and_keras2_formats(tmp_path, fmt):
+    from keras2_files import write_keras2
+
+    from kappa.loading import load_model
+
+    model = _graph_model()
+    if fmt == "keras3":
+        model.save(tmp_path / "g.keras")
+        loaded = load_model(tmp_path / "g.keras")
+    else:
+        arch, weights = write_keras2(model, tmp_path, "g", list_form=False)
+        loaded = load_model(arch, weights)
+    assert [t.name for t in loaded.inputs] == ["in_a", "in_b"] and len(loaded.outputs) == 2
+    assert "drop" not in [la.name for la in loaded.layers]  # the inference no-op is dropped inside the graph
+    rng = np.random.default_rng(3)
+    X = [rng.normal(size=(16, 5)).astype(np.float32), rng.normal(size=(16, 3)).astype(np.float32)]
+    for u, v in zip(loaded.predict(X, verbose=0), model.predict(X, verbose=0)):
+        np.testing.assert_array_equal(u, v)

@@ -173,12 +173,15 @@ def test_keras_model_shape_mismatch_with_dataset(ds):
         KerasModel(_chain(keras.layers.Dense(2), n_in=5), ds)
 
 
-def test_keras_model_rejects_branching_graph():
+def test_keras_model_takes_graphs_but_not_shared_layers():
     inp = keras.Input((4,))
     a = keras.layers.Dense(3, name="a")(inp)
     b = keras.layers.Dense(3, name="b")(inp)
-    with pytest.raises(ValueError):
-        KerasModel(keras.Model(inp, keras.layers.Add()([a, b])))
+    m = KerasModel(keras.Model(inp, keras.layers.Add(name="sum")([a, b])))  # a branching graph
+    assert m.input_shape == (4,) and m.output_shape == (3,)
+    shared = keras.layers.Dense(4, name="shared")
+    with pytest.raises(ValueError, match=r"layer 'shared' is used 2 times; kappa supports each layer once"):
+        KerasModel(keras.Model(inp, shared(shared(inp))))
 
 
 # ------------------------------------------------------- variable <-> precision fields
