@@ -9,6 +9,9 @@
   holding kappa's ``manifest.json`` (:func:`check_replaceable`); anything else is
   refused even with ``force``, naming what is there.
 * Paths derived from config values are confined to their base folder (:func:`confined`).
+* Clearing: every folder kappa empties or deletes goes through :func:`clear_dir` /
+  :func:`remove_dir`, which first check (:func:`check_owned_dir`) that it is a real directory
+  inside the output kappa owns, reached through no symbolic link.
 * Publishing: a project is built in a hidden sibling directory and moved into place
   with SIGINT/SIGTERM blocked (:func:`publish`); :func:`interruptible` turns SIGTERM into
   ``KeyboardInterrupt`` so that cleanup code runs, leaving the previous state or nothing.
@@ -24,6 +27,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -295,7 +299,8 @@ def remove_staging(tmp: Path) -> None:
     """Delete a staging directory and the parent folders :func:`staging_dir` created
     (signals deferred so that everything is removed)."""
     with signals_blocked():
-        shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            remove_dir(tmp, tmp.parent, ignore_errors=True)
         for parent in _CREATED_PARENTS.pop(tmp, []):  # deepest first
             with contextlib.suppress(OSError):
                 parent.rmdir()  # only if still empty
@@ -326,7 +331,8 @@ def publish(tmp: Path, final: Path) -> None:
                 old.rename(final)
             raise
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                remove_dir(old, final.parent, ignore_errors=True)
 
 
 def write_atomic(path: Path, text: str) -> Path:
@@ -337,3 +343,67 @@ def write_atomic(path: Path, text: str) -> Path:
     tmp.write_text(text)
     os.replace(tmp, path)
     return path
+
+
+# ------------------------------------------------------------------ clearing owned folders
+def check_owned_dir(path, owner) -> Path:
+    """Check that ``path`` may be emptied or deleted by kappa: a real directory inside the
+    folder ``owner`` (which kappa owns, e.g. a sweep's output), reached from ``owner`` through
+    no symbolic link (every component checked with ``lstat``), and resolving inside the
+    resolved ``owner`` (``owner`` itself may be reached through a link the user made).
+
+    Returns:
+        The absolute path (``os.path.abspath``; not resolved).
+
+    Raises:
+        FileExistsError: ``path`` is outside ``owner``, or it or a folder between ``owner``
+            and it is a symbolic link or not a directory (the message names it); a missing
+            ``path`` is refused too (there is nothing to clear).
+    """
+    root, p = Path(os.path.abspath(owner)), Path(os.path.abspath(path))
+    if p == root or not p.is_relative_to(root):
+        raise FileExistsError(f"{p} is not inside {root}, the folder kappa owns; kappa never clears it")
+    cur = root
+    for part in p.relative_to(root).parts:
+        cur = cur / part
+        try:
+            mode = os.lstat(cur).st_mode
+        except FileNotFoundError:
+            raise FileExistsError(f"{cur} does not exist; nothing to clear") from None
+        if stat.S_ISLNK(mode):
+            raise FileExistsError(f"{cur} is a symbolic link (to {os.path.realpath(cur)}); kappa never clears or "
+                                  f"replaces a folder through a link: remove the link")
+        if not stat.S_ISDIR(mode):
+            raise FileExistsError(f"{cur} is not a directory; kappa never clears it")
+    if not Path(os.path.realpath(p)).is_relative_to(os.path.realpath(root)):
+        raise FileExistsError(f"{p} resolves to {os.path.realpath(p)}, outside {root}; kappa never clears it")
+    return p
+
+
+def clear_dir(path, owner, keep: tuple = ()) -> Path:
+    """Remove everything in ``path`` except the names in ``keep`` (kept only when they
+    are not symbolic links), after :func:`check_owned_dir`. Links inside it are removed as links (never followed);
+    subfolders are removed with ``shutil.rmtree`` (which does not follow links either).
+
+    Raises:
+        FileExistsError: as :func:`check_owned_dir`. OSError: a file cannot be removed.
+    """
+    p = check_owned_dir(path, owner)
+    for child in p.iterdir():
+        if child.name in keep and not child.is_symlink():
+            continue
+        if stat.S_ISDIR(os.lstat(child).st_mode):
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    return p
+
+
+def remove_dir(path, owner, ignore_errors: bool = False) -> None:
+    """Delete the folder ``path`` and everything in it, after :func:`check_owned_dir`.
+
+    Raises:
+        FileExistsError: as :func:`check_owned_dir` (also with ``ignore_errors``, which
+            only skips files that cannot be removed). OSError: it cannot be removed.
+    """
+    shutil.rmtree(check_owned_dir(path, owner), ignore_errors=ignore_errors)

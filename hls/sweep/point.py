@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import socket
 import time
 import traceback
@@ -114,13 +113,16 @@ def synthesis_figures(project_dir: Path) -> dict:
 
 
 def run_point(
-    config: dict, point_dir: str, synth: bool = False, point_id: str = "", values: dict | None = None
+    config: dict, point_dir: str, synth: bool = False, point_id: str = "", values: dict | None = None,
+    owner: str | None = None,
 ) -> dict:
     """Run one point: the main job into ``point_dir/project``, then ``point_dir/result.json``.
 
     Anything left by an earlier attempt in ``point_dir`` (a worker lost mid-point) is
-    removed first, except ``attempts.jsonl``, which gets one line per attempt (host, pid,
-    start time). A job error is recorded (status ``failed``, ``error``, ``traceback``),
+    removed first (:func:`hls.safety.clear_dir`: only if ``point_dir`` is a real directory
+    inside ``owner``, the sweep's output, default the folder above ``point_dir``'s parent,
+    reached through no symbolic link; else FileExistsError), except ``attempts.jsonl``, which
+    gets one line per attempt (host, pid, start time). A job error is recorded (status ``failed``, ``error``, ``traceback``),
     training divergence as status ``diverged``; neither is raised. ``result.json`` is
     written to a temporary name and renamed, so it is either absent or complete.
 
@@ -136,17 +138,16 @@ def run_point(
 
     import_tensorflow()  # before the job's imports: no absl/cudart lines from the worker (remote ones too)
     from ..jobs.job import TrainingFailedError, json_default, run_job
+    from ..safety import check_owned_dir, clear_dir
 
     t0 = time.perf_counter()
     d = Path(point_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    for child in d.iterdir():
-        if child.name == ATTEMPTS:
-            continue
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
+    owner = Path(owner) if owner is not None else d.parent.parent
+    if not (d.exists() or d.is_symlink()):
+        if d.parent != owner:
+            check_owned_dir(d.parent, owner)
+        d.mkdir(parents=True)
+    d = clear_dir(d, owner, keep=(ATTEMPTS,))
     with open(d / ATTEMPTS, "a") as f:
         f.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}) + "\n")
     import yaml

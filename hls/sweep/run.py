@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..safety import write_atomic
-from .spec import MANIFEST, Point, Sweep, SweepError, check_output, load_sweep
+from .lock import acquire, release
+from .spec import MANIFEST, MAX_POINTS, Point, Sweep, SweepError, check_output, load_sweep
 
 POINTS_DIR = "points"
 RESULT = "result.json"
@@ -70,7 +71,8 @@ def default_workers() -> int:
 
 
 def run(sweep: Sweep | str | Path, output: str | Path, *, workers: int | None = None, scheduler: str | None = None,
-        force: bool = False, progress: bool = True, retries: int = 2, connect_timeout: float = 30) -> SweepResult:
+        force: bool = False, progress: bool = True, retries: int = 2, connect_timeout: float = 30,
+        max_points: int = MAX_POINTS) -> SweepResult:
     """Run every point of a sweep on Dask and write ``results.csv``, ``results.parquet``,
     ``pareto.png`` and ``report.md`` into ``output``.
 
@@ -87,13 +89,19 @@ def run(sweep: Sweep | str | Path, output: str | Path, *, workers: int | None = 
             own errors are recorded, not raised); a point whose worker died is rescheduled
             by the scheduler (``distributed.scheduler.allowed-failures``).
         connect_timeout: seconds to wait for ``scheduler``.
+        max_points: refuse a sweep file with more points (:func:`hls.sweep.spec.load_sweep`).
+
+    The sweep holds a lock on ``output`` while it runs (:mod:`hls.sweep.lock`), and every
+    point folder that already exists must be a real directory inside ``output`` (no symbolic
+    link), checked before any cluster starts.
 
     Returns:
         :class:`SweepResult`. Points that already have a ``result.json`` (status other than
         ``failed``) are read back, not rerun, unless ``force``.
 
     Raises:
-        SweepError: invalid sweep file or output directory (nothing written), ``workers``
+        SweepError: invalid sweep file or output directory (nothing written), another sweep
+            running on ``output``, a point folder that is a link or leads outside, ``workers``
             and ``scheduler`` both given, ``workers < 1``, or a scheduler that cannot be
             reached (checked before anything is written).
         hls.vendor.synth.VendorToolNotFoundError: ``synth: true`` without the vendor tools.
@@ -103,7 +111,7 @@ def run(sweep: Sweep | str | Path, output: str | Path, *, workers: int | None = 
 
     t0 = time.perf_counter()
     if not isinstance(sweep, Sweep):
-        sweep = load_sweep(sweep)
+        sweep = load_sweep(sweep, max_points=max_points)
     if workers is not None and scheduler is not None:
         raise SweepError("give either workers (a LocalCluster) or scheduler (an existing cluster), not both")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -118,27 +126,52 @@ def run(sweep: Sweep | str | Path, output: str | Path, *, workers: int | None = 
         for b in sorted(backends):
             require_tools(b)
 
-    todo = [p for p in sweep.points if force or not _done(out, p)]
-    client = cluster = None
-    if todo:  # connect before writing anything: an unreachable scheduler leaves no trace
-        client, cluster = _connect(workers, scheduler, len(todo), connect_timeout)
+    _check_point_dirs(out, sweep)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    client = cluster = lock = None
     n_workers = 0
     try:
+        lock = acquire(out)
+        todo = [p for p in sweep.points if force or not _done(out, p)]
+        if todo:  # connect before writing anything else: an unreachable scheduler leaves no trace
+            client, cluster = _connect(workers, scheduler, len(todo), connect_timeout)
         (out / POINTS_DIR).mkdir(parents=True, exist_ok=True)
         man = out / MANIFEST
         if not man.exists():
             write_atomic(man, json.dumps(sweep.manifest(), indent=1, default=str) + "\n")
         if todo:
             n_workers = _execute(client, sweep, out, todo, run_point, progress=progress, retries=retries)
+        rows = [sweep_report.row(_read_result(out, p), sweep.keys) for p in sweep.points]
+        files = sweep_report.write_all(out, rows, sweep)
     finally:
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
-    rows = [sweep_report.row(_read_result(out, p), sweep.keys) for p in sweep.points]
-    files = sweep_report.write_all(out, rows, sweep)
+        if lock is not None:
+            release(lock)
+        if created and not any(out.iterdir()):
+            out.rmdir()
     return SweepResult(out, rows, ran=len(todo), skipped=len(sweep.points) - len(todo),
                        wall_seconds=time.perf_counter() - t0, workers=n_workers, files=files)
+
+
+def _check_point_dirs(out: Path, sweep: Sweep) -> None:
+    """Every existing ``points``/``points/<id>`` folder is a real directory inside ``out``.
+
+    Raises:
+        SweepError: naming the first that is a symbolic link or not a directory.
+    """
+    from ..safety import check_owned_dir
+
+    dirs = [out / POINTS_DIR] + [out / POINTS_DIR / p.id for p in sweep.points]
+    for d in dirs:
+        if d.exists() or d.is_symlink():
+            try:
+                check_owned_dir(d, out)
+            except FileExistsError as exc:
+                raise SweepError(f"{exc}; nothing was run") from None
 
 
 def _done(out: Path, p: Point) -> bool:
@@ -200,7 +233,7 @@ def _execute(client, sweep: Sweep, out: Path, todo: list, run_point, *, progress
     n_workers = len(client.scheduler_info().get("workers", {}))
     futures = {}
     for p in todo:
-        fut = client.submit(run_point, p.config, str(out / POINTS_DIR / p.id), sweep.synth, p.id, p.values,
+        fut = client.submit(run_point, p.config, str(out / POINTS_DIR / p.id), sweep.synth, p.id, p.values, str(out),
                             key=f"kappa-point-{p.id}", pure=False, retries=retries)
         futures[fut] = p
     bad = 0
@@ -219,7 +252,14 @@ def _execute(client, sweep: Sweep, out: Path, todo: list, run_point, *, progress
 
 
 def _record_failure(out: Path, p: Point, error: str) -> None:
+    from ..safety import check_owned_dir
+
     d = out / POINTS_DIR / p.id
-    d.mkdir(parents=True, exist_ok=True)
+    if not (d.exists() or d.is_symlink()):
+        d.mkdir(parents=True)
+    try:
+        check_owned_dir(d, out)
+    except FileExistsError:
+        return  # not kappa's folder (replaced meanwhile): write nothing there
     write_atomic(d / RESULT, json.dumps({"id": p.id, "values": p.values, "status": "failed", "error": error},
                                          indent=1) + "\n")

@@ -27,6 +27,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ from ..jobs.schema import HLS_KEYS, SPLIT_KEYS, TOP_KEYS, canonical_hls_key, key
 
 SWEEP_KEYS = ("base", "overrides", "grid", "zip", "synth")
 MANIFEST = "sweep.json"
+LOCK = ".kappa-sweep.lock"
+"""The lock file of a running sweep in its output folder (:mod:`hls.sweep.lock`)."""
+MAX_POINTS = 10_000
+"""Default cap on a sweep's number of points (``load_sweep(max_points=)``, ``kappa sweep --max-points``)."""
 
 
 class SweepError(ValueError):
@@ -83,10 +88,15 @@ class Sweep:
 # ----------------------------------------------------------------------------- sweep file
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | Path, max_points: int = MAX_POINTS) -> Sweep:
     """Read and validate a sweep file; nothing is run or written.
 
+    The number of points (the product of the factors' lengths) is counted before any point
+    is built, and a sweep with more than ``max_points`` is refused.
+
     Raises:
+        SweepError: more than ``max_points`` points (the message gives the count), or
+            ``max_points`` not a positive integer;
         SweepError: no such file, unknown sweep keys, a base config that does not load,
             a dotted key that is not in the job config schema (named, with the valid keys),
             a value that does not parse (type strings via ``FixedPointType.from_string``),
@@ -96,6 +106,8 @@ def load_sweep(path: str | Path) -> Sweep:
     """
     import yaml
 
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1:
+        raise SweepError(f"max_points must be a positive integer, got {max_points!r}")
     from ..jobs.paths import resolve_config
 
     try:
@@ -131,6 +143,11 @@ def load_sweep(path: str | Path) -> Sweep:
         _set(base_cfg, key, value)
 
     factors, keys = _factors(path, spec)
+    count = math.prod(len(f) for f in factors)
+    if count > max_points:
+        raise SweepError(f"{path}: the sweep has {count:,} points ({' x '.join(str(len(f)) for f in factors)}), "
+                         f"more than the limit of {max_points:,}; shrink the grid or raise the limit "
+                         "(--max-points N)")
     points, seen = [], {}
     for combo in itertools.product(*factors):
         values = {k: v for group in combo for k, v in group}
@@ -329,7 +346,7 @@ def check_output(sweep: Sweep, output: str | Path) -> Path:
         raise SweepError(f"output {out} exists and is not a directory")
     man = out / MANIFEST
     if not man.exists():
-        if any(out.iterdir()):
+        if any(p.name != LOCK for p in out.iterdir()):
             raise SweepError(
                 f"output {out} is not empty and holds no {MANIFEST}: not a sweep directory; "
                 f"choose a new or empty --output directory"

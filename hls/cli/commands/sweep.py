@@ -25,6 +25,8 @@ def add_arguments(ap) -> None:
     where.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per core)")
     where.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
     ap.add_argument("--force", action="store_true", help="rerun points that already have a result")
+    ap.add_argument("--max-points", type=int, default=None, metavar="N",
+                    help="refuse a sweep with more than N points (default 10000)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -35,9 +37,11 @@ def run(args) -> int:
         hls.sweep.SweepError / VendorToolNotFoundError: as :func:`hls.sweep.run`.
     """
     import hls.sweep
+    from hls.sweep.spec import MAX_POINTS
 
+    max_points = MAX_POINTS if args.max_points is None else args.max_points
     res = hls.sweep.run(args.sweep, args.output, workers=args.workers, scheduler=args.scheduler, force=args.force,
-                        progress=not args.quiet)
+                        progress=not args.quiet, max_points=max_points)
     counts: dict = {}
     for r in res.rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
