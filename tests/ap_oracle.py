@@ -308,10 +308,12 @@ def cxx() -> str:
 
 
 def cache_root() -> Path:
-    """Where compiled oracles are cached (``$KAPPA_AP_ORACLE_CACHE`` or the
-    system temp dir)."""
-    env = os.environ.get("KAPPA_AP_ORACLE_CACHE")
-    return Path(env) if env else Path(tempfile.gettempdir()) / "kappa-ap-oracle"
+    """Where compiled oracles are cached: the private per-user cache
+    ``$KAPPA_AP_ORACLE_CACHE`` or ``$XDG_CACHE_HOME/kappa/ap-oracle`` (``~/.cache/kappa/ap-oracle``),
+    mode 0700 and owner checked (:func:`kappa.cache.private_dir`)."""
+    from kappa.cache import private_dir
+
+    return private_dir("ap-oracle", "KAPPA_AP_ORACLE_CACHE")
 
 
 def _entry_code(e: Entry) -> str:
@@ -393,7 +395,9 @@ def build_oracle(entries: Iterable[Entry], *, jobs: int | None = None,
     env_key = (str(hdr), compiler, shutil.which(compiler), CXX_FLAGS, GENERATOR_VERSION)
     out_dir = cache_root() / _digest(cpp, env_key, entries)
     binary = out_dir / "ap_oracle"
-    if binary.is_file() and os.access(binary, os.X_OK):
+    from kappa.cache import store, verified
+
+    if verified(binary):  # stored with its sha256 (kappa.cache): a modified binary is rebuilt
         return BuildInfo(binary, True, 0.0, 0, len(entries))
 
     jobs = jobs or int(os.environ.get("KAPPA_AP_ORACLE_JOBS", 0)) or os.cpu_count() or 2
@@ -440,7 +444,8 @@ def build_oracle(entries: Iterable[Entry], *, jobs: int | None = None,
         res = subprocess.run([compiler, *CXX_FLAGS, *(str(u[0]) for u in units),
                               "-o", str(tmp_bin)], capture_output=True, text=True)
         if res.returncode == 0:
-            os.replace(tmp_bin, binary)
+            os.replace(tmp_bin, out_dir / f".ap_oracle.{os.getpid()}.tmp")
+            store(out_dir / f".ap_oracle.{os.getpid()}.tmp", binary)
             shutil.rmtree(obj_dir, ignore_errors=True)
         elif not binary.is_file():  # (else a concurrent build won the race)
             raise RuntimeError(f"ap_oracle: link failed:\n{res.stderr[-4000:]}")

@@ -1,9 +1,11 @@
 """C simulation with plain g++: compile the project's testbench and firmware against its
 own ``firmware/ap_types`` headers (as hls4ml's ``build_lib.sh`` does), run, parse.
 
-No vendor tool is needed. The binary is cached under ``<project>/.kappa_build/`` by a
-sha256 of every source file and the compiler command, so an unchanged project is not
-recompiled.
+No vendor tool is needed. The binary is cached by a sha256 of every source file and the
+compiler command in the private per-user cache (:func:`_shared_cache`, stored with its own
+sha256 and re-verified before use) and copied to ``<project>/.kappa_build/``; a binary there is
+run only when its hash equals the cache's, so an unchanged project is not recompiled and a
+binary planted in a project or a cache is never run.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from kappa.cache import private_dir, recorded_sha256, sha256_of, store, verified
+
+from ..safety import clear_dir
 
 CXX_FLAGS = ["-std=c++14", "-fno-gnu-unique", "-w"]
 #: The firmware and the testbench compiled as one translation unit, read from standard input
@@ -120,17 +125,19 @@ def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
     key = compile_key(project_dir, cmd + [UNITY_SOURCE])
     build_dir = project_dir / ".kappa_build"
     binary = build_dir / f"csim-{key[:16]}"
-    if binary.exists():
-        return binary, False, 0.0
-    build_dir.mkdir(exist_ok=True)
-    for old in build_dir.glob("csim-*"):
-        old.unlink()
-    shared = _shared_cache() / f"csim-{key}"
-    if shared.exists():  # the same firmware was compiled before (weights are read at run time)
+    cache = _shared_cache()
+    shared = cache / f"csim-{key}"
+    if verified(shared):  # the same firmware was compiled before (weights are read at run time)
+        want = recorded_sha256(shared)
+        if binary.is_file() and not binary.is_symlink() and sha256_of(binary) == want:
+            return binary, False, 0.0
+        _clear_build_dir(project_dir, build_dir)
         tmp_copy = binary.with_suffix(".partial")
-        shutil.copy2(shared, tmp_copy)
+        shutil.copyfile(shared, tmp_copy)
+        os.chmod(tmp_copy, 0o700)
         tmp_copy.rename(binary)
         return binary, False, 0.0
+    _clear_build_dir(project_dir, build_dir)
     if not quiet:
         print(f"compiling C simulation of {project_dir.name} with {cxx} ...", flush=True)
     t0 = time.perf_counter()
@@ -148,20 +155,35 @@ def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
         raise CsimError(f"compiling {project_dir} failed ({' '.join(cmd)}):\n" + "\n".join(errors))
     tmp_out.rename(binary)
     try:  # share with other projects of the same firmware; a failure here only costs a rebuild later
-        _shared_cache().mkdir(parents=True, exist_ok=True)
         part = shared.with_name(f"{shared.name}.{os.getpid()}.partial")
-        shutil.copy2(binary, part)
-        part.rename(shared)
+        shutil.copyfile(binary, part)
+        os.chmod(part, 0o700)
+        store(part, shared)
     except OSError:
         pass
     return binary, True, time.perf_counter() - t0
 
 
+def _clear_build_dir(project_dir: Path, build_dir: Path) -> None:
+    """An empty ``.kappa_build`` (a real directory inside the project: never a link)."""
+    if not (build_dir.exists() or build_dir.is_symlink()):
+        build_dir.mkdir()
+    try:
+        clear_dir(build_dir, project_dir)
+    except FileExistsError as exc:
+        raise CsimError(f"{exc}") from None
+
+
 def _shared_cache() -> Path:
-    """Compiled C simulations shared between projects (``$KAPPA_CSIM_CACHE`` or the
-    system temp dir), keyed by :func:`compile_key`."""
-    env = os.environ.get("KAPPA_CSIM_CACHE")
-    return Path(env) if env else Path(tempfile.gettempdir()) / "kappa-csim-cache"
+    """Compiled C simulations shared between projects, keyed by :func:`compile_key`: the
+    private per-user cache ``$KAPPA_CSIM_CACHE`` or ``$XDG_CACHE_HOME/kappa/csim``
+    (``~/.cache/kappa/csim``); see :func:`kappa.cache.private_dir`. Every binary is stored
+    with its sha256 and re-verified before it is run or copied.
+
+    Raises:
+        kappa.cache.CacheError: a cache folder of another user or writable by others.
+    """
+    return private_dir("csim", "KAPPA_CSIM_CACHE")
 
 
 _SYNTHESIS_ONLY = re.compile(r"#else\b.*?#endif", re.S)

@@ -10,7 +10,9 @@ installed ``nnet_utils`` headers with g++ (the same flags as the C simulation,
 (``%a``, hexadecimal floating point) and caches the result on disk, keyed by a sha256 of
 the program text, the headers and the compiler command.
 
-Cache directory: ``$KAPPA_CACHE_DIR/tables`` or ``~/.cache/kappa/tables``.
+Cache directory: ``$KAPPA_CACHE_DIR/tables`` or ``$XDG_CACHE_HOME/kappa/tables``
+(``~/.cache/kappa/tables``), private (mode 0700, owner checked); every entry is stored with
+its sha256 and re-verified before use (:mod:`kappa.cache`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import private_dir, store, verified
 from ..fixed_point import FixedPointType
 
 CXX_FLAGS = ("-O2", "-std=c++14", "-fno-gnu-unique", "-w")
@@ -50,9 +53,14 @@ def hls4ml_templates() -> Path:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("KAPPA_CACHE_DIR")
-    base = Path(root) if root else Path.home() / ".cache" / "kappa"
-    return base / "tables"
+    """The private table cache: ``$KAPPA_CACHE_DIR/tables`` when ``$KAPPA_CACHE_DIR`` is set,
+    else ``$XDG_CACHE_HOME/kappa/tables`` (``~/.cache/kappa/tables``); created 0700 and checked
+    (:func:`kappa.cache.private_dir`).
+
+    Raises:
+        kappa.cache.CacheError: a folder of another user or writable by others.
+    """
+    return private_dir("tables", "KAPPA_CACHE_DIR", env_is_root=True)
 
 
 def _program(body: str, typedefs: dict[str, FixedPointType], sizes: dict[str, int]) -> str:
@@ -83,9 +91,9 @@ def _run_cached(program: str, n_values: int) -> np.ndarray:
         h.update((templates / name).read_bytes())
     key = h.hexdigest()[:32]
     path = cache_dir() / f"{key}.npy"
-    if path.exists():
-        vals = np.load(path)
-        if vals.shape == (n_values,):
+    if verified(path):
+        vals = np.load(path, allow_pickle=False)
+        if vals.shape == (n_values,) and vals.dtype == np.float64:
             return vals
     with tempfile.TemporaryDirectory(prefix="kappa-table-") as tmp:
         src = Path(tmp) / "table.cpp"
@@ -100,10 +108,9 @@ def _run_cached(program: str, n_values: int) -> np.ndarray:
     vals = np.array([float.fromhex(v) for v in out], dtype=np.float64)
     if vals.shape != (n_values,):
         raise RuntimeError(f"table program printed {vals.size} values, expected {n_values}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = path.with_suffix(f".tmp{os.getpid()}.npy")
     np.save(tmp_path, vals)
-    os.replace(tmp_path, path)
+    store(tmp_path, path)
     return vals
 
 
