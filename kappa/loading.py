@@ -32,14 +32,14 @@ arrays (h5py). Anything else is refused with a ValueError naming the layer and i
 from __future__ import annotations
 
 import ast
-import json
 import re
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from . import model_files
 
 KERAS_LAYERS: dict[str, tuple[str, ...]] = {
     "Dense": ("units", "activation", "use_bias"),
@@ -322,16 +322,21 @@ def _input_shape(spec: dict) -> tuple:
     return shape
 
 
-def _functional_from_specs(kind: str, body: dict, specs: list):
-    """A functional ``keras.Model`` rebuilt as a graph from its layer specs."""
+def _functional_from_specs(kind: str, body: dict, specs: list, budget: int):
+    """A functional ``keras.Model`` rebuilt as a graph from its layer specs; every layer's
+    weights and output are sized (:func:`kappa.model_files.check_layer`) against ``budget``
+    bytes before the layer is called, so nothing over it is ever allocated."""
     import keras
 
     tensors: dict = {}
     alias: dict[str, str] = {}  # dropped no-op layer -> the layer whose output it passed on
     inputs = []
+    total = 0  # weight values declared so far
     for spec in specs:
         if spec["class_name"] == "InputLayer":
-            t = keras.Input(_input_shape(spec), name=_spec_name(spec))
+            shape = _input_shape(spec)
+            model_files.check_input(shape, "the model", budget)
+            t = keras.Input(shape, name=_spec_name(spec))
             tensors[_spec_name(spec)] = t
             inputs.append(_spec_name(spec))
     pending = [s for s in specs if s["class_name"] != "InputLayer"]
@@ -358,6 +363,8 @@ def _functional_from_specs(kind: str, body: dict, specs: list):
                 raise ValueError(f"layer {name!r} ({cls}) reads {len(preds)} tensors ({', '.join(preds)}); only the "
                                  f"merge layers ({', '.join(MERGE_LAYERS)}) take several inputs")
             arg = [tensors[p] for p in preds] if cls in MERGE_LAYERS else tensors[preds[0]]
+            in_shape = [tuple(a.shape) for a in arg] if isinstance(arg, list) else tuple(arg.shape)
+            total = model_files.check_layer(built[name], in_shape, total, "the model", budget)
             tensors[name] = built[name](arg)
         if not progressed:
             spec = pending[0]
@@ -376,13 +383,15 @@ def _functional_from_specs(kind: str, body: dict, specs: list):
                        model_out if len(model_out) > 1 else model_out[0], name=body.get("name"))
 
 
-def model_from_config(config: dict):
+def model_from_config(config: dict, max_weight_bytes: int | None = None):
     """A Keras 3 model rebuilt from a Keras 2 or Keras 3 model config (weights not set).
 
     Args:
         config: the parsed JSON of ``model.to_json()`` / ``config.json``: ``{"class_name":
             "Sequential"|"Model"|"Functional", "config": {"layers": [...], ...}}``, or a
             Keras 2.0 Sequential ``{"class_name": "Sequential", "config": [layer, ...]}``.
+        max_weight_bytes: weight budget (:func:`kappa.model_files.weight_budget`), checked
+            on the unbuilt layers before anything is allocated.
 
     Returns:
         ``keras.Sequential`` for a Sequential config, else a functional ``keras.Model`` (a
@@ -393,14 +402,15 @@ def model_from_config(config: dict):
         ValueError: a layer class or argument outside the allow-lists (names the layer and
             class; checked over every layer first, so that class is named even in a model
             refused for its shape too), a layer other than a merge reading several tensors,
-            a layer called more than once, a tensor no layer produces, or no input shape.
+            a layer called more than once, a tensor no layer produces, no input shape, or an
+            architecture over the weight budget (names the layer and the size).
     """
     import keras
 
     kind, body, specs = _layer_specs(config)
     _check_classes(specs)
     if kind != "Sequential":
-        return _functional_from_specs(kind, body, specs)
+        return _functional_from_specs(kind, body, specs, model_files.weight_budget(max_weight_bytes))
     shape = None
     if specs and specs[0].get("class_name") == "InputLayer":
         c = specs[0].get("config") or {}
@@ -418,6 +428,9 @@ def model_from_config(config: dict):
     if any(d is None for d in shape):
         raise ValueError(f"the model input shape {shape} has unknown dimensions; kappa needs a fixed shape")
     layers = [_make_layer(spec) for spec in specs if spec["class_name"] not in INFERENCE_NOOPS]
+    # -- defensive reading (kappa.model_files): sizes checked before Keras allocates anything
+    model_files.check_architecture(shape, layers, "the model", model_files.weight_budget(max_weight_bytes))
+    # --
     inp = keras.Input(shape, name=input_name) if input_name else keras.Input(shape)
     return keras.Sequential([inp, *layers], name=body.get("name"))
 
@@ -433,7 +446,7 @@ def _set_keras2_weights(model, group, where: str) -> None:
             raise ValueError(f"{where} has no weights for layer {layer.name!r} (it has: {', '.join(names)})")
         g = group[layer.name]
         wnames = [n.decode() if isinstance(n, bytes) else n for n in g.attrs.get("weight_names", [])]
-        arrays = {n.split("/")[-1].split(":")[0]: np.asarray(g[n]) for n in wnames}
+        arrays = {n.split("/")[-1].split(":")[0]: g[n] for n in wnames}  # shapes checked before reading
         if "depthwise_kernel" in arrays and not hasattr(layer, "depthwise_kernel"):
             arrays.setdefault("kernel", arrays["depthwise_kernel"])  # Keras 3 DepthwiseConv: 'kernel'
         for var in layer.weights:
@@ -443,10 +456,10 @@ def _set_keras2_weights(model, group, where: str) -> None:
             if tuple(arrays[key].shape) != tuple(var.shape):
                 raise ValueError(f"{where}: layer {layer.name!r} weight {key!r} has shape {arrays[key].shape}, "
                                  f"the model expects {tuple(var.shape)}")
-            var.assign(arrays[key])
+            var.assign(np.asarray(arrays[key]))
 
 
-def load_model(path, weights=None):
+def load_model(path, weights=None, max_weight_bytes: int | None = None):
     """Load a trained model from a file into Keras 3, executing nothing from the file.
 
     Args:
@@ -454,6 +467,9 @@ def load_model(path, weights=None):
             JSON architecture (``.json``, then ``weights`` is required).
         weights: the HDF5 weights file (Keras 2 ``save_weights`` layout) of a ``.json``
             architecture; must be None for the other formats.
+        max_weight_bytes: weight budget in bytes (default ``$KAPPA_MAX_WEIGHT_BYTES`` or
+            2 GiB): the architecture, declared dataset sizes and archive members are checked
+            against it before anything is read (:mod:`kappa.model_files`).
 
     Returns:
         a Keras 3 model (``keras.Sequential`` or functional ``keras.Model``) with the file's
@@ -467,17 +483,17 @@ def load_model(path, weights=None):
         FileNotFoundError: a missing file. ValueError: an unknown suffix, a missing or
         superfluous ``weights``, a layer or argument outside the allow-lists (Lambda
         layers, custom objects, serialized functions: the message names the layer and its
-        class), a layer other than a merge reading several tensors, or weights that do not
-        match the architecture.
+        class), a branching model, weights that do not match the architecture, HDF5
+        external storage or links, sizes over the budget, a compression bomb, a file that
+        is not what its suffix says, or NaN/inf weights (names the layer and index).
 
     Security: see the module docstring: the file's architecture is interpreted, never
     executed or unpickled.
     """
-    import h5py
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {str(path)!r} does not exist")
+    budget = model_files.weight_budget(max_weight_bytes)
     suffix = path.suffix.lower()
     if suffix != ".json" and weights is not None:
         raise ValueError(f"weights={str(weights)!r} is only used with a .json architecture; {path.name} holds "
@@ -488,29 +504,45 @@ def load_model(path, weights=None):
         weights = Path(weights)
         if not weights.is_file():
             raise FileNotFoundError(f"weights file {str(weights)!r} does not exist")
-        model = model_from_config(json.loads(path.read_text()))
-        with h5py.File(weights, "r") as f:
+        model = model_from_config(model_files.read_json(path.read_bytes(), path.name), budget)
+        with _h5(weights) as f:
+            model_files.check_h5(f, weights.name, model, budget)
             _set_keras2_weights(model, f["model_weights"] if "model_weights" in f else f, weights.name)
+        model_files.check_finite(model, weights.name)
         return model
     if suffix in (".h5", ".hdf5"):
-        with h5py.File(path, "r") as f:
+        with _h5(path) as f:
             if "model_config" not in f.attrs:
                 raise ValueError(f"{path.name} holds no model architecture (a weights-only file?): load the "
                                  "architecture (.json) and pass this file as weights=")
             cfg = f.attrs["model_config"]
-            model = model_from_config(json.loads(cfg.decode() if isinstance(cfg, bytes) else cfg))
+            model = model_from_config(model_files.read_json(cfg, path.name), budget)
+            model_files.check_h5(f, path.name, model, budget)
             _set_keras2_weights(model, f["model_weights"], path.name)
+        model_files.check_finite(model, path.name)
         return model
     if suffix == ".keras":
-        with zipfile.ZipFile(path) as z:
+        with model_files.open_archive(path, budget) as z:
             names = set(z.namelist())
             if "config.json" not in names or "model.weights.h5" not in names:
                 raise ValueError(f"{path.name} is not a Keras 3 archive (no config.json/model.weights.h5)")
-            model = model_from_config(json.loads(z.read("config.json")))
+            model = model_from_config(model_files.read_json(z.read("config.json"), path.name), budget)
             with tempfile.TemporaryDirectory() as tmp:
-                wpath = Path(tmp) / "model.weights.h5"
-                wpath.write_bytes(z.read("model.weights.h5"))
+                wpath = model_files.extract_member(z, "model.weights.h5", Path(tmp) / "model.weights.h5")
+                with _h5(wpath) as f:
+                    model_files.check_h5(f, f"{path.name}/model.weights.h5", model, budget)
                 model.load_weights(wpath)
+        model_files.check_finite(model, path.name)
         return model
     raise ValueError(f"cannot load {path.name!r}: use a .keras archive, a whole-model .h5/.hdf5 file, or a Keras 2 "
                      ".json architecture with weights=<.h5 file>")
+
+
+def _h5(path: Path):
+    """``h5py.File(path, "r")``; a file that is not HDF5 -> ValueError naming it."""
+    import h5py
+
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(f"{path.name} is not an HDF5 file ({exc})") from None

@@ -556,6 +556,13 @@ def _load_weights(path: Path, ds, probs):
             "one is corrupt or of another format); pass a .keras file saved with model.save()",
         )
         return None
+    from kappa import model_files
+
+    try:  # member sizes and compression ratio checked before Keras extracts anything
+        model_files.open_archive(path, model_files.weight_budget()).close()
+    except ValueError as exc:
+        probs.add("--weights", str(exc))
+        return None
     try:
         km = keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for corrupt archives
