@@ -2,7 +2,8 @@
 to them, printing one ``error: ...`` line on stderr.
 
 Every command returns one of the named statuses; the wrapper (:func:`run_command`) turns
-exceptions into statuses: bad input 2, internal error 3, interrupted 130 (SIGINT) / 143
+exceptions into statuses: bad input 2, internal error 3, a project modified since it was
+written 4 (:class:`hls.project.integrity.ProjectModifiedError`), interrupted 130 (SIGINT) / 143
 (SIGTERM). A traceback is printed only with ``--debug``.
 """
 
@@ -20,6 +21,9 @@ BAD_INPUT = 2
 """A missing or malformed file, a bad option or value, a missing tool, failed training."""
 INTERNAL_ERROR = 3
 """A bug in kappa (an exception no input explains)."""
+PROJECT_MODIFIED = 4
+"""``kappa compare``: the project's files differ from the sha256 values in its manifest
+(``project modified since it was written: FILE``); nothing was compared."""
 INTERRUPTED = 130
 """SIGINT (Ctrl-C)."""
 TERMINATED = 143
@@ -56,7 +60,8 @@ def run_command(run, args, *, interrupted_note: str = "") -> int:
 
     SIGTERM is turned into ``KeyboardInterrupt`` while it runs (in the main thread), so
     cleanup code runs on both signals. Exceptions become one ``error:`` line on stderr:
-    :func:`bad_input_types` -> :data:`BAD_INPUT`; ``KeyboardInterrupt`` -> :data:`INTERRUPTED`
+    :func:`bad_input_types` -> :data:`BAD_INPUT`; ``ProjectModifiedError`` -> :data:`PROJECT_MODIFIED`;
+    ``KeyboardInterrupt`` -> :data:`INTERRUPTED`
     or :data:`TERMINATED` (with ``interrupted_note`` after the signal name); anything else
     -> :data:`INTERNAL_ERROR`. ``args.debug`` (when the command has it) prints the traceback.
     """
@@ -74,6 +79,11 @@ def run_command(run, args, *, interrupted_note: str = "") -> int:
     except Exception as exc:  # noqa: BLE001 - every error ends as one line and a status
         if debug:
             traceback.print_exc()
+        from hls.project.integrity import ProjectModifiedError
+
+        if isinstance(exc, ProjectModifiedError):
+            print(f"error: {one_line(exc)}", file=sys.stderr)
+            return PROJECT_MODIFIED
         if isinstance(exc, bad_input_types()):
             print(f"error: {one_line(exc)}", file=sys.stderr)
             return BAD_INPUT

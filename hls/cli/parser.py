@@ -25,7 +25,7 @@ examples:
   kappa <command> --help                           # the options of one command
 
 exit status: 0 ok, 1 mismatch, 2 bad input (message on stderr as 'error: ...'), 3 internal error,
-130/143 interrupted (SIGINT/SIGTERM)
+4 project modified since it was written (kappa compare), 130/143 interrupted (SIGINT/SIGTERM)
 """
 
 

@@ -43,6 +43,7 @@ from ..safety import (
     signals_blocked,
     staging_dir,
 )
+from .integrity import source_hashes
 from .manifest import tool_versions, write_manifest
 from .options import BACKENDS, DEFAULT_CLOCK_NS, DEFAULT_PART, IO_TYPES, PROJECT_NAME, STRATEGIES
 from .testbench import write_testbench
@@ -414,6 +415,7 @@ def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_p
     files["precision.yaml"] = sha256_file(tmp / "precision.yaml")
     for wf in sorted((tmp / "firmware" / "weights").glob("*.txt")):
         files[f"firmware/weights/{wf.name}"] = sha256_file(wf)
+    files.update(source_hashes(tmp))  # firmware sources, testbench, Keras model: checked by compare
     total_weight_bits = sum(int(v.size) * t.width for st in steps for _, _, v, t in st.family.weights(st))
     manifest = {
         "project_name": PROJECT_NAME,

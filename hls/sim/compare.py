@@ -21,6 +21,7 @@ import numpy as np
 
 from kappa.fixed_point import FixedPointType
 
+from ..project.integrity import ProjectModifiedError, verify_project
 from ..project.manifest import read_manifest
 from .csim import run_csim, simulate
 
@@ -53,6 +54,8 @@ class ComparisonReport:
         divergence: on a mismatch, the first layer that differs (None if all match or
             the trace could not locate it).
         compile_seconds, run_seconds: C simulation timings (s); compiled: False if cached.
+        modified: files that differ from the manifest's sha256 values, when compared anyway
+            (``trust_modified``); empty for a project as it was written.
     """
 
     project: str
@@ -67,6 +70,7 @@ class ComparisonReport:
     compiled: bool = True
     compile_seconds: float = 0.0
     run_seconds: float = 0.0
+    modified: list = field(default_factory=list)
 
     @property
     def bit_exact(self) -> bool:
@@ -76,8 +80,10 @@ class ComparisonReport:
     def summary_line(self) -> str:
         """One line stating the mismatch count over the outputs compared."""
         verdict = "bit-exact" if self.bit_exact else "MISMATCH"
+        note = (f" [project modified since it was written: {', '.join(self.modified)}; compared anyway "
+                "(--trust-modified)]") if self.modified else ""
         return (f"{verdict}: {self.mismatches} mismatches over {self.outputs} outputs "
-                f"({self.samples} samples) between C simulation and the Python quantized forward path")
+                f"({self.samples} samples) between C simulation and the Python quantized forward path{note}")
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -124,13 +130,15 @@ def _load_expected(project_dir: Path) -> np.ndarray:
     return np.loadtxt(path, dtype=np.float64, ndmin=2)
 
 
-def compare(project_dir, *, quiet: bool = True, trace: bool = True) -> ComparisonReport:
+def compare(project_dir, *, quiet: bool = True, trace: bool = True, trust_modified: bool = False) -> ComparisonReport:
     """Run the C simulation of ``project_dir`` and compare it with the expected outputs.
 
     Args:
         project_dir: a project written by ``hls.convert`` (with testbench data).
         quiet: False prints progress.
         trace: on a mismatch, trace layer outputs to find the first divergent layer.
+        trust_modified: compare a project whose files differ from its manifest anyway (the
+            differences are listed in the report's ``modified`` and summary line).
 
     Returns:
         A :class:`ComparisonReport`.
@@ -138,11 +146,18 @@ def compare(project_dir, *, quiet: bool = True, trace: bool = True) -> Compariso
     Raises:
         FileNotFoundError: ``project_dir`` does not exist, is not a kappa project (no
             readable kappa ``manifest.json``), or lacks testbench files.
+        hls.project.integrity.ProjectModifiedError: the weights, testbench data, types,
+            firmware sources or the manifest itself differ from the sha256 values the
+            manifest records (checked first, before anything is compiled or run), unless
+            ``trust_modified``.
         hls.sim.csim.CsimError: compile error, crash, or malformed results.
         ValueError: result shape differs from the expected outputs.
     """
     project_dir = Path(project_dir).resolve()
     manifest = read_manifest(project_dir)
+    modified = verify_project(project_dir, manifest)
+    if modified and not trust_modified:
+        raise ProjectModifiedError(project_dir, modified)
     out_t = FixedPointType.from_string(manifest["output_type"])
     expected = _load_expected(project_dir)
     run = simulate(project_dir, quiet=quiet)
@@ -172,6 +187,7 @@ def compare(project_dir, *, quiet: bool = True, trace: bool = True) -> Compariso
         compiled=run.compiled,
         compile_seconds=run.compile_seconds,
         run_seconds=run.run_seconds,
+        modified=modified,
     )
     if report.mismatches and trace:
         report.divergence = locate_divergence(project_dir, int(idx[0][0]))

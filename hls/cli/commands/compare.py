@@ -8,7 +8,9 @@ from ..exit_status import MISMATCH, SUCCESS, UsageError
 from .project_args import EPILOG_TEMPLATE, add_project_arguments, project_dir
 
 SUMMARY = "C simulation vs the Python quantized forward path, bit for bit"
-EPILOG = EPILOG_TEMPLATE.format(name="compare")
+EPILOG = EPILOG_TEMPLATE.format(name="compare") + (
+    "; 4 project modified since it was written (a file differs from the sha256 in manifest.json: nothing compared; "
+    "--trust-modified compares anyway)")
 
 
 def add_arguments(p) -> None:
@@ -16,6 +18,9 @@ def add_arguments(p) -> None:
     add_project_arguments(p)
     p.add_argument("--no-trace", action="store_true", help="on a mismatch, do not look for the first divergent layer")
     p.add_argument("--markdown", action="store_true", help="print the Markdown report")
+    p.add_argument("--trust-modified", action="store_true",
+                   help="compare a project whose files differ from its manifest's sha256 values anyway (the report "
+                        "lists them); without it such a project exits 4 and nothing is compared")
 
 
 def run(args) -> int:
@@ -23,13 +28,13 @@ def run(args) -> int:
 
     Raises:
         UsageError: not a project, or a manifest lacking a key. CsimError / ValueError /
-            FileNotFoundError: as :func:`hls.sim.compare.compare`.
+            FileNotFoundError / ProjectModifiedError (exit 4): as :func:`hls.sim.compare.compare`.
     """
     from hls.sim.compare import compare
 
     prj = project_dir(args.project)
     try:
-        rep = compare(prj, quiet=args.quiet or args.json, trace=not args.no_trace)
+        rep = compare(prj, quiet=args.quiet or args.json, trace=not args.no_trace, trust_modified=args.trust_modified)
     except KeyError as e:
         raise UsageError(f"{prj}: manifest.json lacks {e}") from None
     if args.json:
