@@ -38,7 +38,9 @@ Every file is checked before it is read: a missing section, a truncated or corru
 Modules, by source: :mod:`.locate` (where the files are), :mod:`.csynth`, :mod:`.vivado_synth`,
 :mod:`.cosim` (one reader each), :mod:`.read` (one record per solution and top),
 :mod:`.table` (Markdown table, plot), :mod:`.records` and :mod:`.parse` (shared).
-May import: the standard library, hls4ml's report parser (lazily); nothing else of ``hls``.
+May import: the standard library, hls4ml's report parser (lazily), :mod:`hls.safety`; nothing
+else of ``hls``. Files are read only inside the tree given, at most 64 MiB each, and values are
+sanity-checked (:mod:`.parse`, :mod:`.sanity`).
 """
 
 from .read import read_report, read_reports

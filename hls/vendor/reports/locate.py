@@ -4,14 +4,13 @@ report folders; one :class:`Target` per (solution, top) to read."""
 from __future__ import annotations
 
 import configparser
-import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .csynth import check_csynth_xml
-from .parse import read_number, read_text
+from .parse import inside_tree, load_json, read_number, read_text
 from .records import ReportError
 
 
@@ -70,24 +69,36 @@ def _read_app(path: Path) -> _App:
     return _App(path, tool, root.get("top"), sols)
 
 
-def _component(dir_: Path) -> tuple[Path, str | None, str | None, list[Path]] | None:
-    """A Vitis Unified component: (config file, syn.top, part, work directories with hls/)."""
+def _component(dir_: Path) -> tuple[Path, str | None, str | None, list[Path], list[str]] | None:
+    """A Vitis Unified component: (config file, syn.top, part, work directories with hls/,
+    warnings). ``configFiles``/``work_dir`` entries leading outside the report tree (absolute
+    paths, ``..``, links) are ignored with a warning naming ``vitis-comp.json``."""
     comp, cfg = dir_ / "vitis-comp.json", dir_ / "hls_config.cfg"
     if not comp.is_file() and not cfg.is_file():
         return None
-    work = []
+    work, warns = [], []
     cfg_files = [cfg] if cfg.is_file() else []
     if comp.is_file():
-        try:
-            data = json.loads(read_text(comp, "a Vitis component file (JSON)"))
-            conf = data.get("configuration", {})
-            wd = conf.get("work_dir")
-            cfg_files = [dir_ / c for c in conf.get("configFiles", [])] or cfg_files
-        except (json.JSONDecodeError, AttributeError) as e:
-            raise ReportError(f"{comp}: malformed JSON ({e}); expected a Vitis component file") from e
-        if wd and (dir_ / wd / "hls").is_dir():
+        data = load_json(comp, "a Vitis component file (JSON)")
+        conf = data.get("configuration", {}) if isinstance(data, dict) else None
+        if not isinstance(conf, dict):
+            raise ReportError(f"{comp}: 'configuration' is not an object; expected a Vitis component file")
+        wd = conf.get("work_dir")
+        listed = conf.get("configFiles", [])
+        if not isinstance(listed, list) or not all(isinstance(c, str) for c in listed):
+            raise ReportError(f"{comp}: 'configFiles' is not a list of file names; expected a Vitis component file")
+        inside = [c for c in listed if inside_tree(dir_ / c)]
+        warns += [f"{comp}: configFiles entry {c!r} leads outside the report tree; ignored" for c in listed
+                  if c not in inside]
+        cfg_files = [dir_ / c for c in inside] or cfg_files
+        if wd is not None and not isinstance(wd, str):
+            raise ReportError(f"{comp}: 'work_dir' is {wd!r}, expected a folder name")
+        if wd and not inside_tree(dir_ / wd):
+            warns.append(f"{comp}: work_dir {wd!r} leads outside the report tree; ignored")
+        elif wd and (dir_ / wd / "hls").is_dir():
             work.append(dir_ / wd)
-    work += [d.parent for d in sorted(dir_.glob("*/hls")) if d.is_dir() and d.parent not in work]
+    work += [d.parent for d in sorted(dir_.glob("*/hls")) if d.is_dir() and d.parent not in work
+             and inside_tree(d)]
     top = part = None
     used_cfg = None
     for c in cfg_files:
@@ -101,19 +112,17 @@ def _component(dir_: Path) -> tuple[Path, str | None, str | None, list[Path]] | 
         used_cfg = c
         part = part or parser.get("__top__", "part", fallback=None)
         top = top or parser.get("hls", "syn.top", fallback=None)
-    return (used_cfg or comp), top, part, work
-
-
+    return (used_cfg or comp), top, part, work, warns
 
 
 def weight_bits(project_dir: Path) -> int | None:
     manifest = project_dir / "manifest.json"
     if not manifest.is_file():
         return None
-    try:
-        bits = json.loads(read_text(manifest, "a JSON manifest")).get("total_weight_bits")
-    except (json.JSONDecodeError, AttributeError) as e:
-        raise ReportError(f"{manifest}: malformed JSON ({e}); expected a JSON object") from e
+    data = load_json(manifest, "a JSON manifest")
+    if not isinstance(data, dict):
+        raise ReportError(f"{manifest}: expected a JSON object")
+    bits = data.get("total_weight_bits")
     return None if bits is None else read_number(bits, manifest, "total_weight_bits")
 
 
@@ -134,6 +143,7 @@ class Target:
     notes: list = field(default_factory=list)
     expected_part: tuple | None = None  # (part, file) from project.tcl / hls_config.cfg
     hls4ml_first: bool = False  # the project, solution and top hls4ml's parser reads
+    warnings: list = field(default_factory=list)  # findings about the files (named)
 
 
 def _tops_in(report_dir: Path) -> list[str]:
@@ -212,7 +222,7 @@ def find_targets(root: Path, solution: str | None) -> list[Target]:
         comp = _component(comp_dir)
         if comp is None:
             continue
-        cfg, cfg_top, cfg_part, work = comp
+        cfg, cfg_top, cfg_part, work, warns = comp
         for wd in work:
             hls_dir = wd / "hls"
             rdir = hls_dir / "syn" / "report"
@@ -223,6 +233,7 @@ def find_targets(root: Path, solution: str | None) -> list[Target]:
                             synthesised=(tp == cfg_top) if cfg_top else None, tool="Vitis HLS",
                             files={"component_config": str(cfg)},
                             notes=[f"Vitis Unified component {comp_dir.name!r}, work directory {wd.name!r}"],
+                            warnings=list(warns),
                             expected_part=(cfg_part, str(cfg)) if cfg_part else None)
                 found.append(t)
 

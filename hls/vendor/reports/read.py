@@ -8,8 +8,9 @@ from pathlib import Path
 from .cosim import read_cosim
 from .csynth import csynth_from_rpt, csynth_from_xml, hls4ml_csynth
 from .locate import Target, find_targets, top_of_csynth_xml, weight_bits
-from .parse import same_part
+from .parse import check_file, report_tree, same_part
 from .records import HOW_TO_SYNTH, ReportError, SynthesisReport
+from .sanity import check_values
 from .vivado_synth import read_vivado_synth
 
 _COMPARED = ("tool_version", "part", "target_clock_ns", "estimated_clock_ns", "clock_uncertainty_ns",
@@ -34,7 +35,8 @@ def _differ(key, a, b) -> bool:
 
 def _read_target(root: Path, t: Target, vsynth: dict | None, vsynth_path: Path, attach_vsynth: bool) -> SynthesisReport:
     r = SynthesisReport(name=root.name, project_dir=str(root), top=t.top, solution=t.solution,
-                        synthesised_top=t.synthesised, tool=t.tool, files=dict(t.files), notes=list(t.notes))
+                        synthesised_top=t.synthesised, tool=t.tool, files=dict(t.files), notes=list(t.notes),
+                        warnings=list(t.warnings))
     xml = t.report_dir / f"{t.top}_csynth.xml" if t.report_dir else None
     rpt = t.report_dir / f"{t.top}_csynth.rpt" if t.report_dir else None
     if xml is not None and not xml.is_file() and t.report_dir is not None and top_of_csynth_xml(t.report_dir) == t.top:
@@ -45,6 +47,7 @@ def _read_target(root: Path, t: Target, vsynth: dict | None, vsynth_path: Path, 
     if have_xml:
         strings = None
         if t.hls4ml_first:
+            check_file(xml, "a C-synthesis report (XML)")  # inside the tree, within the size cap
             strings = hls4ml_csynth(root)
             if strings is None:
                 r.notes.append("hls4ml's parse_vivado_report could not read this project; csynth XML read directly")
@@ -147,16 +150,21 @@ def _read_target(root: Path, t: Target, vsynth: dict | None, vsynth_path: Path, 
         if present:
             r.files["impl_report_dir"] = str(t.impl_dir)
             r.notes.append(f"implementation reports present, not read: {', '.join(present[:4])}")
-    return r
+    return check_values(r)
 
 
-def read_reports(path, solution: str | None = None) -> list[SynthesisReport]:
+def read_reports(path, solution: str | None = None, max_file_bytes: int | None = None) -> list[SynthesisReport]:
     """Read every report set under ``path``: one :class:`SynthesisReport` per solution and top.
 
     ``path`` is an hls4ml project, a Vivado/Vitis HLS project folder (with its ``.app``), a
     Vitis Unified component (or a folder holding components), or a folder of loose report
     files (``<top>_csynth.rpt``/``.xml`` and/or ``vivado_synth.rpt``).  ``solution`` keeps only
     that solution.  Files that are absent are listed in each report's ``missing``.
+
+    Only files inside ``path`` are read (a link or a config entry leading out is refused or
+    ignored with a warning), each at most ``max_file_bytes`` (default 64 MiB or
+    ``$KAPPA_REPORT_MAX_BYTES``); values failing a sanity check (:mod:`.sanity`) are shown
+    as unknown with a warning naming the file.
 
     Raises :class:`ReportError` (one line, naming the file or folder) when ``path`` does not
     exist or holds no report set, when an hls4ml project was never synthesised, when
@@ -165,6 +173,13 @@ def read_reports(path, solution: str | None = None) -> list[SynthesisReport]:
     root = Path(path).resolve()
     if not root.is_dir():
         raise ReportError(f"{root}: no such project directory")
+    # a solution's syn/report folder given: its solution (sim/report beside it) is the tree
+    tree = root.parent.parent if root.name == "report" and root.parent.name == "syn" else root
+    with report_tree(tree, max_file_bytes):
+        return _read_reports(root, solution)
+
+
+def _read_reports(root: Path, solution: str | None) -> list[SynthesisReport]:
     targets = find_targets(root, solution)
     vs_path = root / "vivado_synth.rpt"
     vsynth = read_vivado_synth(vs_path) if vs_path.is_file() else None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ...safety import finite
+
 RESOURCES = ("BRAM_18K", "DSP", "FF", "LUT", "URAM")
 
 HOW_TO_SYNTH = (
@@ -68,6 +70,8 @@ class SynthesisReport:
     interval the tool could not bound ("undef", "?") is ``None``; so is every field whose file
     is absent (listed in ``missing``).  ``synthesised_top`` is True for the top the ``.app`` /
     component config names, False for another top found beside it, None when nothing says.
+    ``warnings`` lists findings about the files (a path leading outside the tree, a value
+    that fails a sanity check and is shown as unknown), each naming the file.
     ``files`` maps a role (``csynth_xml``, ``csynth_rpt``, ``vivado_synth_rpt``, ``cosim_rpt``,
     ``app``, ``project_tcl``, ...) to a path; ``sources`` maps each field to the file it was
     read from; ``disagreements`` lists values two files give differently.
@@ -102,7 +106,10 @@ class SynthesisReport:
     missing: list[str] = field(default_factory=list)
     disagreements: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        """Return the report as plain JSON-serialisable dicts, lists, numbers and strings."""
-        return asdict(self)
+        """Return the report as plain JSON-serialisable dicts, lists, numbers and strings
+        (a non-finite float becomes None, so that the result is strict JSON)."""
+        return finite(asdict(self))
+

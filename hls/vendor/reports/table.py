@@ -99,6 +99,7 @@ def format_table(reports) -> str:
     for r in reports:
         who = f"{r.name}: " if len(reports) > 1 else ""
         out += [f"warning: {who}files disagree: {d}" for d in r.disagreements]
+        out += [f"warning: {who}{w}" for w in r.warnings]
         if r.missing:
             out.append(f"missing: {who}{'; '.join(r.missing)}")
         out += [f"note: {who}{n}" for n in r.notes if n not in shared]
