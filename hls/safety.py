@@ -407,3 +407,23 @@ def remove_dir(path, owner, ignore_errors: bool = False) -> None:
             only skips files that cannot be removed). OSError: it cannot be removed.
     """
     shutil.rmtree(check_owned_dir(path, owner), ignore_errors=ignore_errors)
+
+
+# ------------------------------------------------------------------ strict JSON
+def finite(obj):
+    """``obj`` with every NaN/inf float (in nested dicts, lists, tuples) replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
+def strict_json(obj, *, default=None, **kwargs) -> str:
+    """``json.dumps`` that always gives strict JSON: values are first converted with
+    ``default`` (e.g. numpy scalars), then every NaN/inf becomes ``null``, then dumped
+    with ``allow_nan=False``; ``kwargs`` go to the final ``json.dumps`` (``indent`` ...)."""
+    plain = json.loads(json.dumps(obj, default=default)) if default is not None else obj
+    return json.dumps(finite(plain), allow_nan=False, **kwargs)

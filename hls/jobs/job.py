@@ -8,12 +8,12 @@ A job is described by a YAML file (the shipped ones in ``hls/jobs/configs/``, fo
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..safety import strict_json
 from .config import prepare_job
 
 
@@ -210,7 +210,7 @@ def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_fl
             "points": [vars(p) for p in firmware.points],
         }
         firmware.plot(prj / "firmware_cost.png")
-    (prj / "report.json").write_text(strict_json(payload) + "\n")
+    (prj / "report.json").write_text(strict_json(payload, indent=2, default=json_default) + "\n")
     md = report.to_markdown()
     if health and health["status"] != "ok":
         step = f" at step {health['step']}" if health.get("step") is not None else ""
@@ -225,27 +225,6 @@ def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_fl
         md += "\n" + firmware.to_markdown() + "\n![what each layer's types cost](firmware_cost.png)\n"
     (prj / "report.md").write_text(md)
 
-
-def strict_json(payload) -> str:
-    """``payload`` as strict JSON (RFC 8259, indented): numpy values as Python numbers, NaN and
-    infinities as ``null`` (``json.dumps`` would write bare ``NaN``, which strict readers refuse).
-
-    Raises:
-        ValueError: never for NaN (replaced); as ``json.dumps`` otherwise."""
-    import math
-
-    def clean(o):
-        if isinstance(o, dict):
-            return {k: clean(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [clean(v) for v in o]
-        if isinstance(o, np.ndarray):
-            return clean(o.tolist())
-        if isinstance(o, (float, np.floating)):
-            return float(o) if math.isfinite(o) else None
-        return o
-
-    return json.dumps(clean(payload), indent=2, default=json_default, allow_nan=False)
 
 
 def json_default(o):

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..safety import strict_json
+
 
 @dataclass
 class ModelJobResult:
@@ -112,7 +114,6 @@ def run_model_job(model_path, output=None, *, weights=None, precision=None, sugg
     from ..project.options import BACKENDS, HLS_DEFAULTS, IO_TYPES, STRATEGIES
     from ..safety import check_hls_options, check_replaceable
     from ..sim.compare import compare
-    from .job import strict_json
     from .paths import default_projects_dir
 
     say = print if progress else (lambda *a, **k: None)
@@ -202,7 +203,7 @@ def run_model_job(model_path, output=None, *, weights=None, precision=None, sugg
                                 "flip_rate": fw.flip_rate, "lsb_diff": np.ravel(fw.lsb_diff).tolist(),
                                 "output_type": fw.output_type, "layers": [vars(c) for c in fw.layers],
                                 "points": [vars(p) for p in fw.points]}}
-        (staging / "report.json").write_text(strict_json(payload) + "\n")
+        (staging / "report.json").write_text(strict_json(payload, indent=2, default=str) + "\n")
         holder["report"], holder["firmware"] = report, fw
 
     say(f"converting to an hls4ml project in {out}")

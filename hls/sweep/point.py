@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..safety import strict_json
+
 ATTEMPTS = "attempts.jsonl"
 RESULT = "result.json"
 PROJECT = "project"
@@ -166,7 +168,7 @@ def run_point(
         result.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-4000:])
     result["wall_seconds"] = time.perf_counter() - t0
     tmp = d / f".{RESULT}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(result, indent=1, default=json_default) + "\n")
+    tmp.write_text(strict_json(result, indent=1, default=json_default) + "\n")
     os.replace(tmp, d / RESULT)
     return result
 

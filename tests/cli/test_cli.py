@@ -269,13 +269,16 @@ def test_csim_and_compare_on_a_project(project, capsys):
     assert main(["compare", str(project), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert (rep["bit_exact"], rep["mismatches"], rep["outputs"]) == (True, 0, 40)
-    # a changed expected value is a mismatch: exit status 1
+    # a changed expected value: the project no longer matches its manifest (exit status 4);
+    # compared anyway (--trust-modified), it is a mismatch: exit status 1
     exp = project / "tb_data" / "tb_output_predictions.dat"
     rows = exp.read_text().splitlines()
     first = rows[0].split()
     first[1] = repr(float(first[1]) + 1.0)
     exp.write_text("\n".join([" ".join(first)] + rows[1:]) + "\n")
-    assert main(["compare", str(project), "--no-trace", "--quiet"]) == 1
+    assert main(["compare", str(project), "--no-trace", "--quiet"]) == 4
+    assert "project modified since it was written: tb_data/tb_output_predictions.dat" in capsys.readouterr().err
+    assert main(["compare", str(project), "--no-trace", "--quiet", "--trust-modified"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("MISMATCH: 1 mismatches over 40 outputs (20 samples)")
     assert "sample 0 output 1:" in out

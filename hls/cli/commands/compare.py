@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from ...safety import strict_json
 from ..exit_status import MISMATCH, SUCCESS, UsageError
 from .project_args import EPILOG_TEMPLATE, add_project_arguments, project_dir
 
@@ -38,7 +37,7 @@ def run(args) -> int:
     except KeyError as e:
         raise UsageError(f"{prj}: manifest.json lacks {e}") from None
     if args.json:
-        print(json.dumps(rep.to_dict(), indent=2, default=str))
+        print(strict_json(rep.to_dict(), indent=2, default=str))
     elif args.markdown:
         print(rep.to_markdown(), end="")
     else:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from ...safety import strict_json
 from ..exit_status import MISMATCH, SUCCESS
 from .project_args import EPILOG_TEMPLATE, add_project_arguments, project_dir
 
@@ -35,7 +34,7 @@ def run(args) -> int:
         "run_seconds": round(run.run_seconds, 3),
     }
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        print(strict_json(info, indent=2, default=str))
     else:
         print(run.stdout.rstrip())
         print(f"{samples} samples x {outputs} outputs -> {info['results_file']} "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from ...safety import strict_json
 from ..exit_status import SUCCESS, UsageError
 
 SUMMARY = "float vs firmware and what each layer's types cost"
@@ -70,7 +70,7 @@ def run(args) -> int:
     check_complete(model, P, args.io_type, what=args.precision or args.model)  # the rule of kappa build
     rep = firmware_report(model, P, X, y, io_type=args.io_type, reference=reference, reference_name=reference_name)
     if args.json:
-        print(json.dumps({"task": rep.task, "reference": rep.reference,
+        print(strict_json({"task": rep.task, "reference": rep.reference,
                           "metric": rep.metric, "samples": rep.samples, "float": rep.float_metric,
                           "firmware": rep.firmware_metric, "flip_rate": rep.flip_rate,
                           "lsb_diff": [float(v) for v in rep.lsb_diff], "output_type": rep.output_type,

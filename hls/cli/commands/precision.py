@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from ...safety import strict_json
 from ..exit_status import SUCCESS, UsageError
 
 SUMMARY = "show, validate or convert a PrecisionDict (YAML <-> JSON)"
@@ -108,7 +109,7 @@ def run(args) -> int:
     pd = load_precision(args.file)
     if args.action == "show":
         if args.json:
-            print(json.dumps(pd.to_dict(), indent=2, default=str))
+            print(strict_json(pd.to_dict(), indent=2, default=str))
         else:
             rows = [(layer, f, t) for layer, fields in pd.to_dict().items() for f, t in fields.items()]
             w = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(("layer", "field", "type"))]
@@ -127,7 +128,7 @@ def run(args) -> int:
         what = (f"matches the {len(names)} layers of {args.model} and gives every firmware type"
                 if args.model else "is valid")
         if args.json:
-            print(json.dumps({"file": args.file, "valid": True, "layers": pd.layers, "model": args.model},
+            print(strict_json({"file": args.file, "valid": True, "layers": pd.layers, "model": args.model},
                              indent=2, default=str))
         else:
             print(f"{args.file}: {what} ({len(pd.layers)} entries)")

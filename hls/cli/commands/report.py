@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
+from ...safety import strict_json
 from ..exit_status import MISMATCH, SUCCESS, UsageError
 
 SUMMARY = "synthesis reports: Vivado/Vitis HLS, Vitis Unified, vivado_synth.rpt, co-simulation"
@@ -73,7 +73,7 @@ def run(args) -> int:
         check_plot_path(args.plot)
     reports = [r for p in args.paths for r in read_reports(p, solution=args.solution)]
     if args.json:
-        print(json.dumps([r.to_dict() for r in reports], indent=2, default=str))
+        print(strict_json([r.to_dict() for r in reports], indent=2, default=str))
     else:
         print(format_table(reports))
     if args.plot:
