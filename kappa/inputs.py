@@ -14,6 +14,23 @@ from typing import Any, Sequence
 import numpy as np
 
 
+def as_real_array(x: Any, what: str = "x") -> np.ndarray:
+    """``x`` as a float64 array, only if it holds real numbers (bool, int or float dtype).
+
+    Raises:
+        ValueError: strings, complex numbers, datetimes, objects, ragged lists (names the
+            dtype); nothing is parsed or silently dropped.
+    """
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"{what} is not an array of numbers ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must hold real numbers (bool, int or float), got dtype {arr.dtype}: kappa does not "
+                         "parse strings or drop imaginary parts")
+    return arr.astype(np.float64, copy=False)
+
+
 def check_inputs(X: Any, expected_shape: Sequence[int], *, what: str = "X") -> np.ndarray:
     """Validate a batch of samples and return it as float64.
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .fixed_point import FixedPointType, as_type
+from .inputs import as_real_array
 
 NEAR_RAIL_MARGIN = 0.05
 """Default margin of :func:`rail_stats`: a value is "near a rail" when it lies within
@@ -239,11 +240,12 @@ def quantize(x: Any, dtype: "str | FixedPointType", *, rng: "np.random.Generator
         representable integer code of ``dtype``.
 
     Raises:
-        ValueError: malformed ``dtype`` (names the string), NaN or infinite values
-            (names the value and index), or an S_RND type without ``rng``.
+        ValueError: malformed ``dtype`` (names the string), values that are not real
+            numbers (strings, complex, datetimes, objects: :func:`kappa.inputs.as_real_array`),
+            NaN or infinite values (names the value and index), or an S_RND type without ``rng``.
     """
     t = as_type(dtype)
-    arr = np.asarray(x, dtype=np.float64)
+    arr = as_real_array(x)
     _check_finite(arr, t)
     u = None
     if t.stochastic:
