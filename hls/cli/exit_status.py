@@ -9,6 +9,7 @@ written 4 (:class:`hls.project.integrity.ProjectModifiedError`), interrupted 130
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 import threading
@@ -35,7 +36,18 @@ class UsageError(Exception):
 
 
 def one_line(exc: BaseException) -> str:
-    """``exc``'s message on one line (its lines joined by ``; ``), or its type's name."""
+    """``exc``'s message on one line (its lines joined by ``; ``), or its type's name.
+
+    A ``shutil.Error`` (a list of ``(source, destination, reason)``) gives its first reason
+    and the number of files; a full disk (``ENOSPC``) gives one short line naming the path."""
+    if isinstance(exc, OSError):
+        errs = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], list) else None
+        if errs and all(isinstance(e, tuple) and len(e) == 3 for e in errs):
+            _, dst, why = errs[0]
+            return f"{why} (writing {dst}; {len(errs)} file(s) failed)"
+        if exc.errno == errno.ENOSPC:
+            where = exc.filename or "a file"
+            return f"no space left on the device writing {where}: free some space or choose another output folder"
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     return "; ".join(lines) or type(exc).__name__
 

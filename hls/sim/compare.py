@@ -123,6 +123,28 @@ class ComparisonReport:
         return "\n".join(lines) + "\n"
 
 
+def load_tb_inputs(project_dir: Path) -> np.ndarray:
+    """``tb_data/tb_input_features.dat`` as float64 (N, n_in).
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: a value that is not a number or not
+            finite (names the file, line and position).
+    """
+    path = Path(project_dir) / "tb_data" / "tb_input_features.dat"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: convert the project with tb_inputs")
+    try:
+        x = np.loadtxt(path, dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    bad = np.argwhere(~np.isfinite(x))
+    if len(bad):
+        i, j = (int(v) for v in bad[0])
+        raise ValueError(f"{path}: line {i + 1}, value {j + 1} is {x[i, j]} ({len(bad)} non-finite values); "
+                         "testbench inputs must be finite numbers")
+    return x
+
+
 def _load_expected(project_dir: Path) -> np.ndarray:
     path = project_dir / "tb_data" / "tb_output_predictions.dat"
     if not path.exists():
@@ -151,7 +173,8 @@ def compare(project_dir, *, quiet: bool = True, trace: bool = True, trust_modifi
             manifest records (checked first, before anything is compiled or run), unless
             ``trust_modified``.
         hls.sim.csim.CsimError: compile error, crash, or malformed results.
-        ValueError: result shape differs from the expected outputs.
+        ValueError: result shape differs from the expected outputs; a testbench input that
+            is not a finite number (names the file and line).
     """
     project_dir = Path(project_dir).resolve()
     manifest = read_manifest(project_dir)
@@ -159,6 +182,7 @@ def compare(project_dir, *, quiet: bool = True, trace: bool = True, trust_modifi
     if modified and not trust_modified:
         raise ProjectModifiedError(project_dir, modified)
     out_t = FixedPointType.from_string(manifest["output_type"])
+    load_tb_inputs(project_dir)  # a NaN there is named with its file, before anything runs
     expected = _load_expected(project_dir)
     run = simulate(project_dir, quiet=quiet)
     got = run.results
@@ -222,7 +246,7 @@ def locate_divergence(project_dir, sample: int) -> LayerDivergence | None:
     km = keras.models.load_model(project_dir / "keras_model.keras", compile=False)
     precision = PrecisionDict.load(project_dir / "precision.yaml")
     manifest = json.loads((project_dir / "manifest.json").read_text())
-    row = np.loadtxt(project_dir / "tb_data" / "tb_input_features.dat", ndmin=2)[sample : sample + 1]
+    row = load_tb_inputs(project_dir)[sample : sample + 1]
     xs, off = [], 0
     for t in km.inputs:  # the inputs, concatenated on the line in model.inputs order
         shape = tuple(int(d) for d in t.shape[1:])

@@ -125,3 +125,19 @@ def test_trust_modified_compares_anyway_and_says_so(copy, capsys):
 def test_unmodified_project_compares_bit_exact(written, capsys):
     rc, out, _ = _run(["compare", str(written), "--quiet"], capsys)
     assert rc == 0 and out.startswith("bit-exact: 0 mismatches over 10 outputs") and "modified" not in out
+
+
+def test_nan_in_testbench_inputs_is_named_with_its_file(copy, capsys):
+    prj, sentinel = copy
+    before = _snapshot(sentinel)
+    tb = prj / "tb_data" / "tb_input_features.dat"
+    rows = tb.read_text().splitlines()
+    vals = rows[2].split()
+    vals[1] = "nan"
+    rows[2] = " ".join(vals)
+    tb.write_text("\n".join(rows) + "\n")
+    rc, _, err = _run(["compare", str(prj), "--trust-modified", "--quiet"], capsys)
+    assert rc == 2
+    assert err == (f"error: {tb}: line 3, value 2 is nan (1 non-finite values); testbench inputs must be finite "
+                   "numbers\n")
+    assert not (prj / ".kappa_build").exists() and _snapshot(sentinel) == before
