@@ -75,7 +75,8 @@ def test_tampered_expectation_is_caught_and_located(project, tmp_path):
     vals[1] = repr(float(vals[1]) + 2 ** -7)  # one LSB of ap_fixed<12,5>
     rows[7] = " ".join(vals)
     f.write_text("\n".join(rows) + "\n")
-    rep = hls.compare(prj)
+    rep = hls.compare(prj, trust_modified=True)  # edited on purpose (else ProjectModifiedError)
+    assert rep.modified == ["tb_data/tb_output_predictions.dat"]
     assert rep.mismatches == 1
     assert rep.first_mismatches[0]["sample"] == 7 and rep.first_mismatches[0]["output"] == 1
     assert rep.max_abs_diff_lsb == 1.0
@@ -90,7 +91,8 @@ def test_firmware_bug_located_by_trace(project, tmp_path):
     vals = wfile.read_text().strip().split(",")
     vals[0] = " 1.5"
     wfile.write_text(",".join(vals) + "\n")
-    rep = hls.compare(prj)
+    rep = hls.compare(prj, trust_modified=True)
+    assert rep.modified == [f"firmware/weights/{wfile.name}"]
     assert rep.mismatches > 0
     assert rep.divergence is not None and rep.divergence.layer == "dense1"
 
