@@ -322,7 +322,8 @@ def test_sweep_is_an_ordinary_subcommand(monkeypatch, capsys):
 
     monkeypatch.setattr(hls.sweep, "run", fake_run)
     assert main(["sweep", "s.yaml", "--output", "o", "--workers", "2", "--quiet"]) == 1
-    assert seen == [("s.yaml", "o", {"workers": 2, "scheduler": None, "force": False, "progress": False})]
+    assert seen == [("s.yaml", "o", {"workers": 2, "scheduler": None, "force": False, "progress": False,
+                                          "max_points": 10_000})]
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "2 points (2 run, 0 read back) in 1.0 s: 1 mismatch, 1 ok"
     assert out[2] == "  b2 mismatch: 3 differ"
