@@ -189,7 +189,10 @@ def _figures(job) -> dict:
     Y_float = job.model.predict(X_te)  # the float Keras model (trained weights, no quantization)
     metric = "accuracy" if classification else "rmse"
     s = job.history.summary() if job.history is not None else {}
-    digest = hashlib.sha256(json.dumps(manifest["sha256"], sort_keys=True).encode()).hexdigest()[:16]
+    # the firmware and its data; not the Keras archive (it holds its save date) nor the hls4ml
+    # config (it holds the output path), which the manifest also hashes
+    fw = {k: v for k, v in manifest["sha256"].items() if k not in ("keras_model.keras", "hls4ml_config.yml")}
+    digest = hashlib.sha256(json.dumps(fw, sort_keys=True).encode()).hexdigest()[:16]
     out = {
         "status": "ok" if rep.bit_exact else "mismatch",
         "error": "" if rep.bit_exact else f"{rep.mismatches} mismatches over {rep.outputs} outputs",
