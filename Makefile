@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_forward.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_csim.py
+	$(BIN)/python benchmarks/bench_proof.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

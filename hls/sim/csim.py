@@ -24,6 +24,7 @@ import numpy as np
 from kappa.cache import private_dir, recorded_sha256, sha256_of, store, verified
 
 from ..safety import clear_dir
+from .units import compile_units, plan_units
 
 CXX_FLAGS = ["-std=c++14", "-fno-gnu-unique", "-w"]
 #: The firmware and the testbench compiled as one translation unit, read from standard input
@@ -111,6 +112,7 @@ def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
             f"{project_dir} is not an hls4ml project (no firmware/myproject.cpp or myproject_test.cpp)"
         )
     cxx = find_compiler()
+    jobs = _jobs()
     cmd = [
         cxx,
         _opt_level(),
@@ -122,7 +124,8 @@ def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
         "c++",
         "-",
     ]
-    key = compile_key(project_dir, cmd + [UNITY_SOURCE])
+    units = plan_units(project_dir, UNITY_SOURCE)
+    key = compile_key(project_dir, cmd + [u.source for u in units])
     build_dir = project_dir / ".kappa_build"
     binary = build_dir / f"csim-{key[:16]}"
     cache = _shared_cache()
@@ -143,10 +146,13 @@ def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
     t0 = time.perf_counter()
     tmp_out = binary.with_suffix(".partial")
     try:
-        proc = subprocess.run(
-            cmd + ["-o", str(tmp_out)], cwd=project_dir, input=UNITY_SOURCE, capture_output=True, text=True
-        )
-    except BaseException:  # Ctrl-C / SIGTERM: subprocess.run killed g++; leave no partial binary
+        if len(units) == 1:
+            proc = subprocess.run(
+                cmd + ["-o", str(tmp_out)], cwd=project_dir, input=UNITY_SOURCE, capture_output=True, text=True
+            )
+        else:
+            proc = compile_units(cmd, units, project_dir, build_dir, tmp_out, jobs=jobs)
+    except BaseException:  # Ctrl-C / SIGTERM: the compilers were killed; leave no partial binary
         tmp_out.unlink(missing_ok=True)
         raise
     if proc.returncode != 0:
@@ -172,6 +178,21 @@ def _clear_build_dir(project_dir: Path, build_dir: Path) -> None:
         clear_dir(build_dir, project_dir)
     except FileExistsError as exc:
         raise CsimError(f"{exc}") from None
+
+
+def _jobs() -> int:
+    """Compilers run at once for a project split into units: ``$KAPPA_CSIM_JOBS`` or 1.
+
+    One at a time by default: a unit holding a large generated convolution peaks at
+    1-2 GB, and two of them side by side would double the peak.
+
+    Raises:
+        CsimError: not an integer from 1 to 64.
+    """
+    raw = os.environ.get("KAPPA_CSIM_JOBS", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise CsimError(f"KAPPA_CSIM_JOBS={raw!r} is not a number of compiler processes; valid: an integer from 1 to 64")
+    return int(raw)
 
 
 def _shared_cache() -> Path:
