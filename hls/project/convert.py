@@ -129,7 +129,10 @@ def hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend) -> d
     import hls4ml
 
     config = hls4ml.utils.config_from_keras_model(km, granularity="name", backend=backend)
-    config["Model"]["Strategy"] = opts.strategy
+    # distributed_arithmetic: hls4ml raises for any layer but Dense/Conv under it, so the model
+    # default stays Latency and only Dense/Conv layers get the strategy
+    da = opts.strategy == "distributed_arithmetic"
+    config["Model"]["Strategy"] = "Latency" if da else opts.strategy
     config["Model"]["ReuseFactor"] = opts.reuse_factor
     inserted = {st.name for st in steps if st.family.inserted}
     by_name = {st.name: st for st in steps}
@@ -142,6 +145,8 @@ def hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend) -> d
         entry = config["LayerName"][name]
         entry["Trace"] = True  # trace hooks are compiled out in synthesis (#ifndef __SYNTHESIS__)
         entry["Strategy"] = opts.strategy
+        if da and (name not in by_name or by_name[name].family.name not in ("dense", "conv")):
+            entry["Strategy"] = "Latency"
         entry["ReuseFactor"] = opts.reuse_factor
         for key, t in keys.items():
             if key in PRECISION_KEYS:
@@ -379,9 +384,15 @@ def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_p
     # hls4ml's build()/link_existing_project work on the moved project.
     cfg_yml = tmp / "hls4ml_config.yml"
     cfg_yml.write_text(cfg_yml.read_text().replace(str(tmp), str(output_dir)))
-    checked = _check_emitted_types(hls_model, tmp, layer_precisions,
+    check_precisions, check_steps = layer_precisions, steps
+    if strategy == "distributed_arithmetic":  # hls4ml writes Dense/Conv weights as constants of the DA kernel
+        da_layers = {st.name for st in steps if st.family.name in ("dense", "conv")}
+        check_precisions = {n: {k: t for k, t in keys.items() if n not in da_layers or k not in ("weight", "bias")}
+                            for n, keys in layer_precisions.items()}
+        check_steps = [st for st in steps if st.name not in da_layers]
+    checked = _check_emitted_types(hls_model, tmp, check_precisions,
                                    optional={st.name for st in steps if st.family.passthrough})
-    _check_weights_read_back(hls_model, tmp, steps)
+    _check_weights_read_back(hls_model, tmp, check_steps)
     traced = [(layer.name, int(layer.get_output_variable().size())) for layer in hls_model.get_layers()
               if layer.get_attr("trace", False) and layer.class_name != "Input"]
     inp = hls_model.get_input_variables()[0]

@@ -144,6 +144,16 @@ def matrix_arith(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: dict
     return requantize_codes(acc, acc_t.fractional, res_t) * res_t.lsb
 
 
+def matrix_fn(opts: FirmwareOptions):
+    """:func:`matrix_arith`, or the exact product of the ``distributed_arithmetic`` strategy
+    (:func:`kappa.layers.exact_matrix.exact_matrix_arith`); same signature."""
+    if opts.strategy == "distributed_arithmetic":
+        from .exact_matrix import exact_matrix_arith
+
+        return exact_matrix_arith
+    return matrix_arith
+
+
 DOT_PATHS = ("auto", "general", "exact", "kernel")
 EXACT_FLOAT_BITS = 53
 
@@ -495,7 +505,7 @@ class DenseFamily(LayerFamily):
 
     def forward(self, step, x, in_t, opts):
         arrays = {k: a for k, _, a, _ in weighted_arrays(step)}
-        return matrix_arith(x, arrays["weight"], arrays.get("bias"), step.types, in_t, step.name)
+        return matrix_fn(opts)(x, arrays["weight"], arrays.get("bias"), step.types, in_t, step.name)
 
     def forward_tf(self, step, x, in_t, fwd):
         w = fwd.param(step, "kernel")
