@@ -18,6 +18,8 @@ everything succeeded, so a failure leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,12 +125,29 @@ def firmware_types(plan: FirmwarePlan) -> dict:
     return out
 
 
+@contextlib.contextmanager
+def _no_da_fallback():
+    """hls4ml 1.3.0's ``config_from_keras_model`` parses a Keras 3 model with
+    ``parse_keras_v3_model(model)``, whose ``allow_da_fallback`` defaults to True and cannot be
+    passed: while it runs, the parser it looks up takes ``allow_da_fallback=False`` (as
+    :func:`convert` passes it to ``convert_from_keras_model``)."""
+    import hls4ml.converters as conv
+
+    original = conv.parse_keras_v3_model
+    conv.parse_keras_v3_model = functools.partial(original, allow_da_fallback=False)
+    try:
+        yield
+    finally:
+        conv.parse_keras_v3_model = original
+
+
 def hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend) -> dict:
     """The hls4ml configuration (``granularity="name"``) that sets every type of
     ``layer_precisions`` (from :func:`firmware_types`) and the plan's options."""
     import hls4ml
 
-    config = hls4ml.utils.config_from_keras_model(km, granularity="name", backend=backend)
+    with _no_da_fallback():
+        config = hls4ml.utils.config_from_keras_model(km, granularity="name", backend=backend)
     # distributed_arithmetic: hls4ml raises for any layer but Dense/Conv under it, so the model
     # default stays Latency and only Dense/Conv layers get the strategy
     da = opts.strategy == "distributed_arithmetic"
@@ -290,7 +309,9 @@ def convert(
             None writes no testbench data.
         backend: "Vitis" (default) or "Vivado".
         part: FPGA part number. clock_period: target clock in ns.
-        io_type: "io_parallel" or "io_stream". strategy: "Latency" or "Resource".
+        io_type: "io_parallel" or "io_stream". strategy: "Latency", "Resource" or
+            "distributed_arithmetic" (hls4ml 1.3.0 with da4ml; Dense and Conv layers only,
+            reuse factor 1: the product is exact, then cast once to the result type).
         reuse_factor: >= 1. layer_options: per-layer options ``{layer: {option: value}}``
             (the same as ``predict_quantized``'s).
         force: replace an existing ``output_dir`` that is a kappa project (holds kappa's
@@ -374,6 +395,10 @@ def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_p
     hls_model = hls4ml.converters.convert_from_keras_model(
         km_q, hls_config=config, output_dir=str(tmp), project_name=PROJECT_NAME, backend=backend,
         part=part, clock_period=clock_period, io_type=io_type,
+        # hls4ml's Keras 3 parser would otherwise try a da4ml fallback first for layers without a
+        # Keras 3 handler (BatchNormalization) once da4ml is importable; kappa emulates hls4ml's own
+        # layers, so installing da4ml must change no project
+        allow_da_fallback=False,
     )
     _set_computed_weights(hls_model, steps)  # e.g. BatchNormalization's scale and bias, from kappa
     # Emit nnet::save_layer_output hooks (C simulation only, #ifndef __SYNTHESIS__).
