@@ -33,7 +33,8 @@ def _model():
 
 def _files(d):
     """Every file's bytes, less what differs between any two conversions: hls4ml's random
-    ``LIB_STAMP`` in build_lib.sh and ``Stamp`` in hls4ml_config.yml, the zip timestamps of keras_model.keras (the input model)."""
+    ``LIB_STAMP`` in build_lib.sh and ``Stamp`` in hls4ml_config.yml, the zip timestamps of
+    keras_model.keras (the input model)."""
     out = {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
     out["build_lib.sh"] = re.sub(rb"LIB_STAMP=\w+", b"LIB_STAMP=", out["build_lib.sh"])
     out["hls4ml_config.yml"] = re.sub(rb"Stamp: \w+", b"Stamp:", out["hls4ml_config.yml"])
