@@ -37,7 +37,7 @@ from decimal import Decimal
 import numpy as np
 
 from kappa import FixedPointType, PrecisionDict
-from kappa.firmware_forward import firmware_steps
+from kappa.firmware_forward import firmware_plan
 from kappa.layers import FirmwareOptions
 from kappa.precision import INPUT_LAYER, ensure_precision_dict
 
@@ -63,6 +63,9 @@ class RtlTrace:
         steps: the kappa firmware steps traced (the dropped softmax excluded).
         input_type, output_type: kappa types of the design's input and output.
         input_shape, output_shape: per-sample shapes.
+        precision: the resolved PrecisionDict (every type the design uses written out).
+        dropped_softmax: True when a final softmax was left out (the design outputs logits).
+        keras_model: the model traced.
     """
 
     comb: object
@@ -71,6 +74,9 @@ class RtlTrace:
     output_type: FixedPointType
     input_shape: tuple
     output_shape: tuple
+    precision: PrecisionDict | None = None
+    dropped_softmax: bool = False
+    keras_model: object = None
 
 
 def kif(t: FixedPointType) -> tuple[int, int, int]:
@@ -176,8 +182,8 @@ def _trace_step(step, v, in_t, opts):
         m = cast(m, step.types["accumulator"], step.keras_name, "accumulator")
         return cast(m.reshape(step.out_shape), res_t, step.keras_name, "activation")
     if fam == "softmax":
-        raise ValueError(f"layer {name!r}: softmax is not traced to RTL; drop it to logits (drop_softmax=True), "
-                         "as triggers do")
+        raise ValueError(f"layer {step.keras_name!r}: softmax is traced to RTL only as the final layer, "
+                         "dropped to logits (drop_softmax=True, --drop-softmax)")
     if fam in TABLE_FAMILIES:
         return _table_step(step, v, in_t, opts)
     raise ValueError(f"layer {name!r}: the {fam} family is not traced to RTL; supported: Dense, Conv1D/2D, ReLU, "
@@ -189,7 +195,6 @@ def _table_step(step, v, in_t, opts):
     if in_t is None or in_t.width > MAX_TABLE_INPUT_BITS:
         raise ValueError(f"layer {step.name!r}: a lookup-table activation needs an input of at most "
                          f"{MAX_TABLE_INPUT_BITS} bits, got {in_t}; narrow the previous layer's result type")
-    res_t = step.types["result"]
     size = int(np.prod(step.in_shape))
 
     def fn(values):
@@ -215,6 +220,59 @@ def _table_step(step, v, in_t, opts):
     return FixedVariableArray(np.array(out, dtype=object).reshape(v.shape), v.solver_options)
 
 
+def _inputs(t: FixedPointType, n: int):
+    from da4ml.trace import FixedVariableArray, HWConfig
+
+    k, i, f = kif(t)
+    return FixedVariableArray.from_kif(np.full(n, k), np.full(n, i), np.full(n, f), HWConfig(1, -1, -1),
+                                       solver_options=dict(SOLVER_OPTIONS))
+
+
+def first_diverging_step(tr: RtlTrace, x: np.ndarray, got: np.ndarray):
+    """Where the RTL of one sample parts from the Python emulation.
+
+    Every step of ``tr`` is traced on its own (its input at the previous result type) and
+    evaluated by da4ml's own simulation of that logic (``CombLogic.predict``) on the
+    emulation's input to the step; the first step whose output differs from the emulation
+    is named. When every step agrees, the difference lies between da4ml's logic and the
+    simulated Verilog, and the design's output is named.
+
+    Args:
+        tr: the trace of the project's model.
+        x: one input sample, shape ``input_shape`` (float, quantized here).
+        got: the RTL's output for it (values, flattened).
+
+    Returns:
+        ``(layer, element, rtl_value, python_value)`` or None when nothing differs.
+    """
+    from da4ml.trace import comb_trace
+
+    from kappa.firmware_forward import layer_outputs
+    from kappa.quantization import quantize
+
+    by_name = dict(layer_outputs(tr.keras_model, tr.precision, x[None], strategy="distributed_arithmetic"))
+    prev, prev_t = quantize(np.asarray(x, np.float64).ravel(), tr.input_type), tr.input_type
+    for st in tr.steps:
+        want = np.ravel(by_name[st.name])
+        try:
+            inp = _inputs(prev_t, prev.size)
+            out = _trace_step(st, inp.reshape(st.in_shape), prev_t, FirmwareOptions(strategy="distributed_arithmetic"))
+            y = np.ravel(comb_trace(inp, out.ravel()).predict(prev[None]))
+        except ValueError:  # a mode accepted on the design's narrower interval: this step cannot be isolated
+            y = want
+        if np.any(y != want):
+            j = int(np.flatnonzero(y != want)[0])
+            return st.name, j, float(y[j]), float(want[j])
+        prev, prev_t = want, st.types.get("result") or prev_t
+    want = prev
+    got = np.ravel(got)
+    if np.any(got != want):
+        j = int(np.flatnonzero(got != want)[0])
+        return f"{tr.steps[-1].name if tr.steps else 'input'} (Verilog vs da4ml logic)", j, float(got[j]), \
+            float(want[j])
+    return None
+
+
 def trace_model(keras_model, precision, *, drop_softmax: bool = False) -> RtlTrace:
     """Trace ``keras_model`` at ``precision`` into one da4ml combinational design.
 
@@ -231,31 +289,33 @@ def trace_model(keras_model, precision, *, drop_softmax: bool = False) -> RtlTra
         ValueError: no PrecisionDict, an unsupported layer or mode (names the layer, field,
             value and what would work), I/O ports wider than 32 bits per element.
     """
-    from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
+    from da4ml.trace import comb_trace
 
     precision = ensure_precision_dict(precision)
     if not isinstance(precision, PrecisionDict):
         raise ValueError("the RTL path needs a PrecisionDict with every type explicit, got None")
-    opts = FirmwareOptions(strategy="distributed_arithmetic")
-    steps = firmware_steps(keras_model, precision, opts)
-    if drop_softmax and steps and steps[-1].family.name == "softmax":
-        steps = steps[:-1]
+    plan = firmware_plan(keras_model, precision, FirmwareOptions(strategy="distributed_arithmetic"))
+    opts, steps = plan.opts, list(plan.steps)
+    dropped = False
+    if steps and steps[-1].family.name == "softmax":
+        if not drop_softmax:
+            raise ValueError(f"layer {steps[-1].keras_name!r}: softmax is not traced to RTL; drop it to logits "
+                             "(drop_softmax=True, --drop-softmax), as triggers do")
+        steps, dropped = steps[:-1], True
     in_t = precision.dtype(INPUT_LAYER, "value")
     if in_t is None:
         raise ValueError("input.value has no type; the RTL path needs the input type (e.g. ap_fixed<16,6>)")
-    in_shape = tuple(int(d) for d in keras_model.inputs[0].shape[1:])
-    k, i, f = kif(in_t)
-    n_in = int(np.prod(in_shape))
-    inp = FixedVariableArray.from_kif(np.full(n_in, k), np.full(n_in, i), np.full(n_in, f), HWConfig(1, -1, -1),
-                                      solver_options=dict(SOLVER_OPTIONS))
-    v, cur_t = inp.reshape(in_shape), in_t
-    for st in steps:
-        v = _trace_step(st, v, cur_t, opts)
-        cur_t = st.types.get("result") or cur_t
-    out_t = cur_t
+    out_t = next((st.types["result"] for st in reversed(steps) if st.types.get("result") is not None), in_t)
     for what, t in (("input", in_t), ("output", out_t)):
         if t.width > 32:
             raise ValueError(f"{what} type {t} is wider than 32 bits; the Verilator harness passes each "
                              "element as a 32-bit word: use a narrower type")
+    in_shape = tuple(int(d) for d in keras_model.inputs[0].shape[1:])
+    inp = _inputs(in_t, int(np.prod(in_shape)))
+    v, cur_t = inp.reshape(in_shape), in_t
+    for st in steps:
+        v = _trace_step(st, v, cur_t, opts)
+        cur_t = st.types.get("result") or cur_t
     comb = comb_trace(inp, v.ravel())
-    return RtlTrace(comb, steps, in_t, out_t, in_shape, tuple(steps[-1].out_shape) if steps else in_shape)
+    return RtlTrace(comb, steps, in_t, out_t, in_shape, tuple(steps[-1].out_shape) if steps else in_shape,
+                    plan.resolved_precision(), dropped, keras_model)

@@ -24,15 +24,15 @@ import subprocess
 import time
 from pathlib import Path
 
-from .verilator import load_manifest
+from .verilator import RtlToolError, load_manifest
 from .verilog import MANIFEST as MANIFEST_NAME
 
-FAMILIES = (("xc7", "xc7"), ("xczu", "xcup"), ("xcau", "xcup"), ("xcvu", None), ("xcku", None))
+FAMILIES = (("xc7", "xc7"), ("xczu", "xcup"), ("xcau", "xcup"), ("xcvu", None), ("xcku", None), ("xcu", "xcup"))
 
 
 def family_of_part(part: str) -> str:
     """Yosys ``synth_xilinx -family`` for a Xilinx part: 7-series ``xc7``; UltraScale+
-    (``xczu``, ``xcau``, ``xcvu…p``, ``xcku…p``) ``xcup``; UltraScale (``xcvu``/``xcku``
+    (``xczu``, ``xcau``, ``xcvu…p``, ``xcku…p``, the Alveo ``xcu…`` parts) ``xcup``; UltraScale (``xcvu``/``xcku``
     without ``p``) ``xcu``.
 
     Raises:
@@ -81,10 +81,14 @@ def register_bits(cells: dict) -> int:
 def _yosys(script: str, cwd: Path, timeout_s: float) -> str:
     exe = shutil.which("yosys")
     if exe is None:
-        raise RuntimeError("yosys not found: install the Debian package `yosys` (apt-get install yosys, as root)")
-    r = subprocess.run([exe, "-q", "-p", script], cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+        raise RtlToolError("yosys not found: install the Debian package `yosys` (apt-get install yosys, as root; "
+                           "`make setup` does when run as root)")
+    try:
+        r = subprocess.run([exe, "-q", "-p", script], cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise RtlToolError(f"yosys took longer than {timeout_s:.0f} s on {cwd}") from None
     if r.returncode != 0:
-        raise RuntimeError(f"yosys failed:\n{(r.stdout + r.stderr)[-3000:]}")
+        raise RtlToolError(f"yosys failed:\n{(r.stdout + r.stderr)[-3000:]}")
     return r.stdout
 
 
@@ -97,8 +101,8 @@ def synth_rtl(project_dir, *, timeout_s: float = 3600) -> dict:
         "latency_cutoff", "family", "synth_s", "tool": "yosys <version>"}``.
 
     Raises:
-        ValueError: not an RTL project; a part Yosys cannot target.
-        RuntimeError: yosys missing or failing.
+        FileNotFoundError: not an RTL project. ValueError: a part Yosys cannot target.
+        RtlToolError: yosys missing or failing.
     """
     d = Path(project_dir).resolve()
     m = load_manifest(d)

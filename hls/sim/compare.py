@@ -46,7 +46,9 @@ class ComparisonReport:
         output_type: the output ``result_t`` as a string.
         divergence: on a mismatch, the first layer that differs (None if all match or
             the trace could not locate it).
-        compile_seconds, run_seconds: C simulation timings (s); compiled: False if cached.
+        compile_seconds, run_seconds: simulation build and run timings (s); compiled: False if cached.
+        simulator: what produced the firmware outputs ("C simulation", or "Verilator RTL
+            simulation" for an RTL project, :func:`hls.rtl.compare_rtl`).
     """
 
     project: str
@@ -61,6 +63,7 @@ class ComparisonReport:
     compiled: bool = True
     compile_seconds: float = 0.0
     run_seconds: float = 0.0
+    simulator: str = "C simulation"
 
     @property
     def bit_exact(self) -> bool:
@@ -71,7 +74,11 @@ class ComparisonReport:
         """One line stating the mismatch count over the outputs compared."""
         verdict = "bit-exact" if self.bit_exact else "MISMATCH"
         return (f"{verdict}: {self.mismatches} mismatches over {self.outputs} outputs "
-                f"({self.samples} samples) between C simulation and the Python quantized forward path")
+                f"({self.samples} samples) between {self.simulator} and the Python quantized forward path")
+
+    @property
+    def _short(self) -> str:
+        return "csim" if self.simulator == "C simulation" else "Verilator"
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -82,7 +89,7 @@ class ComparisonReport:
     def to_markdown(self) -> str:
         """A short Markdown report."""
         lines = [
-            f"# C simulation vs Python: {self.project}",
+            f"# {self.simulator} vs Python: {self.project}",
             "",
             self.summary_line(),
             "",
@@ -93,8 +100,8 @@ class ComparisonReport:
             f"| mismatches | {self.mismatches} |",
             f"| max abs difference (LSB of {self.output_type}) | {self.max_abs_diff_lsb:g} |",
             f"| per-output mismatches | {self.per_output_mismatches} |",
-            f"| csim compile (s) | {self.compile_seconds:.2f}{'' if self.compiled else ' (cached)'} |",
-            f"| csim run (s) | {self.run_seconds:.3f} |",
+            f"| {self._short} build (s) | {self.compile_seconds:.2f}{'' if self.compiled else ' (cached)'} |",
+            f"| {self._short} run (s) | {self.run_seconds:.3f} |",
         ]
         if self.first_mismatches:
             lines += ["", "First mismatches:", "", "| sample | output | expected | got |", "|---|---|---|---|"]

@@ -7,7 +7,7 @@ import json
 from ..exit_status import MISMATCH, SUCCESS, UsageError
 from .project_args import EPILOG_TEMPLATE, add_project_arguments, project_dir
 
-SUMMARY = "C simulation vs the Python quantized forward path, bit for bit"
+SUMMARY = "C simulation (or, for an RTL project, Verilator) vs the Python quantized forward path, bit for bit"
 EPILOG = EPILOG_TEMPLATE.format(name="compare")
 
 
@@ -29,7 +29,12 @@ def run(args) -> int:
 
     prj = project_dir(args.project)
     try:
-        rep = compare(prj, quiet=args.quiet or args.json, trace=not args.no_trace)
+        if _is_rtl(prj):
+            from hls.rtl.verilator import compare_rtl
+
+            rep = compare_rtl(prj, trace=not args.no_trace)
+        else:
+            rep = compare(prj, quiet=args.quiet or args.json, trace=not args.no_trace)
     except KeyError as e:
         raise UsageError(f"{prj}: manifest.json lacks {e}") from None
     if args.json:
@@ -45,3 +50,13 @@ def run(args) -> int:
             print(f"  first divergent layer: {d.layer} (sample {d.sample}, element {d.index}: "
                   f"firmware {d.firmware!r}, Python {d.python!r})")
     return SUCCESS if rep.bit_exact else MISMATCH
+
+
+def _is_rtl(prj) -> bool:
+    """True for a project written by the RTL backend (``manifest.json`` ``kind: rtl``)."""
+    from hls.rtl.verilog import is_rtl_manifest
+
+    try:
+        return is_rtl_manifest(json.loads((prj / "manifest.json").read_text()))
+    except ValueError:
+        return False

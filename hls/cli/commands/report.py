@@ -67,13 +67,22 @@ def run(args) -> int:
     """
     from hls.vendor.reports import format_table, plot_reports, read_reports
 
+    rtl = [p for p in args.paths if _is_rtl_project(p)]
     if args.plot:  # before any output: a bad path is not found after the table
         check_plot_path(args.plot)
-    reports = [r for p in args.paths for r in read_reports(p, solution=args.solution)]
+        if rtl:
+            raise UsageError(f"--plot draws HLS report sets; {rtl[0]} is an RTL project (its figures are in "
+                             "report.json under 'rtl')")
+    reports = [r for p in args.paths if p not in rtl for r in read_reports(p, solution=args.solution)]
+    rtl_secs = {p: _rtl_section(p) for p in rtl}
     if args.json:
-        print(json.dumps([r.to_dict() for r in reports], indent=2, default=str))
+        print(json.dumps([r.to_dict() for r in reports] + [{"path": p, "rtl": s} for p, s in rtl_secs.items()],
+                         indent=2, default=str))
     else:
-        print(format_table(reports))
+        if reports:
+            print(format_table(reports))
+        for p, sec in rtl_secs.items():
+            print(_rtl_table(Path(p).name, sec))
     if args.plot:
         print(f"wrote {plot_reports(reports, x=args.x, path=Path(args.plot))}", file=sys.stderr)
     disagree = [f"{r.name}: {d}" for r in reports for d in r.disagreements]
@@ -82,3 +91,28 @@ def run(args) -> int:
             print(f"error: files disagree: {d}", file=sys.stderr)
         return MISMATCH
     return SUCCESS
+
+
+def _is_rtl_project(path: str) -> bool:
+    p = Path(path) / "manifest.json"
+    try:
+        return json.loads(p.read_text()).get("kind") == "rtl"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _rtl_section(path: str) -> dict:
+    from hls.rtl.report import read_rtl_report
+
+    return read_rtl_report(path)
+
+
+def _rtl_table(name: str, sec: dict) -> str:
+    """An RTL project's figures in the same bordered layout as the HLS table."""
+    from hls.rtl.report import LABEL, rtl_table_rows
+
+    rows = rtl_table_rows(name, sec)
+    w0, w1 = max(len(a) for a, _ in rows), max(len(b) for _, b in rows)
+    line = f"+-{'-' * w0}-+-{'-' * w1}-+"
+    body = [f"| {a:<{w0}} | {b:<{w1}} |" for a, b in rows]
+    return "\n".join([line, body[0], line, *body[1:], line, f"note: resources are an {LABEL}"])
