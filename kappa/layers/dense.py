@@ -145,13 +145,24 @@ def matrix_arith(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: dict
 
 
 def matrix_fn(opts: FirmwareOptions):
-    """:func:`matrix_arith`, or the exact product of the ``distributed_arithmetic`` strategy
-    (:func:`kappa.layers.exact_matrix.exact_matrix_arith`); same signature."""
-    if opts.strategy == "distributed_arithmetic":
-        from .exact_matrix import exact_matrix_arith
+    """:func:`matrix_arith`, or under the ``distributed_arithmetic`` strategy the exact product
+    cast once (:func:`kappa.layers.exact_matrix.exact_matrix_arith`); same signature. With a
+    field untyped (None: float, as in the float forward and the firmware report's per-layer
+    points) the product is taken in float64, the typed fields quantized, no exactness claimed."""
+    if opts.strategy != "distributed_arithmetic":
+        return matrix_arith
+    from .exact_matrix import exact_matrix_arith
 
-        return exact_matrix_arith
-    return matrix_arith
+    def da(x, w, b, types, in_t, name):
+        if in_t is not None and types.get("weight") is not None and types.get("result") is not None \
+                and (b is None or types.get("bias") is not None):
+            return exact_matrix_arith(x, w, b, types, in_t, name)
+        y = x @ _q(w, types.get("weight"))
+        if b is not None:
+            y = y + _q(b, types.get("bias"))
+        return _q(y, types.get("result"))
+
+    return da
 
 
 DOT_PATHS = ("auto", "general", "exact", "kernel")
