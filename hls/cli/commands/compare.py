@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..exit_status import MISMATCH, SUCCESS, UsageError
-from .project_args import EPILOG_TEMPLATE, add_project_arguments, project_dir
+from .project_args import EPILOG_TEMPLATE, add_project_arguments, is_rtl_project, project_dir
 
 SUMMARY = "C simulation (or, for an RTL project, Verilator) vs the Python quantized forward path, bit for bit"
 EPILOG = EPILOG_TEMPLATE.format(name="compare")
@@ -29,7 +29,7 @@ def run(args) -> int:
 
     prj = project_dir(args.project)
     try:
-        if _is_rtl(prj):
+        if is_rtl_project(prj):
             from hls.rtl.verilator import compare_rtl
 
             rep = compare_rtl(prj, trace=not args.no_trace)
@@ -51,12 +51,3 @@ def run(args) -> int:
                   f"firmware {d.firmware!r}, Python {d.python!r})")
     return SUCCESS if rep.bit_exact else MISMATCH
 
-
-def _is_rtl(prj) -> bool:
-    """True for a project written by the RTL backend (``manifest.json`` ``kind: rtl``)."""
-    from hls.rtl.verilog import is_rtl_manifest
-
-    try:
-        return is_rtl_manifest(json.loads((prj / "manifest.json").read_text()))
-    except ValueError:
-        return False

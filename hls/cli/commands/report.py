@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..exit_status import MISMATCH, SUCCESS, UsageError
+from .project_args import is_rtl_project
 
 SUMMARY = "synthesis reports: Vivado/Vitis HLS, Vitis Unified, vivado_synth.rpt, co-simulation"
 DESCRIPTION = ("Read synthesis reports from hls4ml projects, Vivado/Vitis HLS projects (with or without "
@@ -67,7 +68,7 @@ def run(args) -> int:
     """
     from hls.vendor.reports import format_table, plot_reports, read_reports
 
-    rtl = [p for p in args.paths if _is_rtl_project(p)]
+    rtl = [p for p in args.paths if is_rtl_project(p)]
     if args.plot:  # before any output: a bad path is not found after the table
         check_plot_path(args.plot)
         if rtl:
@@ -91,14 +92,6 @@ def run(args) -> int:
             print(f"error: files disagree: {d}", file=sys.stderr)
         return MISMATCH
     return SUCCESS
-
-
-def _is_rtl_project(path: str) -> bool:
-    p = Path(path) / "manifest.json"
-    try:
-        return json.loads(p.read_text()).get("kind") == "rtl"
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def _rtl_section(path: str) -> dict:
