@@ -38,8 +38,9 @@ def bench(name: str, bits: int, samples: int, work: Path) -> dict:
     rng = np.random.default_rng(0)
     X_fit = rng.normal(size=(2000, *shape))  # standardized features: the types' ranges
     P = kappa.suggest_precision(km, X_fit, bits=bits, rounding="RND", overflow="SAT")
-    X = rng.normal(size=(samples, *shape)) * 3.0  # past the rails of the suggested input type
     in_t = P.dtype("input", "value")
+    rail = max(-in_t.qmin, in_t.qmax) * in_t.lsb
+    X = rng.normal(size=(samples, *shape)) * rail  # about a third of the inputs past the rails of the input type
     Xq = kappa.quantize(X, in_t)
     rails = (float(np.mean(Xq == in_t.qmin * in_t.lsb)), float(np.mean(Xq == in_t.qmax * in_t.lsb)))
     emu = kappa.predict_quantized(km, P, X, strategy="distributed_arithmetic")
