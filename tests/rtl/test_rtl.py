@@ -207,7 +207,8 @@ def test_bad_names_are_refused(tmp_path):
 
 def test_example_model_three_ways(tmp_path):
     """hls4ml's example model KERAS_conv1d_small (tests/fixtures/models, trained by its authors;
-    final softmax dropped to logits) at suggested 8-bit types: emulation = DA C simulation =
+    final softmax dropped to logits) at suggested 6-bit types (a small design; 8-bit and the jet
+    tagger: benchmarks/bench_rtl.py): emulation = DA C simulation =
     Verilator on inputs of which about a third lie past the rails of the input type."""
     from hls.jobs.model_job import without_final_softmax
 
@@ -217,7 +218,7 @@ def test_example_model_three_ways(tmp_path):
     assert cut
     shape = tuple(int(d) for d in km.inputs[0].shape[1:])
     rng = np.random.default_rng(0)
-    P = kappa.suggest_precision(km, rng.normal(size=(500, *shape)), bits=8, rounding="RND", overflow="SAT")
+    P = kappa.suggest_precision(km, rng.normal(size=(500, *shape)), bits=6, rounding="RND", overflow="SAT")
     in_t = P.dtype("input", "value")
     X = rng.normal(size=(200, *shape)) * max(-in_t.qmin, in_t.qmax) * in_t.lsb
     Xq = kappa.quantize(X, in_t)
@@ -229,4 +230,4 @@ def test_example_model_three_ways(tmp_path):
           f"Verilator {rtl.outputs} outputs, {rtl.mismatches} mismatches (build {rtl.compile_seconds} s)")
     assert (csim.outputs, csim.mismatches) == (emu.size, 0)
     assert (rtl.outputs, rtl.mismatches) == (emu.size, 0)
-    assert len(np.unique(emu)) > 50
+    assert len(np.unique(emu)) > 30  # of the 64 values a 6-bit output holds
