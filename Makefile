@@ -3,10 +3,23 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kappa-installed
+YOSYS  := $(VENV)/.kappa-yosys
 
 .PHONY: setup demo test test-fast lint bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(YOSYS)
+
+# Yosys (the RTL backend's open synthesis) is a Debian package: installed with apt-get when we
+# run as root, else named. The RTL tests skip their Yosys part only when it cannot be installed.
+$(YOSYS):
+	@if command -v yosys >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's yosys (open synthesis for the RTL backend)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq yosys >/dev/null; \
+	else \
+	  echo "note: yosys not found and not installable here: install the Debian package 'yosys' (apt-get install yosys, as root) for the RTL backend's resource figures"; \
+	fi
+	@mkdir -p $(VENV) && if command -v yosys >/dev/null 2>&1; then touch $(YOSYS); fi
 
 # Create the virtual environment (installing Debian's python3-venv first when the
 # interpreter lacks ensurepip and we may use apt), then install kappa and its deps.
@@ -26,19 +39,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) $(YOSYS)
 	$(BIN)/python scripts/build_hls.py --force
 
 # Two pytest-xdist workers, one test file each at a time (module fixtures stay in one worker):
 # the C simulation compiles and TensorFlow tests of different files run side by side.
-test: $(STAMP)
+test: $(STAMP) $(YOSYS)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(YOSYS)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
 
 bench: $(STAMP)
@@ -46,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_csim.py
 	$(BIN)/python benchmarks/bench_proof.py
+	$(BIN)/python benchmarks/bench_rtl.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -54,13 +54,16 @@ def one_line(exc: BaseException) -> str:
 
 def bad_input_types() -> tuple:
     """Exception types a user can cause: bad files, options and values, missing tools,
-    a C simulation that cannot run, failed synthesis, training that diverged or stalled.
+    a C simulation that cannot run, failed synthesis, an RTL tool missing or failing, training that
+    diverged or stalled.
     (Imported when needed: only on the error path.)"""
     from hls.jobs.job import TrainingFailedError
+    from hls.rtl.verilator import RtlToolError
     from hls.sim.csim import CsimError
     from hls.vendor.synth import SynthesisError, VendorToolNotFoundError
 
-    return (UsageError, ValueError, OSError, CsimError, VendorToolNotFoundError, SynthesisError, TrainingFailedError)
+    return (UsageError, ValueError, OSError, CsimError, VendorToolNotFoundError, SynthesisError, TrainingFailedError,
+            RtlToolError)
 
 
 def _sigterm_to_interrupt(signum, frame):

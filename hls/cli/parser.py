@@ -14,10 +14,11 @@ EXAMPLES = """\
 examples:
   kappa build                                      # the digits default: train, convert, C-simulate, compare
   kappa build --config affine --output out/affine --force
+  kappa build --backend rtl --drop-softmax --output out/digits_rtl   # Verilog: Verilator vs Python, Yosys LUT/FF
   kappa report vivado_projects/digits              # synthesis results as a table
   kappa report tests/fixtures/reports/vitis-hls-2024.1-hls4ml --json
   kappa report prj_a prj_b --plot cmp.png          # side by side, plus a plot
-  kappa compare vivado_projects/digits             # exit 1 if not bit-exact
+  kappa compare vivado_projects/digits             # exit 1 if not bit-exact (an RTL project: Verilator)
   kappa precision show vivado_projects/digits/precision.yaml
   kappa precision convert precision.yaml precision.json
   kappa firmware-report model.keras --precision types.yaml --data test.npz --plot cost.png

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..project.options import BACKENDS, HLS_DEFAULTS, IO_TYPES, STRATEGIES
+from ..project.options import HLS_DEFAULTS, IO_TYPES, JOB_BACKENDS, RTL_BACKEND, STRATEGIES
 from ..safety import (
     as_number,
     check_choice,
@@ -38,6 +38,8 @@ from .schema import (
     MODEL_TYPES,
     OUTPUT_ACTIVATIONS,
     REQUIRED_KEYS,
+    RTL_DEFAULTS,
+    RTL_KEYS,
     SPLIT_DEFAULTS,
     SPLIT_KEYS,
     TOP_KEYS,
@@ -362,14 +364,29 @@ def _check_layer_options_shape(v):
     return v
 
 
+def _check_flag(v):
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
+
+
+def _check_cutoff(v):
+    x = as_number(v, "latency_cutoff")
+    if not 0 <= x < 1e6:
+        raise ValueError(f"latency_cutoff must be >= 0 (da4ml's delay budget per pipeline stage), got {v!r}")
+    return x
+
+
 HLS_CHECKS = {
-    "backend": lambda v: check_choice(v, BACKENDS, "backend", ignore_case=True),
+    "backend": lambda v: check_choice(v, JOB_BACKENDS, "backend", ignore_case=True),
     "part": check_part,
     "clock_period": check_clock_period,
     "io_type": lambda v: check_choice(v, IO_TYPES, "io_type"),
     "strategy": lambda v: check_choice(v, STRATEGIES, "strategy", ignore_case=True),
     "reuse_factor": check_reuse_factor,
     "layer_options": _check_layer_options_shape,
+    "drop_softmax": _check_flag,
+    "latency_cutoff": _check_cutoff,
 }
 """``hls.<key>`` -> its validator (returns the normalised value, raises ValueError)."""
 
@@ -394,7 +411,7 @@ def check_hls_value(key: str, value):
 def _check_hls(cfg, overrides, probs) -> dict:
     sec = _section(cfg, "hls", probs)
     _unknown(sec, HLS_KEYS, "hls", probs, aliases=HLS_ALIASES)
-    opts = dict(HLS_DEFAULTS, layer_options={})
+    opts = dict(HLS_DEFAULTS, layer_options={}, **RTL_DEFAULTS)
     src = {k: f"hls.{k}" for k in HLS_KEYS}
     seen = {}
     for k, v in sec.items():
@@ -414,7 +431,29 @@ def _check_hls(cfg, overrides, probs) -> dict:
             opts[k] = check(opts[k])
         except ValueError as exc:
             probs.add(src[k], str(exc))
+    if opts["backend"] == RTL_BACKEND:
+        _check_rtl_options(opts, src, probs)
+    else:
+        for k in RTL_KEYS:
+            if opts.get(k) != RTL_DEFAULTS[k]:
+                probs.add(src[k], f"applies to the RTL backend only (backend: {RTL_BACKEND}, --backend {RTL_BACKEND})")
     return opts
+
+
+def _check_rtl_options(opts: dict, src: dict, probs) -> None:
+    """The RTL backend builds one fully parallel pipeline computing the ``distributed_arithmetic``
+    arithmetic: io_parallel, reuse factor 1; the strategy becomes ``distributed_arithmetic``
+    (recorded in ``opts["strategy_note"]``, printed by the job, when another was set)."""
+    if opts.get("io_type") != "io_parallel":
+        probs.add(src["io_type"], f"the RTL backend builds one fully parallel pipeline: use io_parallel, "
+                                  f"not {opts.get('io_type')!r}")
+    if opts.get("reuse_factor") != 1:
+        probs.add(src["reuse_factor"], f"the RTL backend needs reuse_factor 1, got {opts.get('reuse_factor')!r}")
+    if opts.get("strategy") != "distributed_arithmetic":
+        opts["strategy_note"] = (f"backend {RTL_BACKEND}: the design computes the distributed_arithmetic arithmetic "
+                                 f"(exact matrix products, accumulator types unused); strategy "
+                                 f"{opts.get('strategy')!r} ({src['strategy']}) replaced")
+        opts["strategy"] = "distributed_arithmetic"
 
 
 def prepare_job(
@@ -524,7 +563,14 @@ def prepare_job(
         find_compiler()
     except CsimError as exc:
         probs.add("tools", str(exc))
-    if synth or vsynth:
+    if hls_opts.get("backend") == RTL_BACKEND:
+        from .rtl_job import missing_rtl_tools
+
+        for msg in missing_rtl_tools():
+            probs.add("tools", msg)
+        if synth or vsynth:
+            probs.add("--synth", f"vendor synthesis runs on HLS projects; the {RTL_BACKEND} backend runs Yosys itself")
+    elif synth or vsynth:
         from ..vendor.synth import VendorToolNotFoundError, require_tools
 
         try:
@@ -612,3 +658,13 @@ def _check_against_model(km, precision, hls_opts, probs) -> None:
         firmware_types(firmware_plan(km, precision, opts))  # the conversion's own checks, nothing written
     except ValueError as exc:
         probs.add("precision", str(exc).replace("\n  ", " ").replace("\n", " "))
+        return
+    if hls_opts.get("backend") == RTL_BACKEND:
+        from .rtl_job import check_rtl_model
+
+        try:
+            check_rtl_model(km, precision, hls_opts)  # the untrained model, traced as the RTL backend will
+        except ImportError as exc:
+            probs.add("tools", f"the RTL backend needs da4ml: {exc}")
+        except ValueError as exc:
+            probs.add("model", f"RTL backend: {exc}")

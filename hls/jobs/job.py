@@ -78,6 +78,7 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
     """
     from ..project.convert import convert
     from ..sim.compare import compare
+    from .rtl_job import build_rtl, hls_only, is_rtl
 
     job = prepare_job(copy.deepcopy(cfg), source=source, output=output, force=force, weights=weights,
                       overrides=overrides, synth=synth, vsynth=vsynth)
@@ -111,24 +112,27 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
         say("C simulation (g++) ...")
         report = compare(staging, quiet=not progress)
         report.project = out.name
-        from kappa.firmware_cost import firmware_report
-
-        fw = firmware_report(
-            km,
-            job.precision,
-            job.X_te,
-            job.Y_te,
-            io_type=hls_opts["io_type"],
-            strategy=hls_opts["strategy"],
-            reuse_factor=hls_opts["reuse_factor"],
-            layer_options=hls_opts.get("layer_options"),
-        )
+        fw = _firmware_report(km, job, hls_opts)
         _write_reports(staging, cfg, hls_opts, report, history, health, job.Y_te, job.model.predict(job.X_te), fw,
                        classification=is_classification(job.dataset))
         holder["report"] = report
 
-    say(f"converting to an hls4ml project in {out}")
-    prj = convert(km, job.precision, out, tb_inputs=job.X_te, force=force, before_publish=finish, **hls_opts)
+    if is_rtl(hls_opts):
+        if hls_opts.get("strategy_note"):
+            say(hls_opts["strategy_note"])
+
+        def rtl_reports(staging: Path, report, rtl) -> None:
+            fw = _firmware_report(km, job, hls_opts)
+            _write_reports(staging, cfg, hls_opts, report, history, health, job.Y_te, job.model.predict(job.X_te),
+                           fw, classification=is_classification(job.dataset), rtl=rtl)
+
+        prj, report, _ = build_rtl(km, job.precision, out, job.X_te, hls_opts, force=force, progress=progress,
+                                   write_reports=rtl_reports)
+        holder["report"] = report
+    else:
+        say(f"converting to an hls4ml project in {out}")
+        prj = convert(km, job.precision, out, tb_inputs=job.X_te, force=force, before_publish=finish,
+                      **hls_only(hls_opts))
     result = JobResult(prj, holder["report"], history, health, job.model, (job.X_te, job.Y_te))
     if synth or vsynth:
         from ..vendor.synth import run_synthesis
@@ -137,6 +141,15 @@ def run_job(cfg: dict, output: str | Path | None = None, *, force: bool = False,
     if health["status"] != "ok":
         raise TrainingFailedError(health["status"], health["reason"], result)
     return result
+
+
+def _firmware_report(km, job, hls_opts):
+    """Float vs firmware on the test split, at the job's firmware options."""
+    from kappa.firmware_cost import firmware_report
+
+    return firmware_report(km, job.precision, job.X_te, job.Y_te, io_type=hls_opts["io_type"],
+                           strategy=hls_opts["strategy"], reuse_factor=hls_opts["reuse_factor"],
+                           layer_options=hls_opts.get("layer_options"))
 
 
 def summary_line(summary: dict) -> str:
@@ -180,16 +193,19 @@ def test_metrics(Y_te, Y_float, Y_firmware, classification: bool) -> dict:
 
 
 def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_float, firmware=None,
-                   classification: bool = True) -> None:
+                   classification: bool = True, rtl=None) -> None:
     """``report.json`` (strict JSON: NaN and infinities as null), ``report.md`` (first line: the
     verdict), ``training_curves.png`` and, with ``firmware`` (a :class:`kappa.FirmwareReport`),
-    its table and ``firmware_cost.png``.
+    its table and ``firmware_cost.png``; with ``rtl`` (:func:`hls.rtl.report.rtl_section`), the
+    ``rtl`` section and its LUT/FF table.
 
     ``Y_float``: the float Keras model's outputs on the test inputs (N, n_out);
     ``classification``: accuracy and argmax agreement, else RMSE/MSE (:func:`test_metrics`)."""
     Yq = np.loadtxt(prj / "tb_data" / "tb_output_predictions.dat", ndmin=2)
     extra = test_metrics(Y_te, Y_float, Yq, classification)
     payload = {"config": cfg, "hls": hls_opts, "comparison": report.to_dict(), **extra}
+    if rtl is not None:
+        payload["rtl"] = rtl
     if history is not None:
         payload["training"] = history.summary()
         payload["training_health"] = health
@@ -219,6 +235,10 @@ def _write_reports(prj: Path, cfg, hls_opts, report, history, health, Y_te, Y_fl
             f"Python bit for bit, but the trained network is not usable.\n\n"
         ) + md
     md += "\n" + "\n".join(f"- {k}: {v:.4f}" for k, v in extra.items()) + "\n"
+    if rtl is not None:
+        from ..rtl.report import rtl_markdown
+
+        md += "\n" + rtl_markdown(rtl)
     if history is not None:
         md += "\n![training curves](training_curves.png)\n"
     if firmware is not None:

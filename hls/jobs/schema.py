@@ -9,7 +9,11 @@ from __future__ import annotations
 TOP_KEYS = ("name", "dataset", "split", "model", "training", "precision", "hls")
 """The sections of a job config, in the order messages list them."""
 REQUIRED_KEYS = ("name", "dataset", "model", "precision")
-HLS_KEYS = ("backend", "part", "clock_period", "io_type", "strategy", "reuse_factor", "layer_options")
+RTL_KEYS = ("drop_softmax", "latency_cutoff")
+"""``hls`` keys of the RTL backend only (``backend: rtl``): leave out a final softmax (the design
+outputs logits), da4ml's delay budget per pipeline stage."""
+RTL_DEFAULTS = {"drop_softmax": False, "latency_cutoff": 5.0}
+HLS_KEYS = ("backend", "part", "clock_period", "io_type", "strategy", "reuse_factor", "layer_options", *RTL_KEYS)
 SPLIT_KEYS = ("val_fraction", "seed")
 SPLIT_DEFAULTS = {"val_fraction": 0.25, "seed": 0}
 MODEL_TYPES = ("linear_block", "conv_block")

@@ -18,6 +18,8 @@ everything succeeded, so a failure leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,14 +125,33 @@ def firmware_types(plan: FirmwarePlan) -> dict:
     return out
 
 
+@contextlib.contextmanager
+def _no_da_fallback():
+    """hls4ml 1.3.0's ``config_from_keras_model`` parses a Keras 3 model with
+    ``parse_keras_v3_model(model)``, whose ``allow_da_fallback`` defaults to True and cannot be
+    passed: while it runs, the parser it looks up takes ``allow_da_fallback=False`` (as
+    :func:`convert` passes it to ``convert_from_keras_model``)."""
+    import hls4ml.converters as conv
+
+    original = conv.parse_keras_v3_model
+    conv.parse_keras_v3_model = functools.partial(original, allow_da_fallback=False)
+    try:
+        yield
+    finally:
+        conv.parse_keras_v3_model = original
+
+
 def hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend) -> dict:
     """The hls4ml configuration (``granularity="name"``) that sets every type of
     ``layer_precisions`` (from :func:`firmware_types`) and the plan's options."""
     import hls4ml
 
-    with captured_output("hls4ml"):  # its parser prints per layer; logged at DEBUG (-v)
+    with captured_output("hls4ml"), _no_da_fallback():  # its parser prints per layer; logged at DEBUG (-v)
         config = hls4ml.utils.config_from_keras_model(km, granularity="name", backend=backend)
-    config["Model"]["Strategy"] = opts.strategy
+    # distributed_arithmetic: hls4ml raises for any layer but Dense/Conv under it, so the model
+    # default stays Latency and only Dense/Conv layers get the strategy
+    da = opts.strategy == "distributed_arithmetic"
+    config["Model"]["Strategy"] = "Latency" if da else opts.strategy
     config["Model"]["ReuseFactor"] = opts.reuse_factor
     inserted = {st.name for st in steps if st.family.inserted}
     by_name = {st.name: st for st in steps}
@@ -143,6 +164,8 @@ def hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend) -> d
         entry = config["LayerName"][name]
         entry["Trace"] = True  # trace hooks are compiled out in synthesis (#ifndef __SYNTHESIS__)
         entry["Strategy"] = opts.strategy
+        if da and (name not in by_name or by_name[name].family.name not in ("dense", "conv")):
+            entry["Strategy"] = "Latency"
         entry["ReuseFactor"] = opts.reuse_factor
         for key, t in keys.items():
             if key in PRECISION_KEYS:
@@ -287,7 +310,9 @@ def convert(
             input type. None writes no testbench data.
         backend: "Vitis" (default) or "Vivado".
         part: FPGA part number. clock_period: target clock in ns.
-        io_type: "io_parallel" or "io_stream". strategy: "Latency" or "Resource".
+        io_type: "io_parallel" or "io_stream". strategy: "Latency", "Resource" or
+            "distributed_arithmetic" (hls4ml 1.3.0 with da4ml; Dense and Conv layers only,
+            reuse factor 1: the product is exact, then cast once to the result type).
         reuse_factor: >= 1. layer_options: per-layer options ``{layer: {option: value}}``
             (the same as ``predict_quantized``'s).
         force: replace an existing ``output_dir`` that is a kappa project (holds kappa's
@@ -371,7 +396,9 @@ def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_p
     io_type, strategy, reuse_factor = opts.io_type, opts.strategy, opts.reuse_factor
 
     # hls4ml prints ("da4ml not installed", "Keras v2 handler used for layer ..."): captured and
-    # logged at DEBUG (shown with -v). No DA fallback: kappa emulates hls4ml's own templates.
+    # logged at DEBUG (shown with -v). No DA fallback: hls4ml's Keras 3 parser would otherwise try
+    # a da4ml fallback first for layers without a Keras 3 handler (BatchNormalization) once da4ml
+    # is importable; kappa emulates hls4ml's own layers, so installing da4ml changes no project.
     with captured_output("hls4ml"):
         hls_model = hls4ml.converters.convert_from_keras_model(
             km_q, hls_config=config, output_dir=str(tmp), project_name=PROJECT_NAME, backend=backend,
@@ -387,9 +414,15 @@ def _write_project(plan: FirmwarePlan, km_q, config, tmp, output_dir, X, layer_p
     # hls4ml's build()/link_existing_project work on the moved project.
     cfg_yml = tmp / "hls4ml_config.yml"
     cfg_yml.write_text(cfg_yml.read_text().replace(str(tmp), str(output_dir)))
-    checked = _check_emitted_types(hls_model, tmp, layer_precisions,
+    check_precisions, check_steps = layer_precisions, steps
+    if strategy == "distributed_arithmetic":  # hls4ml writes Dense/Conv weights as constants of the DA kernel
+        da_layers = {st.name for st in steps if st.family.name in ("dense", "conv")}
+        check_precisions = {n: {k: t for k, t in keys.items() if n not in da_layers or k not in ("weight", "bias")}
+                            for n, keys in layer_precisions.items()}
+        check_steps = [st for st in steps if st.name not in da_layers]
+    checked = _check_emitted_types(hls_model, tmp, check_precisions,
                                    optional={st.name for st in steps if st.family.passthrough})
-    _check_weights_read_back(hls_model, tmp, steps)
+    _check_weights_read_back(hls_model, tmp, check_steps)
     traced = [(layer.name, int(layer.get_output_variable().size())) for layer in hls_model.get_layers()
               if layer.get_attr("trace", False) and layer.class_name != "Input"]
     ins, outs = hls_model.get_input_variables(), hls_model.get_output_variables()

@@ -53,9 +53,11 @@ class ComparisonReport:
         output_type: the output ``result_t`` as a string.
         divergence: on a mismatch, the first layer that differs (None if all match or
             the trace could not locate it).
-        compile_seconds, run_seconds: C simulation timings (s); compiled: False if cached.
+        compile_seconds, run_seconds: simulation build and run timings (s); compiled: False if cached.
         modified: files that differ from the manifest's sha256 values, when compared anyway
             (``trust_modified``); empty for a project as it was written.
+        simulator: what produced the firmware outputs ("C simulation", or "Verilator RTL
+            simulation" for an RTL project, :func:`hls.rtl.compare_rtl`).
     """
 
     project: str
@@ -71,6 +73,7 @@ class ComparisonReport:
     compile_seconds: float = 0.0
     run_seconds: float = 0.0
     modified: list = field(default_factory=list)
+    simulator: str = "C simulation"
 
     @property
     def bit_exact(self) -> bool:
@@ -83,7 +86,11 @@ class ComparisonReport:
         note = (f" [project modified since it was written: {', '.join(self.modified)}; compared anyway "
                 "(--trust-modified)]") if self.modified else ""
         return (f"{verdict}: {self.mismatches} mismatches over {self.outputs} outputs "
-                f"({self.samples} samples) between C simulation and the Python quantized forward path{note}")
+                f"({self.samples} samples) between {self.simulator} and the Python quantized forward path{note}")
+
+    @property
+    def _short(self) -> str:
+        return "csim" if self.simulator == "C simulation" else "Verilator"
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -94,7 +101,7 @@ class ComparisonReport:
     def to_markdown(self) -> str:
         """A short Markdown report."""
         lines = [
-            f"# C simulation vs Python: {self.project}",
+            f"# {self.simulator} vs Python: {self.project}",
             "",
             self.summary_line(),
             "",
@@ -105,8 +112,8 @@ class ComparisonReport:
             f"| mismatches | {self.mismatches} |",
             f"| max abs difference (LSB of {self.output_type}) | {self.max_abs_diff_lsb:g} |",
             f"| per-output mismatches | {self.per_output_mismatches} |",
-            f"| csim compile (s) | {self.compile_seconds:.2f}{'' if self.compiled else ' (cached)'} |",
-            f"| csim run (s) | {self.run_seconds:.3f} |",
+            f"| {self._short} build (s) | {self.compile_seconds:.2f}{'' if self.compiled else ' (cached)'} |",
+            f"| {self._short} run (s) | {self.run_seconds:.3f} |",
         ]
         if self.first_mismatches:
             lines += ["", "First mismatches:", "", "| sample | output | expected | got |", "|---|---|---|---|"]

@@ -114,6 +114,17 @@ def synthesis_figures(project_dir: Path) -> dict:
             "dsp": used("DSP"), "lut": used("LUT"), "ff": used("FF"), "bram_18k": used("BRAM_18K")}
 
 
+def rtl_figures(project_dir: Path) -> dict:
+    """An RTL point's columns from its ``report.json`` ``rtl`` section: Yosys ``rtl_lut``,
+    ``rtl_ff``, ``rtl_carry``, ``rtl_dsp``, da4ml's ``rtl_estimate_lut``/``rtl_estimate_ff`` and
+    the pipeline depth ``rtl_latency_cycles``."""
+    sec = json.loads((Path(project_dir) / "report.json").read_text())["rtl"]
+    y = sec.get("yosys") or {}
+    return {"rtl_lut": y.get("LUT"), "rtl_ff": y.get("FF"), "rtl_carry": y.get("CARRY"), "rtl_dsp": y.get("DSP"),
+            "rtl_estimate_lut": sec["estimate"]["LUT"], "rtl_estimate_ff": sec["estimate"]["FF"],
+            "rtl_latency_cycles": sec["latency_cycles"]}
+
+
 def run_point(
     config: dict, point_dir: str, synth: bool = False, point_id: str = "", values: dict | None = None,
     owner: str | None = None,
@@ -133,8 +144,9 @@ def run_point(
         bit-exact; ``mismatch``; ``diverged`` or ``stalled`` training; ``failed``), ``error``, ``mismatches``,
         ``outputs``, ``float_accuracy``/``firmware_accuracy`` (classification) or
         ``float_rmse``/``firmware_rmse`` (regression), ``diverged``, ``stalled``,
-        ``total_weight_bits``, ``bops_proxy``, ``wall_seconds``, synthesis figures when
-        synthesised, plus ``training`` and ``comparison`` details.
+        ``total_weight_bits``, ``bops_proxy`` (None for an RTL point), ``wall_seconds``,
+        synthesis figures when synthesised, the RTL columns (:func:`rtl_figures`) for an RTL
+        point (``hls.backend: rtl``), plus ``training`` and ``comparison`` details.
     """
     from ..quiet import import_tensorflow
 
@@ -185,7 +197,8 @@ def _figures(job) -> dict:
     from ..jobs.job import is_classification
 
     classification = is_classification(job.model.dataset)
-    Y_fw = np.loadtxt(prj / "tb_data" / "csim_results.log", ndmin=2)
+    rtl = manifest.get("kind") == "rtl"
+    Y_fw = np.loadtxt(prj / "tb_data" / ("rtl_results.log" if rtl else "csim_results.log"), ndmin=2)
     Y_float = job.model.predict(X_te)  # the float Keras model (trained weights, no quantization)
     metric = "accuracy" if classification else "rmse"
     s = job.history.summary() if job.history is not None else {}
@@ -204,12 +217,12 @@ def _figures(job) -> dict:
         "diverged": s.get("status") == "diverged" or bool(s.get("diverged", False)),
         "stalled": s.get("status") == "stalled" or bool(s.get("stalled", False)),
         "total_weight_bits": manifest["total_weight_bits"],
-        "bops_proxy": estimate_bops(manifest, multiplications(km)),
+        "bops_proxy": None if rtl else estimate_bops(manifest, multiplications(km)),
         "firmware_sha256": digest,
         "training": s,
         "comparison": rep.to_dict(),
     }
-    out.update(synthesis_figures(prj))
+    out.update(rtl_figures(prj) if rtl else synthesis_figures(prj))
     if any(isinstance(v, float) and math.isnan(v) for v in (out[f"float_{metric}"], out[f"firmware_{metric}"])):
         out["error"] = (out["error"] + "; " if out["error"] else "") + "NaN metric"
     return out

@@ -8,7 +8,11 @@ Columns (``COLUMNS``; metric and synthesis columns only when some point has them
 ``float_rmse``/``firmware_rmse`` (regression, target units), ``diverged``, ``stalled``,
 ``total_weight_bits`` (bits), ``bops_proxy`` (bit operations, see
 :func:`hls.sweep.point.estimate_bops`), ``wall_seconds`` (s), and when synthesised
-``latency_cycles``, ``ii_cycles``, ``dsp``, ``lut``, ``ff``, ``bram_18k`` (HLS estimates).
+``latency_cycles``, ``ii_cycles``, ``dsp``, ``lut``, ``ff``, ``bram_18k`` (HLS estimates); for
+RTL points (``rtl: true``) ``rtl_lut``, ``rtl_ff``, ``rtl_carry``, ``rtl_dsp`` (Yosys, an
+open-source mapping), ``rtl_estimate_lut``, ``rtl_estimate_ff`` (da4ml) and
+``rtl_latency_cycles``. The Pareto front is taken over Yosys LUTs when every point has them,
+else over the BOPs proxy.
 """
 
 from __future__ import annotations
@@ -23,9 +27,17 @@ from ..safety import write_atomic
 
 METRICS = ("float_accuracy", "firmware_accuracy", "float_rmse", "firmware_rmse")
 SYNTH = ("latency_cycles", "ii_cycles", "dsp", "lut", "ff", "bram_18k")
+RTL = ("rtl_lut", "rtl_ff", "rtl_carry", "rtl_dsp", "rtl_estimate_lut", "rtl_estimate_ff", "rtl_latency_cycles")
 COLUMNS = ("status", "error", "mismatches", "outputs", *METRICS, "diverged", "stalled", "total_weight_bits",
-           "bops_proxy", "wall_seconds", *SYNTH)
-_OPTIONAL = set(METRICS) | set(SYNTH)
+           "bops_proxy", "wall_seconds", *SYNTH, *RTL)
+_OPTIONAL = set(METRICS) | set(SYNTH) | set(RTL)
+
+
+def cost_axis(rows: list) -> str:
+    """The Pareto cost: ``rtl_lut`` (Yosys LUTs) when every point with a firmware figure has
+    it, else ``bops_proxy``."""
+    priced = [r for r in rows if r.get("status") in ("ok", "mismatch")]
+    return "rtl_lut" if priced and all(_num(r.get("rtl_lut")) for r in priced) else "bops_proxy"
 
 
 def row(result: dict, keys: list) -> dict:
@@ -121,7 +133,8 @@ def plot_pareto(path: Path, rows: list, keys: list) -> Path | None:
     y, maximize = _metric(rows)
     if y is None:
         return None
-    xs = [("bops_proxy", "estimated multiplier cost (BOPs proxy)")]
+    xs = [("rtl_lut", "LUTs (Yosys synth_xilinx: open-source mapping, not Vivado)")] \
+        if cost_axis(rows) == "rtl_lut" else [("bops_proxy", "estimated multiplier cost (BOPs proxy)")]
     xs += [(c, f"{c.upper()} (HLS estimate)") for c in ("lut", "dsp", "ff") if any(_num(r.get(c)) for r in rows)]
     fig, axes = plt.subplots(1, len(xs), figsize=(6.2 * len(xs), 4.6), squeeze=False)
     missing = [r for r in rows if not _num(r.get(y))]
@@ -178,7 +191,8 @@ def write_all(out: Path, rows: list, sweep) -> dict:
     files = {"csv": write_csv(out / "results.csv", rows, cols), "parquet": write_parquet(out / "results.parquet", rows, cols)}
     files["plot"] = plot_pareto(out / "pareto.png", rows, sweep.keys)
     y, maximize = _metric(rows)
-    front = set(pareto_front(rows, "bops_proxy", y, maximize)) if y else set()
+    cost = cost_axis(rows)
+    front = set(pareto_front(rows, cost, y, maximize)) if y else set()
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "mismatch", "diverged", "failed")}
     md = [
         f"# Sweep: {sweep.path.name}",
@@ -192,6 +206,9 @@ def write_all(out: Path, rows: list, sweep) -> dict:
         "over Dense layers), not a synthesis result.",
         "",
     ]
+    if cost == "rtl_lut":
+        md[-1:] = ["", "Cost axis: `rtl_lut`, the LUTs Yosys maps the da4ml design to (`synth_xilinx`; an "
+                   "open-source mapping, not Vivado's, see docs/rtl.md); `ok` means Verilator and Python agree.", ""]
     if files["plot"]:
         md += ["![Pareto plot](pareto.png)", ""]
     md += [markdown_table(rows, cols, front)]

@@ -35,7 +35,7 @@ from typing import Any
 from ..jobs.config import JobConfigError, check_hls_value, load_config, prepare_job
 from ..jobs.schema import HLS_KEYS, SPLIT_KEYS, TOP_KEYS, canonical_hls_key, key_depth, set_dotted, training_parameters
 
-SWEEP_KEYS = ("base", "overrides", "grid", "zip", "synth")
+SWEEP_KEYS = ("base", "overrides", "grid", "zip", "synth", "rtl")
 MANIFEST = "sweep.json"
 LOCK = ".kappa-sweep.lock"
 """The lock file of a running sweep in its output folder (:mod:`hls.sweep.lock`)."""
@@ -134,6 +134,13 @@ def load_sweep(path: str | Path, max_points: int = MAX_POINTS) -> Sweep:
     if not isinstance(synth, bool):
         raise SweepError(f"{path}: 'synth' must be true or false, got {synth!r}")
 
+    rtl = spec.get("rtl", False)
+    if not isinstance(rtl, bool):
+        raise SweepError(f"{path}: 'rtl' must be true or false, got {rtl!r}")
+    if rtl and synth:
+        raise SweepError(f"{path}: 'rtl: true' runs Yosys at every point; 'synth' (vendor HLS) is for HLS projects")
+    if rtl:  # every point: the RTL backend (hls.backend: rtl), priced by Yosys in LUTs
+        _set(base_cfg, "hls.backend", "rtl")
     overrides = spec.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise SweepError(f"{path}: 'overrides' must be a mapping of job-config keys, got {overrides!r}")

@@ -28,7 +28,7 @@ import numpy as np
 from ..fixed_point import FixedPointType
 
 IO_TYPES = ("io_parallel", "io_stream")
-STRATEGIES = ("Latency", "Resource")
+STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
 SUPPORTED_LAYERS_STRICT = (
     "InputLayer",
     "Dense (activation None/'linear', 'relu', 'sigmoid', 'tanh', 'softmax'; on a 1-D input, or point-wise on a "
@@ -88,6 +88,8 @@ class FirmwareOptions:
             or self.reuse_factor < 1
         ):
             raise ValueError(f"reuse_factor must be an integer >= 1, got {self.reuse_factor!r}")
+        if self.strategy == "distributed_arithmetic" and self.reuse_factor != 1:  # hls4ml raises the same
+            raise ValueError(f"strategy 'distributed_arithmetic' needs reuse_factor 1, got {self.reuse_factor!r}")
         if not isinstance(self.layer_options, Mapping):
             raise ValueError(
                 f"layer_options must be a mapping {{layer name: {{option: value}}}}, got {self.layer_options!r}"

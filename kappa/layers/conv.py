@@ -35,8 +35,8 @@ from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
 from .dense import (
     WEIGHT_FIELDS,
     check_weighted,
-    matrix_arith,
     matrix_arith_tf,
+    matrix_fn,
     weighted_arrays,
     weighted_precision,
     weighted_types,
@@ -150,7 +150,7 @@ class ConvFamily(LayerFamily):
         w = arrays["weight"].reshape(-1, arrays["weight"].shape[-1])  # (kh*kw*C, F) in Keras order
         cols = im2col(x.reshape((x.shape[0], *as_2d(step.in_shape))), a["kernel"], a["strides"], a["pads"])
         n, oh, ow, k = cols.shape
-        y = matrix_arith(cols.reshape(-1, k), w, arrays.get("bias"), step.types, in_t, step.name)
+        y = matrix_fn(opts)(cols.reshape(-1, k), w, arrays.get("bias"), step.types, in_t, step.name)
         return y.reshape((x.shape[0], *step.out_shape))
 
     def forward_tf(self, step, x, in_t, fwd):

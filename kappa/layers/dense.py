@@ -144,6 +144,27 @@ def matrix_arith(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: dict
     return requantize_codes(acc, acc_t.fractional, res_t) * res_t.lsb
 
 
+def matrix_fn(opts: FirmwareOptions):
+    """:func:`matrix_arith`, or under the ``distributed_arithmetic`` strategy the exact product
+    cast once (:func:`kappa.layers.exact_matrix.exact_matrix_arith`); same signature. With a
+    field untyped (None: float, as in the float forward and the firmware report's per-layer
+    points) the product is taken in float64, the typed fields quantized, no exactness claimed."""
+    if opts.strategy != "distributed_arithmetic":
+        return matrix_arith
+    from .exact_matrix import exact_matrix_arith
+
+    def da(x, w, b, types, in_t, name):
+        if in_t is not None and types.get("weight") is not None and types.get("result") is not None \
+                and (b is None or types.get("bias") is not None):
+            return exact_matrix_arith(x, w, b, types, in_t, name)
+        y = x @ _q(w, types.get("weight"))
+        if b is not None:
+            y = y + _q(b, types.get("bias"))
+        return _q(y, types.get("result"))
+
+    return da
+
+
 DOT_PATHS = ("auto", "general", "exact", "kernel")
 EXACT_FLOAT_BITS = 53
 
@@ -511,10 +532,11 @@ class DenseFamily(LayerFamily):
     def forward(self, step, x, in_t, opts):
         arrays = {k: a for k, _, a, _ in weighted_arrays(step)}
         w = arrays["weight"]
+        matrix = matrix_fn(opts)
         if step.attrs.get("pointwise"):  # every position is one Dense on its features
-            y = matrix_arith(x.reshape(-1, w.shape[0]), w, arrays.get("bias"), step.types, in_t, step.name)
+            y = matrix(x.reshape(-1, w.shape[0]), w, arrays.get("bias"), step.types, in_t, step.name)
             return y.reshape((x.shape[0], *step.out_shape))
-        return matrix_arith(x, w, arrays.get("bias"), step.types, in_t, step.name)
+        return matrix(x, w, arrays.get("bias"), step.types, in_t, step.name)
 
     def forward_tf(self, step, x, in_t, fwd):
         w = fwd.param(step, "kernel")

@@ -447,3 +447,33 @@ def test_worker_killed_mid_point(sweep_file, tmp_path, dask_cluster):
     assert json.loads((hit / "result.json").read_text())["worker_pid"] == survivor
     assert sorted(p.name for p in (out / "points").iterdir()) == sorted(r["id"] for r in res.rows)
     assert len(_csv_rows(out)) == 2
+
+
+def test_rtl_sweep_prices_points_in_luts(sweep_file, tmp_path):
+    """``rtl: true`` puts every point on the RTL backend; with Yosys LUTs on every priced point the
+    Pareto front is taken over them (the BOPs proxy would pick another point here)."""
+    from types import SimpleNamespace
+
+    from hls.sweep.report import cost_axis, row, write_all
+
+    spec = yaml.safe_load(sweep_file.read_text())
+    (sweep_file.parent / "rtl.yaml").write_text(yaml.safe_dump({**spec, "rtl": True}))
+    sw = load_sweep(sweep_file.parent / "rtl.yaml")
+    assert {p.config["hls"]["backend"] for p in sw.points} == {"rtl"}
+    with pytest.raises(SweepError, match=r"'rtl' must be true or false"):
+        (sweep_file.parent / "bad.yaml").write_text(yaml.safe_dump({**spec, "rtl": "yes"}))
+        load_sweep(sweep_file.parent / "bad.yaml")
+
+    def result(i, acc, lut, bops):
+        return {"id": f"p{i}", "values": {"k": i}, "status": "ok", "error": "", "mismatches": 0, "outputs": 10,
+                "firmware_accuracy": acc, "float_accuracy": acc, "bops_proxy": bops, "rtl_lut": lut,
+                "rtl_ff": 10 * i, "rtl_estimate_lut": lut + 5.5}
+
+    rows = [row(r, ["k"]) for r in (result(1, 0.9, 800, 100), result(2, 0.9, 300, 200))]
+    assert cost_axis(rows) == "rtl_lut"
+    files = write_all(tmp_path, rows, SimpleNamespace(path=tmp_path / "s.yaml", base=tmp_path / "b.yaml", keys=["k"]))
+    md = files["report"].read_text()
+    table = {line.split(" | ")[0].strip("| "): line for line in md.splitlines() if line.startswith("| p")}
+    assert table["p2"].endswith("| ★ |") and not table["p1"].endswith("| ★ |")  # 300 LUTs beat 800 at equal accuracy
+    assert "Cost axis: `rtl_lut`" in md
+    assert {"rtl_lut", "rtl_ff", "rtl_estimate_lut"} <= set(files["csv"].read_text().splitlines()[0].split(","))

@@ -13,6 +13,7 @@ Examples:
     kappa build --weights trained.keras --strategy Resource --reuse-factor 4
     kappa build --set training.epochs=3 --set precision.default.weight="ap_fixed<8,2,AP_RND_CONV,AP_SAT>"
     kappa build --synth          # needs Vitis HLS on PATH
+    kappa build --backend rtl --drop-softmax   # da4ml Verilog, Verilator vs Python, Yosys LUT/FF
 
 A model you already have (no training; QKeras layers are converted with their quantizers):
     kappa build --model KERAS_3layer.json --weights KERAS_3layer_weights.h5 \\
@@ -36,8 +37,8 @@ USES_TENSORFLOW = True
 """Imported quietly before :func:`run` (:func:`hls.quiet.import_tensorflow`)."""
 DESCRIPTION = __doc__
 INTERRUPTED_NOTE = "nothing new was left on disk"
-HLS_OPTIONS = ("backend", "part", "clock_period", "strategy", "reuse_factor", "io_type")
-MODEL_ONLY = ("precision", "suggest_precision", "data", "drop_softmax")
+HLS_OPTIONS = ("backend", "part", "clock_period", "strategy", "reuse_factor", "io_type", "latency_cutoff")
+MODEL_ONLY = ("precision", "suggest_precision", "data")
 
 
 def add_arguments(ap) -> None:
@@ -46,10 +47,13 @@ def add_arguments(ap) -> None:
                                      "digits_cnn")
     ap.add_argument("--output", help="project directory (default: ./vivado_projects/<name> in the current "
                                      "directory)")
-    ap.add_argument("--backend", help="Vitis or Vivado")
+    ap.add_argument("--backend", help="Vitis or Vivado (an hls4ml project), or rtl (a da4ml Verilog design: "
+                                      "Verilator vs Python bit for bit, Yosys resource figures; docs/rtl.md)")
     ap.add_argument("--part", help="FPGA part number")
     ap.add_argument("--clock-period", help="target clock period in ns")
-    ap.add_argument("--strategy", help="Latency or Resource")
+    ap.add_argument("--strategy", help="Latency, Resource or distributed_arithmetic")
+    ap.add_argument("--latency-cutoff", help="with --backend rtl: da4ml's delay budget per pipeline stage "
+                                             "(default 5; 0: combinational)")
     ap.add_argument("--reuse-factor", help="reuse factor (integer >= 1)")
     ap.add_argument("--io-type", help="io_parallel or io_stream")
     ap.add_argument("--force", action="store_true", help="replace an existing kappa project directory")
@@ -64,8 +68,8 @@ def add_arguments(ap) -> None:
     ap.add_argument("--bits", type=int, default=16, help="width budget of --suggest-precision (default 16)")
     ap.add_argument("--data", help="with --model: test data .npz with X (and optionally y); without it, "
                                    "--config JOB gives its dataset's test split")
-    ap.add_argument("--drop-softmax", action="store_true", help="with --model: compare at the logits (a final "
-                                                                "softmax is left out)")
+    ap.add_argument("--drop-softmax", action="store_true", help="with --model or --backend rtl: the firmware "
+                                                                "outputs the logits (a final softmax is left out)")
     ap.add_argument("--synth", action="store_true", help="run HLS synthesis (needs Vitis/Vivado HLS on PATH)")
     ap.add_argument("--vsynth", action="store_true", help="also run Vivado logic synthesis (implies --synth)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set_values",
@@ -91,17 +95,24 @@ def run(args) -> int:
         raise UsageError(f"{', '.join(model_only)} need --model FILE")
     hls_opts = {k: getattr(args, k) for k in HLS_OPTIONS}
     if args.model:
+        if args.latency_cutoff is not None or str(args.backend).lower() == "rtl":
+            raise UsageError("--backend rtl and --latency-cutoff work with the training job; for a model "
+                             "file use hls.rtl.write_rtl (docs/rtl.md)")
         if not args.data and not explicit_config:
             raise UsageError("--model needs test data: --data FILE.npz (arrays X and optionally y), or --config JOB "
                              "whose dataset's test split to use")
         return _model_job(args, hls_opts)
     from hls.jobs.job import run_job
 
+    if args.drop_softmax:
+        hls_opts["drop_softmax"] = True
     cfg, source = load_job_config(args)
     result = run_job(cfg, args.output, force=args.force, weights=args.weights, overrides=hls_opts,
                      synth=args.synth or args.vsynth, vsynth=args.vsynth, progress=not args.quiet, source=source)
     rep = result.report
     print(f"project: {result.project_dir}  (report.md, report.json, training_curves.png)")
+    if rep.simulator != "C simulation":
+        _print_rtl(result.project_dir)
     print(f"{rep.mismatches} mismatches over {rep.outputs} outputs ({rep.samples} test samples): "
           f"{'bit-exact' if rep.bit_exact else 'NOT bit-exact'}")
     return SUCCESS if rep.bit_exact else MISMATCH
@@ -178,3 +189,16 @@ def _model_job(args, hls_opts: dict) -> int:
     print(f"{rep.mismatches} mismatches over {rep.outputs} outputs ({rep.samples} test samples): "
           f"{'bit-exact' if rep.bit_exact else 'NOT bit-exact'}")
     return SUCCESS if rep.bit_exact else MISMATCH
+
+
+def _print_rtl(project) -> None:
+    """The RTL project's LUT/FF table (Yosys next to da4ml's estimate)."""
+    from hls.rtl.report import RESOURCE_KEYS, read_rtl_report
+
+    sec = read_rtl_report(project)
+    y, est = sec.get("yosys") or {}, sec.get("estimate") or {}
+    print(f"RTL: {sec['latency_cycles']} cycles at {sec['clock_period_ns']:g} ns; resources: {sec['label']}")
+    print(f"  {'':6s} {'Yosys':>8s} {'da4ml est.':>11s}")
+    for k in RESOURCE_KEYS:
+        e = est.get(k)
+        print(f"  {k:6s} {str(y.get(k, '-')):>8s} {'' if e is None else f'{e:g}':>11s}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ...safety import strict_json
 from ..exit_status import MISMATCH, SUCCESS, UsageError
-from .project_args import EPILOG_TEMPLATE, add_project_arguments, project_dir
+from .project_args import EPILOG_TEMPLATE, add_project_arguments, is_rtl_project, project_dir
 
-SUMMARY = "C simulation vs the Python quantized forward path, bit for bit"
+SUMMARY = "C simulation (or, for an RTL project, Verilator) vs the Python quantized forward path, bit for bit"
 EPILOG = EPILOG_TEMPLATE.format(name="compare") + (
     "; 4 project modified since it was written (a file differs from the sha256 in manifest.json: nothing compared; "
     "--trust-modified compares anyway)")
@@ -33,7 +33,13 @@ def run(args) -> int:
 
     prj = project_dir(args.project)
     try:
-        rep = compare(prj, quiet=args.quiet or args.json, trace=not args.no_trace, trust_modified=args.trust_modified)
+        if is_rtl_project(prj):
+            from hls.rtl.verilator import compare_rtl
+
+            rep = compare_rtl(prj, trace=not args.no_trace)
+        else:
+            rep = compare(prj, quiet=args.quiet or args.json, trace=not args.no_trace,
+                          trust_modified=args.trust_modified)
     except KeyError as e:
         raise UsageError(f"{prj}: manifest.json lacks {e}") from None
     if args.json:
@@ -49,3 +55,4 @@ def run(args) -> int:
             print(f"  first divergent layer: {d.layer} (sample {d.sample}, element {d.index}: "
                   f"firmware {d.firmware!r}, Python {d.python!r})")
     return SUCCESS if rep.bit_exact else MISMATCH
+

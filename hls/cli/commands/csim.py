@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ...safety import strict_json
-from ..exit_status import MISMATCH, SUCCESS
-from .project_args import EPILOG_TEMPLATE, add_project_arguments, project_dir
+from ..exit_status import MISMATCH, SUCCESS, UsageError
+from .project_args import EPILOG_TEMPLATE, add_project_arguments, is_rtl_project, project_dir
 
 SUMMARY = "run the C simulation (g++) of a project written by kappa build"
 EPILOG = EPILOG_TEMPLATE.format(name="csim")
@@ -24,6 +24,9 @@ def run(args) -> int:
     from hls.sim.csim import simulate
 
     prj = project_dir(args.project)
+    if is_rtl_project(prj):
+        raise UsageError(f"{prj} is an RTL project (no C simulation): `kappa compare {args.project}` builds it "
+                         "with Verilator and compares it with Python")
     run = simulate(prj, quiet=args.quiet or args.json)
     samples, outputs = run.results.shape if run.results.ndim == 2 else (0, 0)
     info = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..exit_status import UsageError
@@ -29,3 +30,12 @@ def project_dir(path: str) -> Path:
     if not (p / "manifest.json").is_file():
         raise UsageError(f"{p}: not a kappa project (no manifest.json); write one with `kappa build`")
     return p
+
+
+def is_rtl_project(prj: Path) -> bool:
+    """True for a project the RTL backend wrote (``manifest.json`` with ``kind: rtl``)."""
+    try:
+        m = json.loads((Path(prj) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(m, dict) and m.get("kind") == "rtl"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ...safety import strict_json
 from ..exit_status import MISMATCH, SUCCESS, UsageError
+from .project_args import is_rtl_project
 
 SUMMARY = "synthesis reports: Vivado/Vitis HLS, Vitis Unified, vivado_synth.rpt, co-simulation"
 DESCRIPTION = ("Read synthesis reports from hls4ml projects, Vivado/Vitis HLS projects (with or without "
@@ -69,13 +70,22 @@ def run(args) -> int:
     """
     from hls.vendor.reports import format_table, plot_reports, read_reports
 
+    rtl = [p for p in args.paths if is_rtl_project(p)]
     if args.plot:  # before any output: a bad path is not found after the table
         check_plot_path(args.plot)
-    reports = [r for p in args.paths for r in read_reports(p, solution=args.solution)]
+        if rtl:
+            raise UsageError(f"--plot draws HLS report sets; {rtl[0]} is an RTL project (its figures are in "
+                             "report.json under 'rtl')")
+    reports = [r for p in args.paths if p not in rtl for r in read_reports(p, solution=args.solution)]
+    rtl_secs = {p: _rtl_section(p) for p in rtl}
     if args.json:
-        print(strict_json([r.to_dict() for r in reports], indent=2, default=str))
+        print(strict_json([r.to_dict() for r in reports] + [{"path": p, "rtl": s} for p, s in rtl_secs.items()],
+                          indent=2, default=str))
     else:
-        print(format_table(reports))
+        if reports:
+            print(format_table(reports))
+        for p, sec in rtl_secs.items():
+            print(_rtl_table(Path(p).name, sec))
     if args.plot:
         print(f"wrote {Path(plot_reports(reports, x=args.x, path=Path(args.plot))).resolve()}", file=sys.stderr)
     problems = design_problems(reports)
@@ -102,3 +112,20 @@ def design_problems(reports) -> list[str]:
                     out.append(f"{r.name}: {k} {v.used} of {v.available} ({v.percent:.0f} % of the part, "
                                f"{where}): the design does not fit")
     return out
+
+
+def _rtl_section(path: str) -> dict:
+    from hls.rtl.report import read_rtl_report
+
+    return read_rtl_report(path)
+
+
+def _rtl_table(name: str, sec: dict) -> str:
+    """An RTL project's figures in the same bordered layout as the HLS table."""
+    from hls.rtl.report import LABEL, rtl_table_rows
+
+    rows = rtl_table_rows(name, sec)
+    w0, w1 = max(len(a) for a, _ in rows), max(len(b) for _, b in rows)
+    line = f"+-{'-' * w0}-+-{'-' * w1}-+"
+    body = [f"| {a:<{w0}} | {b:<{w1}} |" for a, b in rows]
+    return "\n".join([line, body[0], line, *body[1:], line, f"note: resources are an {LABEL}"])
