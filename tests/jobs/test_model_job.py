@@ -77,8 +77,11 @@ def test_kappa_firmware_report_command(tmp_path, capsys):
 def test_kappa_build_model_flags_need_model(capsys):
     from hls.cli import main
 
-    assert main(["build", "--precision", "x.yaml", "--drop-softmax"]) == 2
-    assert "--precision, --drop-softmax need --model FILE" in capsys.readouterr().err
+    assert main(["build", "--precision", "x.yaml", "--suggest-precision"]) == 2
+    assert "--precision, --suggest-precision need --model FILE" in capsys.readouterr().err
+    # --drop-softmax also serves the training job's RTL backend; without it, it is refused there
+    assert main(["build", "--drop-softmax", "--output", "/nonexistent-dir/x"]) == 2
+    assert "applies to the RTL backend only" in capsys.readouterr().err
 
 
 def test_bad_input_is_refused_before_any_work(tmp_path):
