@@ -11,13 +11,13 @@ import pytest
 import yaml
 
 from hls.cli import main
-from hls.jobs.config import REPO
+from hls.jobs.paths import SHIPPED_CONFIGS
 
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
     d = tmp_path_factory.mktemp("rtljob")
-    cfg = yaml.safe_load((REPO / "configs" / "affine.yaml").read_text())
+    cfg = yaml.safe_load((SHIPPED_CONFIGS / "affine.yaml").read_text())
     cfg["training"]["epochs"] = 3
     cfg["dataset"]["num_samples"] = 400
     (d / "affine.yaml").write_text(yaml.safe_dump(cfg))
