@@ -96,7 +96,8 @@ def im2col(x: np.ndarray, kernel: tuple, strides: tuple, pads: tuple, pad_value:
     return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(n, oh, ow, kh * kw * c)
 
 
-def _tuple2(v, rank):
+def as_pair(v, rank):
+    """A Keras kernel/stride/pool argument (int or tuple) as a 2-D pair: ``(1, v)`` for rank 1."""
     v = tuple(int(a) for a in (v if isinstance(v, (tuple, list)) else (v,) * rank))
     return (1, *v) if rank == 1 else v
 
@@ -121,8 +122,8 @@ class ConvFamily(LayerFamily):
         if layer.padding not in ("valid", "same"):
             raise unsupported(layer, f"padding {layer.padding!r} is not emulated", "use 'valid' or 'same'")
         in_shape, out_shape = shape_of(layer.input), shape_of(layer.output)
-        kernel = _tuple2(layer.kernel_size, rank)
-        strides = _tuple2(layer.strides, rank)
+        kernel = as_pair(layer.kernel_size, rank)
+        strides = as_pair(layer.strides, rank)
         geo = geometry(as_2d(in_shape), kernel, strides, layer.padding)
         steps = []
         conv_in = in_shape
@@ -157,14 +158,7 @@ class ConvFamily(LayerFamily):
         import tensorflow as tf
 
         a = step.attrs
-        kh, kw = a["kernel"]
-        sh, sw = a["strides"]
-        pt, pb, pl, pr = a["pads"]
-        x4 = tf.reshape(x, [-1, *as_2d(step.in_shape)])
-        if any(a["pads"]):
-            x4 = tf.pad(x4, [[0, 0], [pt, pb], [pl, pr], [0, 0]])
-        cols = tf.image.extract_patches(x4, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1],
-                                        padding="VALID")  # (N, OH, OW, kh*kw*C), (row, column, channel) order
+        cols = patches_tf(step, x)  # (N, OH, OW, kh*kw*C), (row, column, channel) order
         k = int(cols.shape[-1])
         kernel = fwd.param(step, "kernel")
         w = tf.reshape(kernel, [k, -1])
@@ -180,3 +174,20 @@ class ConvFamily(LayerFamily):
 
 
 CONV = ConvFamily()
+
+
+def patches_tf(step, x):
+    """TensorFlow im2col: the (N, OH, OW, kh*kw*C) windows of ``x`` (N, *step.in_shape) for the
+    step's ``kernel``, ``strides`` and zero ``pads`` (top, bottom, left, right), each window in
+    (row, column, channel) order, as :func:`im2col` gives them in numpy."""
+    import tensorflow as tf
+
+    a = step.attrs
+    kh, kw = a["kernel"]
+    sh, sw = a["strides"]
+    pt, pb, pl, pr = a["pads"]
+    x4 = tf.reshape(x, [-1, *as_2d(step.in_shape)])
+    if any(a["pads"]):
+        x4 = tf.pad(x4, [[0, 0], [pt, pb], [pl, pr], [0, 0]])
+    return tf.image.extract_patches(x4, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1],
+                                    padding="VALID")

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
-from .conv import _tuple2, as_2d, geometry, im2col
+from .conv import as_2d, as_pair, geometry, im2col, patches_tf
 from .dense import (
     WEIGHT_FIELDS,
     check_weighted,
@@ -73,7 +73,7 @@ class DepthwiseFamily(LayerFamily):
             raise unsupported(layer, "the Resource strategy: hls4ml 1.3.0's io_parallel depthwise convolution "
                               "asserts Latency, and kappa emulates the Latency order", "use strategy='Latency'")
         in_shape, out_shape = shape_of(layer.input), shape_of(layer.output)
-        kernel, strides = _tuple2(layer.kernel_size, rank), _tuple2(layer.strides, rank)
+        kernel, strides = as_pair(layer.kernel_size, rank), as_pair(layer.strides, rank)
         pads = geometry(as_2d(in_shape), kernel, strides, layer.padding)["pads"]
         steps, conv_in = [], in_shape
         if ctx.opts.io_type == "io_stream" and any(pads):
@@ -116,13 +116,7 @@ class DepthwiseFamily(LayerFamily):
 
         a = step.attrs
         kh, kw = a["kernel"]
-        sh, sw = a["strides"]
-        pt, pb, pl, pr = a["pads"]
-        x4 = tf.reshape(x, [-1, *as_2d(step.in_shape)])
-        if any(a["pads"]):
-            x4 = tf.pad(x4, [[0, 0], [pt, pb], [pl, pr], [0, 0]])
-        cols = tf.image.extract_patches(x4, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1],
-                                        padding="VALID")
+        cols = patches_tf(step, x)
         c = int(step.in_shape[-1])
         cols = tf.reshape(cols, [-1, kh * kw, c])
         w = tf.reshape(fwd.param(step, "kernel"), [kh * kw, c])
