@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..safety import check_owned_dir, remove_dir
 from .verilog import MANIFEST, is_rtl_manifest
 
 OPT_LEVELS = ("-O0", "-O1", "-O2", "-O3", "-Os")
@@ -120,8 +121,9 @@ def build(project_dir, *, jobs: int = 1, timeout_s: float = 3600) -> tuple[Path,
     env.update({"VERILATOR_ROOT": str(root), "PATH": f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}",
                 "VM_PREFIX": f"{m['top']}_wrapper", "STAMP": stamp, "EXTRA_CXXFLAGS": "",
                 "VERILATOR_FLAGS": " ".join(flags), "N_JOBS": str(int(jobs))})
-    shutil.rmtree(d / "sim" / "obj_dir", ignore_errors=True)
-    for old in (d / "sim").glob(f"lib{m['top']}_wrapper_*.so"):
+    sim = check_owned_dir(d / "sim", d)  # a real folder of the project, never through a link
+    _remove_objects(d)
+    for old in sim.glob(f"lib{m['top']}_wrapper_*.so"):
         old.unlink()
     t0 = time.perf_counter()
     try:
@@ -131,7 +133,7 @@ def build(project_dir, *, jobs: int = 1, timeout_s: float = 3600) -> tuple[Path,
         raise RtlToolError(f"the Verilator build of {d} took longer than {timeout_s:.0f} s") from None
     if r.returncode != 0 or not lib.is_file():
         raise RtlToolError(f"the Verilator build of {d} failed:\n{(r.stdout + r.stderr)[-3000:]}")
-    shutil.rmtree(d / "sim" / "obj_dir", ignore_errors=True)  # the objects are in the library
+    _remove_objects(d)  # the objects are in the library
     return lib, time.perf_counter() - t0, True
 
 
@@ -234,3 +236,11 @@ def locate_divergence(project_dir, sample: int, got: np.ndarray):
     tr = trace_model(km, PrecisionDict.load(d / "precision.yaml"), drop_softmax=m.get("dropped_softmax", False))
     x = np.loadtxt(d / "tb_data" / "tb_input_features.dat", ndmin=2)[sample].reshape(tr.input_shape)
     return first_diverging_step(tr, x, got)
+
+
+def _remove_objects(d: Path) -> None:
+    """Delete Verilator's ``sim/obj_dir`` of project ``d`` (checked to be a real folder of the
+    project, never through a link: :func:`hls.safety.remove_dir`)."""
+    obj = d / "sim" / "obj_dir"
+    if obj.exists() or obj.is_symlink():
+        remove_dir(obj, d, ignore_errors=True)

@@ -42,6 +42,7 @@ from .dense import (
     weighted_types,
 )
 from .fused import fused_activation_steps
+from .reshape import ZEROPAD
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
@@ -110,7 +111,6 @@ class ConvFamily(LayerFamily):
     fields = WEIGHT_FIELDS
 
     def parse(self, layer, ctx: ParseContext) -> list[Step]:
-        from .reshape import ZEROPAD
 
         rank = 1 if type(layer).__name__ == "Conv1D" else 2
         if getattr(layer, "data_format", "channels_last") != "channels_last":
@@ -125,16 +125,7 @@ class ConvFamily(LayerFamily):
         kernel = as_pair(layer.kernel_size, rank)
         strides = as_pair(layer.strides, rank)
         geo = geometry(as_2d(in_shape), kernel, strides, layer.padding)
-        steps = []
-        conv_in = in_shape
-        pads = geo["pads"]
-        if ctx.opts.io_type == "io_stream" and any(pads):
-            pt, pb, pl, pr = pads
-            h, w, c = as_2d(in_shape)
-            padded = (w + pl + pr, c) if rank == 1 else (h + pt + pb, w + pl + pr, c)
-            steps.append(Step(f"zp{rank}d_{layer.name}", ZEROPAD, layer.name, None,
-                              {"pads": pads, "rank": rank}, {}, {}, in_shape, padded))
-            conv_in, pads = padded, (0, 0, 0, 0)
+        steps, conv_in, pads = stream_zero_pad(layer, ctx, in_shape, geo["pads"], rank)
         act_steps, fused = fused_activation_steps(layer, ctx, out_shape)
         attrs = {"use_bias": bool(layer.use_bias), "fused": fused, "rank": rank, "kernel": kernel,
                  "strides": strides, "pads": pads, "padding": layer.padding}
@@ -191,3 +182,17 @@ def patches_tf(step, x):
         x4 = tf.pad(x4, [[0, 0], [pt, pb], [pl, pr], [0, 0]])
     return tf.image.extract_patches(x4, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1],
                                     padding="VALID")
+
+
+def stream_zero_pad(layer, ctx, in_shape, pads, rank) -> tuple[list, tuple, tuple]:
+    """Under io_stream hls4ml inserts a zero-padding layer before a ``same`` convolution and
+    runs the convolution on the padded image: ``([that ZeroPadding step], padded shape, no
+    pads)``; otherwise ``([], in_shape, pads)``. ``pads`` is (top, bottom, left, right)."""
+    if ctx.opts.io_type != "io_stream" or not any(pads):
+        return [], in_shape, pads
+    pt, pb, pl, pr = pads
+    h, w, c = as_2d(in_shape)
+    padded = (w + pl + pr, c) if rank == 1 else (h + pt + pb, w + pl + pr, c)
+    step = Step(f"zp{rank}d_{layer.name}", ZEROPAD, layer.name, None, {"pads": pads, "rank": rank}, {}, {},
+                in_shape, padded)
+    return [step], padded, (0, 0, 0, 0)

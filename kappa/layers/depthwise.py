@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
-from .conv import as_2d, as_pair, geometry, im2col, patches_tf
+from .conv import as_2d, as_pair, geometry, im2col, patches_tf, stream_zero_pad
 from .dense import (
     WEIGHT_FIELDS,
     check_weighted,
@@ -50,7 +50,6 @@ class DepthwiseFamily(LayerFamily):
     fields = WEIGHT_FIELDS
 
     def parse(self, layer, ctx: ParseContext) -> list[Step]:
-        from .reshape import ZEROPAD
 
         cls = type(layer).__name__
         if cls.startswith("Separable"):
@@ -75,14 +74,7 @@ class DepthwiseFamily(LayerFamily):
         in_shape, out_shape = shape_of(layer.input), shape_of(layer.output)
         kernel, strides = as_pair(layer.kernel_size, rank), as_pair(layer.strides, rank)
         pads = geometry(as_2d(in_shape), kernel, strides, layer.padding)["pads"]
-        steps, conv_in = [], in_shape
-        if ctx.opts.io_type == "io_stream" and any(pads):
-            pt, pb, pl, pr = pads
-            h, w, c = as_2d(in_shape)
-            padded = (w + pl + pr, c) if rank == 1 else (h + pt + pb, w + pl + pr, c)
-            steps.append(Step(f"zp{rank}d_{layer.name}", ZEROPAD, layer.name, None, {"pads": pads, "rank": rank},
-                              {}, {}, in_shape, padded))
-            conv_in, pads = padded, (0, 0, 0, 0)
+        steps, conv_in, pads = stream_zero_pad(layer, ctx, in_shape, pads, rank)
         act_steps, fused = fused_activation_steps(layer, ctx, out_shape)
         attrs = {"use_bias": bool(layer.use_bias), "fused": fused, "rank": rank, "kernel": kernel,
                  "strides": strides, "pads": pads, "padding": layer.padding}
