@@ -6,7 +6,10 @@ family's numpy ``forward``: the arithmetic of hls4ml 1.3.0's templates for the c
 I/O mode and strategy, with the same quantization points, product casts, accumulation
 order where overflow can act, and result casts (each family's docstring cites its
 templates). Every step is exact: values are float64 on their types' grids and the
-dot products run on int64 codes (products up to 62 bits).
+dot products run on int64 codes (products up to 62 bits). The convolutions, Dense layers,
+BatchNormalization and max pooling run fused compiled passes (:mod:`kappa.fused_kernels`,
+:mod:`kappa.layers.fastpath`) that compute the numbers of their numpy definitions (tested
+against them mode by mode).
 
 What cannot be emulated bit for bit is refused with an error naming the layer, the
 reason and what would work instead (for example a saturating accumulator under the

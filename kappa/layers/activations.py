@@ -5,7 +5,9 @@ Firmware (hls4ml 1.3.0 ``nnet_activation.h``, ``nnet_activation_stream.h``):
 
 * ReLU: ``res[i] = x > 0 ? x : 0``, an implicit conversion to the ReLU's result type
   with that type's own rounding and overflow (a WRAP result type can turn a large positive
-  input negative). The same in io_parallel and io_stream.
+  input negative). The same in io_parallel and io_stream. kappa skips the conversion when
+  it provably changes no value >= 0 of the input type
+  (:func:`kappa.layers.fastpath.cast_is_identity`).
 * ``Activation('linear')``: hls4ml's optimizer removes the layer, so its output is its
   input; kappa refuses a linear activation type that differs from the previous layer's
   result type at conversion (it would be ignored in firmware).
@@ -30,6 +32,7 @@ from ..quantization import quantize, to_codes
 from ..straight_through import numpy_in_tf, q_ste, with_value
 from ._common import MAX_PRODUCT_BITS_NUMPY, activation_name
 from .base import LayerFamily, Step, shape_of, unsupported
+from .fastpath import cast_is_identity
 from .relu_variants import RELU6, THRESHOLDED_RELU
 from .softmax import SOFTMAX
 
@@ -112,7 +115,9 @@ class ReLUFamily(LayerFamily):
     def forward(self, step, x, in_t, opts):
         t = step.types.get("result")
         y = np.maximum(x, 0.0)
-        return y if t is None else quantize(y, t.value_cast_type)
+        if t is None or cast_is_identity(in_t, t.value_cast_type, nonnegative=True):
+            return y  # (the cast cannot change a value of the input type that is >= 0)
+        return quantize(y, t.value_cast_type)
 
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf

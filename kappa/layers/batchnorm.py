@@ -18,6 +18,9 @@ back. Fields: ``scale``, ``bias``, ``activation``.
 Training: batch statistics in training mode (moving statistics updated), the exported
 inference form (scale and bias on their grids, exact affine map, result cast) otherwise,
 with straight-through gradients to gamma and beta.
+
+The firmware forward computes the affine map in one compiled pass (:func:`fused_affine`);
+:func:`affine_exact` (numpy, int64 codes) is the definition it is tested against.
 """
 
 from __future__ import annotations
@@ -27,8 +30,16 @@ import numpy as np
 from ..quantization import quantize, requantize_codes, to_codes
 from ..straight_through import numpy_in_tf, q_ste, with_value
 from .base import LayerFamily, Step, shape_of
+from .fastpath import cast_fits, check_grid
 
 MAX_BITS = 62
+
+
+def affine_bits(in_t, s_t, b_t) -> int:
+    """Bits (sign included) of the exact ``x * scale + bias`` in codes at ``2**-F``,
+    ``F = max(F_x + F_s, F_b)``."""
+    F = max(in_t.fractional + s_t.fractional, b_t.fractional)
+    return max(in_t.width + s_t.width + F - in_t.fractional - s_t.fractional, b_t.width + F - b_t.fractional) + 1
 
 
 def inference_affine(layer) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +71,30 @@ def affine_exact(x, in_t, scale, bias, s_t, b_t, res_t):
     return requantize_codes(total, F, res_t) * res_t.lsb
 
 
+def fused_affine(x, in_t, scale, bias, s_t, b_t, res_t):
+    """:func:`affine_exact` in one compiled pass (:func:`kappa.fused_kernels.affine_kernel`),
+    or None where it does not apply (no result type, an empty ``x``, a result cast whose left
+    shift could leave int64, a sum wider than 62 bits). Same arguments and result."""
+    if res_t is None or x.size == 0 or x.ndim < 1:
+        return None
+    F = max(in_t.fractional + s_t.fractional, b_t.fractional)
+    bits = affine_bits(in_t, s_t, b_t)
+    if bits > MAX_BITS or not cast_fits(bits, F - res_t.fractional):
+        return None
+    from ..fused_kernels import affine_kernel, cast_spec
+
+    C = x.shape[-1]
+    xx = np.ascontiguousarray(x, np.float64).reshape(-1, C)
+    sc = np.broadcast_to(to_codes(scale, s_t), (C,)).astype(np.int64)
+    bc = np.broadcast_to(to_codes(bias, b_t), (C,)).astype(np.int64)
+    out = np.empty(xx.shape, np.float64)
+    bad = affine_kernel()(xx, 2.0**in_t.fractional, sc, bc, F - in_t.fractional - s_t.fractional,
+                          F - b_t.fractional, np.array(cast_spec(F - res_t.fractional, res_t), np.int64), res_t.lsb,
+                          out)
+    check_grid(bad, xx, in_t)
+    return out.reshape(x.shape)
+
+
 class BatchNormFamily(LayerFamily):
     """``keras.layers.BatchNormalization`` (last axis), a separate hls4ml layer."""
 
@@ -85,9 +120,7 @@ class BatchNormFamily(LayerFamily):
             raise ValueError(f"layer {step.name!r}: scale type {s_t} selects hls4ml's ternary product, which kappa "
                              "does not emulate for BatchNormalization; use ap_fixed<2,2> or a wider type")
         if in_t is not None and s_t is not None and b_t is not None:
-            F = max(in_t.fractional + s_t.fractional, b_t.fractional)
-            bits = max(in_t.width + s_t.width + F - in_t.fractional - s_t.fractional,
-                       b_t.width + F - b_t.fractional) + 1
+            bits = affine_bits(in_t, s_t, b_t)
             if bits > MAX_BITS:
                 raise ValueError(f"layer {step.name!r}: x*scale+bias with input {in_t}, scale {s_t}, bias {b_t} "
                                  f"needs {bits} bits; kappa's int64 emulation supports at most {MAX_BITS}")
@@ -103,7 +136,8 @@ class BatchNormFamily(LayerFamily):
         if in_t is None or s_t is None or b_t is None:
             y = x * scale + bias
             return y if res_t is None else quantize(y, res_t)
-        return affine_exact(x, in_t, scale, bias, s_t, b_t, res_t)
+        y = fused_affine(x, in_t, scale, bias, s_t, b_t, res_t)
+        return affine_exact(x, in_t, scale, bias, s_t, b_t, res_t) if y is None else y
 
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf

@@ -25,9 +25,19 @@ bits. Padding follows TensorFlow: ``same`` gives ``ceil(in / stride)`` outputs w
 
 Refused (naming the layer): dilation other than 1, groups other than 1,
 ``channels_first``, ``padding='causal'``.
+
+Computation: the receptive fields are read through :func:`field_index` (the flat input index
+of every field element, -1 for padding) by one compiled pass that converts the inputs to
+codes, forms the dot products and casts the results
+(:func:`kappa.layers.dense.fused_matrix_arith`); where that does not apply (a float type,
+products beyond int64) or the exact float64 matrix product is cheaper (at least
+:data:`BLAS_MIN_WORK` products per pixel), the im2col columns go to
+:func:`kappa.layers.dense.matrix_arith`, the definition the fused pass is tested against.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,6 +45,7 @@ from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
 from .dense import (
     WEIGHT_FIELDS,
     check_weighted,
+    fused_matrix_arith,
     matrix_arith_tf,
     matrix_fn,
     weighted_arrays,
@@ -97,6 +108,25 @@ def im2col(x: np.ndarray, kernel: tuple, strides: tuple, pads: tuple, pad_value:
     return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(n, oh, ow, kh * kw * c)
 
 
+@lru_cache(maxsize=256)
+def field_index(in_shape: tuple, kernel: tuple, strides: tuple, pads: tuple) -> np.ndarray:
+    """The flat per-sample index of every input of every receptive field: int64 (OH * OW,
+    kh * kw * C), rows in output-pixel order, columns in :func:`im2col`'s (row, column, channel)
+    order, -1 where the window reaches the padding. ``in_shape`` (H, W, C); the other
+    arguments as :func:`im2col`. Read-only (cached)."""
+    h, w, c = in_shape
+    src = np.arange(h * w * c, dtype=np.float64).reshape(1, h, w, c)
+    cols = im2col(src, kernel, strides, pads, pad_value=-1.0)
+    idx = cols.reshape(-1, cols.shape[-1]).astype(np.int64)
+    idx.flags.writeable = False
+    return idx
+
+
+#: Receptive fields times filters from which a convolution whose float64 matrix product is
+#: exact takes that product (im2col + BLAS) rather than the fused integer kernel.
+BLAS_MIN_WORK = 2048
+
+
 def as_pair(v, rank):
     """A Keras kernel/stride/pool argument (int or tuple) as a 2-D pair: ``(1, v)`` for rank 1."""
     v = tuple(int(a) for a in (v if isinstance(v, (tuple, list)) else (v,) * rank))
@@ -140,6 +170,12 @@ class ConvFamily(LayerFamily):
         a = step.attrs
         arrays = {k: v for k, _, v, _ in weighted_arrays(step)}
         w = arrays["weight"].reshape(-1, arrays["weight"].shape[-1])  # (kh*kw*C, F) in Keras order
+        if opts.strategy != "distributed_arithmetic":  # one compiled pass, no im2col copy
+            idx = field_index(as_2d(step.in_shape), a["kernel"], a["strides"], a["pads"])
+            y = fused_matrix_arith(x.reshape(x.shape[0], -1), idx, w, arrays.get("bias"), step.types, in_t,
+                                   prefer_blas=idx.shape[1] * w.shape[1] >= BLAS_MIN_WORK)
+            if y is not None:
+                return y.reshape((x.shape[0], *step.out_shape))
         cols = im2col(x.reshape((x.shape[0], *as_2d(step.in_shape))), a["kernel"], a["strides"], a["pads"])
         n, oh, ow, k = cols.shape
         y = matrix_fn(opts)(cols.reshape(-1, k), w, arrays.get("bias"), step.types, in_t, step.name)

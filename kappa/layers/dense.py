@@ -17,6 +17,10 @@ that kappa does not emulate, so a saturating accumulator under Resource is refus
 ``ap_int<2>`` weights select hls4ml's ternary product (``nnet_mult.h``
 ``weight_ternary``): the weight -2 multiplies as +1.
 
+The numpy forward takes one compiled pass (:func:`fused_matrix_arith`: codes, dot products
+and result cast fused) where the integer kernel holds the values and the exact float64 matrix
+product does not apply; :func:`matrix_arith` is the definition.
+
 A Dense with ``activation='relu'`` is split into the Dense (result type = its
 accumulator type, a lossless cast) and ``<name>_relu`` (result type = the layer's
 ``activation`` field), as hls4ml splits it.
@@ -25,6 +29,7 @@ accumulator type, a lossless cast) and ``<name>_relu`` (result type = the layer'
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -33,6 +38,7 @@ from ..quantization import quantize, requantize_codes, to_codes
 from ..straight_through import q_ste, with_value
 from ._common import MAX_PRODUCT_BITS_NUMPY, MAX_PRODUCT_BITS_TF
 from .base import FirmwareOptions, LayerFamily, ParseContext, Step, shape_of, unsupported
+from .fastpath import dot_plan, fused_dot
 from .fused import fused_activation_steps
 
 WEIGHT_FIELDS = ("weight", "bias", "accumulator", "activation", "gradient", "update", "momentum", "adam_m", "adam_v")
@@ -135,13 +141,58 @@ def matrix_arith(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: dict
     if in_t.width + w_t.width > MAX_PRODUCT_BITS_NUMPY:
         raise ValueError(f"layer {name!r}: {in_t} x {w_t} products need {in_t.width + w_t.width} bits; "
                          f"kappa's int64 emulation supports at most {MAX_PRODUCT_BITS_NUMPY}")
-    xc, wc = to_codes(x, in_t), to_codes(w, w_t)
-    acc0 = requantize_codes(to_codes(bq, b_t), b_t.fractional, acc_t) if b is not None else np.zeros(n_out, np.int64)
+    xc, (wc, acc0) = to_codes(x, in_t), _operand_codes(w, bq if b is not None else None, w_t, b_t, acc_t)
     acc = dot_codes(xc, wc, acc0, in_t.fractional + w_t.fractional, acc_t,
                     x_bound=max(-in_t.qmin, in_t.qmax))
     if res_t is None:
         return acc * acc_t.lsb
     return requantize_codes(acc, acc_t.fractional, res_t) * res_t.lsb
+
+
+def _operand_codes(wq, bq, w_t, b_t, acc_t):
+    """``(wc, acc0)``: the codes of weights ``wq`` (already on ``w_t``, the ternary -2 already
+    made +1) and the bias ``bq`` on ``b_t`` converted to ``accum_t`` (None: zeros)."""
+    wc = to_codes(wq, w_t)
+    acc0 = requantize_codes(to_codes(bq, b_t), b_t.fractional, acc_t) if bq is not None else \
+        np.zeros(wq.shape[1], np.int64)
+    return wc, acc0
+
+
+def fused_matrix_arith(x: np.ndarray, idx: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: dict,
+                       in_t: FixedPointType | None, *, prefer_blas: bool = False) -> np.ndarray | None:
+    """:func:`matrix_arith` of the receptive fields ``x[:, idx]`` in one compiled pass
+    (:func:`kappa.layers.fastpath.fused_dot`), or None where it does not apply (a type left
+    floating point, products beyond int64, or ``prefer_blas`` and the exact float64 matrix
+    product is possible: the caller then runs :func:`matrix_arith`).
+
+    Args:
+        x: float64 (N, L) on ``in_t``. idx: int64 (P, K) flat indices into a row of ``x``
+            (-1: a zero). w: float64 (K, n_out) Keras-order weights. b: (n_out,) or None.
+        types: as :func:`matrix_arith`.
+
+    Returns:
+        float64 (N, P, n_out): ``matrix_arith(x[:, idx].reshape(N * P, K), ...)`` reshaped.
+    """
+    w_t, b_t, acc_t, res_t = types["weight"], types["bias"], types["accumulator"], types["result"]
+    if acc_t is None or in_t is None or w_t is None or (b is not None and b_t is None) or \
+            in_t.width + w_t.width > MAX_PRODUCT_BITS_NUMPY:
+        return None
+    wq = _q(w, w_t)
+    if is_ternary(w_t):
+        wq = np.where(wq == -2.0, 1.0, wq)
+    wc, acc0 = _operand_codes(wq, None if b is None else _q(b, b_t), w_t, b_t, acc_t)
+    if prefer_blas and dot_plan(max(-int(in_t.qmin), int(in_t.qmax)), wc, acc0, in_t.fractional + w_t.fractional,
+                                acc_t).exact_ok:
+        return None
+    return fused_dot(x, idx, wc, acc0, in_t, w_t, acc_t, res_t)
+
+
+@lru_cache(maxsize=64)
+def _identity_index(n: int) -> np.ndarray:
+    """(1, n) int64: one dot product over all ``n`` inputs of a row, in order (read-only)."""
+    idx = np.arange(n, dtype=np.int64)[None, :]
+    idx.flags.writeable = False
+    return idx
 
 
 def matrix_fn(opts: FirmwareOptions):
@@ -166,16 +217,6 @@ def matrix_fn(opts: FirmwareOptions):
 
 
 DOT_PATHS = ("auto", "general", "exact", "kernel")
-EXACT_FLOAT_BITS = 53
-
-
-def _overflow_bounds(acc_t: FixedPointType) -> tuple[int, int]:
-    """``(lo, hi)`` integer codes a partial sum must stay within: the clip range of SAT /
-    SAT_SYM, the full range outside which SAT_ZERO gives 0 (and WRAP wraps)."""
-    full_min = -(1 << (acc_t.width - 1)) if acc_t.signed else 0
-    if acc_t.overflow in ("SAT", "SAT_SYM"):
-        return int(acc_t.qmin), int(acc_t.qmax)
-    return full_min, int(acc_t.qmax)
 
 
 def _dot_general(xc, wc, acc0, frac_bits, acc_t):
@@ -237,38 +278,17 @@ def dot_codes(xc: np.ndarray, wc: np.ndarray, acc0: np.ndarray, frac_bits: int, 
     if path not in DOT_PATHS:
         raise ValueError(f"unknown dot-product path {path!r}; valid: {', '.join(DOT_PATHS)}")
     M, n_in = xc.shape
-    n_out = wc.shape[1]
     if path == "general" or M == 0 or n_in == 0:
         return _dot_general(xc, wc, acc0, frac_bits, acc_t)
-    shift = frac_bits - acc_t.fractional
     wrap = acc_t.overflow == "WRAP"
     xb = int(np.abs(xc).max()) if x_bound is None else int(x_bound)
-    w_abs = np.abs(wc)
-    w_max = int(w_abs.max()) if w_abs.size else 0
-    lo, hi = _overflow_bounds(acc_t)
-    # Python-int bounds (no overflow): |product| and |sum of products| in product units.
-    p_max = xb * w_max
-    if w_max * n_in < 2**62:
-        col_sum = [int(v) for v in w_abs.sum(axis=0)]
-    else:
-        col_sum = [w_max * n_in] * n_out
-    sum_max = xb * max(col_sum)
-    a0_max = int(np.abs(acc0).max()) if acc0.size else 0
-
-    exact_ok = shift <= 0 and sum_max < 2**EXACT_FLOAT_BITS
+    plan = dot_plan(xb, wc, acc0, frac_bits, acc_t)
+    shift, lo, hi, mask, p_max = plan.shift, plan.lo, plan.hi, plan.mask, plan.p_max
+    col_sum, sum_max, a0_max, exact_ok, kernel_ok = plan.col_sum, plan.sum_max, plan.a0_max, plan.exact_ok, \
+        plan.kernel_ok
     if path == "exact" and not exact_ok:
         raise ValueError(f"the exact float64 path needs products on the accumulator grid (shift {shift} <= 0) and "
                          f"partial sums below 2**53 (bound {sum_max})")
-    kernel_ok = 0 < shift <= 62 or (shift <= 0 and (p_max << -shift) < 2**62 and (sum_max << -shift) < 2**62)
-    if kernel_ok and wrap:
-        q_max = (p_max >> shift) + 1 if shift > 0 else p_max << -shift
-        if a0_max + n_in * q_max >= 2**62:  # mask every rounded product to W_acc bits
-            kernel_ok = (n_in + 1) << acc_t.width < 2**62
-            mask = (1 << acc_t.width) - 1
-        else:
-            mask = -1
-    else:
-        mask = -1
     if path == "kernel" and not kernel_ok:
         raise ValueError(f"the integer kernel cannot hold these products in int64 (shift {shift}, "
                          f"|product| <= {p_max}, accumulator {acc_t})")
@@ -301,7 +321,7 @@ def dot_codes(xc: np.ndarray, wc: np.ndarray, acc0: np.ndarray, frac_bits: int, 
         return acc
     # per row: |acc0| + |x| @ |w| (exact, < 2**53 in product units) bounds every partial sum
     if hi < 2**52 and (sum_max << k) + a0_max < 2**52:
-        rb = (np.abs(xc).astype(np.float64) @ w_abs.astype(np.float64)) * float(2**k) + a0.astype(np.float64)
+        rb = (np.abs(xc).astype(np.float64) @ np.abs(wc).astype(np.float64)) * float(2**k) + a0.astype(np.float64)
         risky = np.flatnonzero(((rb > hi) | (-rb < lo)).any(axis=1))
     else:
         risky = np.arange(M)
@@ -533,6 +553,11 @@ class DenseFamily(LayerFamily):
         arrays = {k: a for k, _, a, _ in weighted_arrays(step)}
         w = arrays["weight"]
         matrix = matrix_fn(opts)
+        if opts.strategy != "distributed_arithmetic":  # one compiled pass (every position a row)
+            y = fused_matrix_arith(x.reshape(-1, w.shape[0]), _identity_index(w.shape[0]), w, arrays.get("bias"),
+                                   step.types, in_t, prefer_blas=True)
+            if y is not None:
+                return y.reshape((x.shape[0], *step.out_shape))
         if step.attrs.get("pointwise"):  # every position is one Dense on its features
             y = matrix(x.reshape(-1, w.shape[0]), w, arrays.get("bias"), step.types, in_t, step.name)
             return y.reshape((x.shape[0], *step.out_shape))

@@ -30,10 +30,11 @@ from __future__ import annotations
 import numpy as np
 
 from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
-from .conv import as_2d, as_pair, geometry, im2col, patches_tf, stream_zero_pad
+from .conv import as_2d, as_pair, field_index, geometry, im2col, patches_tf, stream_zero_pad
 from .dense import (
     WEIGHT_FIELDS,
     check_weighted,
+    fused_matrix_arith,
     matrix_arith,
     matrix_arith_tf,
     weighted_precision,
@@ -96,11 +97,33 @@ class DepthwiseFamily(LayerFamily):
         arrays = {k: v for k, _, v, _ in self.weights(step)}
         w = arrays["weight"].reshape(-1, step.in_shape[-1])  # (window positions, channels)
         b = arrays.get("bias")
+        if opts.strategy != "distributed_arithmetic":  # one compiled pass per channel, no im2col copy
+            y = self._fused(step, x, w, b, in_t)
+            if y is not None:
+                return y
         cols = self._columns(step, x)
         out = np.empty((cols.shape[0], cols.shape[2]))
         for c in range(cols.shape[2]):  # one Dense of n_out = 1 per channel
             out[:, c] = matrix_arith(cols[:, :, c], w[:, c:c + 1], None if b is None else b[c:c + 1], step.types,
                                      in_t, step.name)[:, 0]
+        return out.reshape((x.shape[0], *step.out_shape))
+
+    @staticmethod
+    def _fused(step, x, w, b, in_t):
+        """:meth:`forward` through :func:`kappa.layers.dense.fused_matrix_arith`: channel ``c``
+        reads the window positions of the flat input ``(row * W + column) * C + c``; None where
+        the fused path does not apply."""
+        a = step.attrs
+        h, wd, c = as_2d(step.in_shape)
+        spatial = field_index((h, wd, 1), a["kernel"], a["strides"], a["pads"])
+        flat = x.reshape(x.shape[0], -1)
+        out = np.empty((x.shape[0], spatial.shape[0], c))
+        for ch in range(c):
+            idx = np.where(spatial < 0, -1, spatial * c + ch)
+            y = fused_matrix_arith(flat, idx, w[:, ch:ch + 1], None if b is None else b[ch:ch + 1], step.types, in_t)
+            if y is None:
+                return None
+            out[:, :, ch] = y[:, :, 0]
         return out.reshape((x.shape[0], *step.out_shape))
 
     def forward_tf(self, step, x, in_t, fwd):

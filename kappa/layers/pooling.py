@@ -32,6 +32,11 @@ maximum of the converted" differ; kappa computes each mode's own order. ``same``
 padding is emulated under io_parallel and refused under io_stream (hls4ml's line-buffer
 pooling has no padding), as are 2-D windows whose strides differ from the pool size under
 io_stream (``pooling2d_buffer_cl`` asserts they are equal).
+
+Max pooling with typed input and accumulator takes the windows' maxima in one compiled pass
+without copying them (:meth:`PoolingFamily._fused_max`) and skips conversions that provably
+change no value (:func:`kappa.layers.fastpath.cast_is_identity`); :meth:`PoolingFamily.window_forward`
+is the definition on copied windows.
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ from ..fixed_point import FixedPointType
 from ..quantization import quantize, requantize_codes, to_codes
 from ..straight_through import q_ste, with_value
 from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
-from .conv import as_2d, geometry, im2col
+from .conv import as_2d, field_index, geometry, im2col
+from .fastpath import cast_is_identity
 
 POOL_CLASSES = ("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
                 "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D")
@@ -126,6 +132,16 @@ class PoolingFamily(LayerFamily):
         a = step.attrs
         acc_t, res_t = step.types.get("accumulator"), step.types.get("result")
         stream = opts.io_type == "io_stream"
+        if a["op"] == "max" and acc_t is not None and in_t is not None and not (stream and any(a.get("pads", ()))):
+            return self._fused_max(step, x, in_t, acc_t, res_t, stream)
+        return self.window_forward(step, x, in_t, opts)
+
+    def window_forward(self, step, x, in_t, opts):
+        """:meth:`forward` on copied windows (the definition; max pooling takes
+        :meth:`_fused_max`, which the tests compare with this)."""
+        a = step.attrs
+        acc_t, res_t = step.types.get("accumulator"), step.types.get("result")
+        stream = opts.io_type == "io_stream"
         win, counts = self._windows(step, x, pad_value(in_t) if a["op"] == "max" else 0.0)
         counts = counts[None, :, :, None]
         if acc_t is None or in_t is None:
@@ -137,6 +153,34 @@ class PoolingFamily(LayerFamily):
         else:
             y = self._average_codes(win, counts, in_t, acc_t, stream, a["global"]) * acc_t.lsb
         y = y if res_t is None else quantize(y, res_t.value_cast_type)
+        return y.reshape((x.shape[0], *step.out_shape))
+
+    @staticmethod
+    def _fused_max(step, x, in_t, acc_t, res_t, stream):
+        """Max pooling without window copies (:func:`kappa.fused_kernels.window_max_kernel`), the
+        numbers of :meth:`forward`'s window path: io_parallel converts the window maximum to
+        ``accum_t``; io_stream (no padding) converts every input first, which is the same as
+        converting ``x`` element by element before taking the maxima. Casts that provably
+        change nothing are skipped (:func:`kappa.layers.fastpath.cast_is_identity`)."""
+        from ..fused_kernels import window_max_kernel
+
+        a = step.attrs
+        h, w, c = as_2d(step.in_shape)
+        if a["global"]:
+            idx = np.arange(h * w, dtype=np.int64)[None, :]
+        else:
+            idx = field_index((h, w, 1), a["kernel"], a["strides"], a["pads"])
+        cast = acc_t.value_cast_type
+        skip = cast_is_identity(in_t, cast)
+        src = np.ascontiguousarray(x, np.float64).reshape(x.shape[0], h * w, c)
+        if stream and not skip:
+            src = quantize(src, cast)
+        y = np.empty((x.shape[0], idx.shape[0], c), np.float64)
+        window_max_kernel()(src, idx, pad_value(in_t), y)
+        if not stream and not skip:
+            y = quantize(y, cast)
+        if res_t is not None and not cast_is_identity(in_t if skip else cast, res_t.value_cast_type):
+            y = quantize(y, res_t.value_cast_type)
         return y.reshape((x.shape[0], *step.out_shape))
 
     @staticmethod
