@@ -56,3 +56,33 @@ def test_residue_form_sees_ties():
         assert outs[mode] == _reference(x, w, acc_t)[0, 0]
     # 0.5 - 0.5 + 1.5 LSB: RND 1 + 0 + 2 = 3; RND_MIN_INF 0 - 1 + 1 = 0; RND_CONV 0 + 0 + 2 = 2; TRN 0 - 1 + 1 = 0
     assert outs == {"RND": 3.0, "RND_MIN_INF": 0.0, "RND_CONV": 2.0, "TRN": 0.0}
+
+
+def test_training_is_bit_identical_with_and_without_the_residue_form(monkeypatch):
+    """The same run (seeded model, S_RND updates) with the residue form and with the
+    (N, n_in, n_out) product tensor: the same losses at every step and the same final weights."""
+    import kappa.layers.dense as dense
+    from kappa.data import AffineDataset
+    from kappa.nn import LinearBlockModel
+
+    ds = AffineDataset(num_samples=256, use_bias=True, seed=0)
+    X, Y = (a.astype(np.float32) for a in ds.get())
+    P = {"input": {"value": "ap_fixed<12,4,AP_RND,AP_SAT>"},
+         "default": {"weight": "ap_fixed<10,2,AP_RND,AP_SAT>", "bias": "ap_fixed<10,2,AP_RND,AP_SAT>",
+                     "accumulator": "ap_fixed<24,10,AP_RND,AP_SAT>",  # F 14 < 8 + 8: 2 bits rounded off
+                     "activation": "ap_fixed<14,6,AP_RND,AP_SAT>", "gradient": "ap_fixed<20,6,AP_RND,AP_SAT>",
+                     "update": "ap_fixed<14,2,S_RND,AP_SAT>"}}
+    runs = []
+    for residue_bits in (dense.RESIDUE_MAX_BITS, 0):
+        monkeypatch.setattr(dense, "RESIDUE_MAX_BITS", residue_bits)
+        m = LinearBlockModel(dataset=ds, num_hidden=[12, 8], activation="relu", seed=3)
+        h = m.train_instrumented(X, Y, epochs=3, batch_size=32, learning_rate=0.05, precision_dict=P,
+                                 compute_analytic_hessian=False)
+        runs.append((np.asarray(h.loss), [v.numpy() for v in m.model.trainable_variables]))
+    (loss_a, w_a), (loss_b, w_b) = runs
+    assert len(loss_a) == 3 * 8 and np.all(np.isfinite(loss_a))
+    np.testing.assert_array_equal(loss_a, loss_b)
+    for a, b in zip(w_a, w_b):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(w_a[0], LinearBlockModel(dataset=ds, num_hidden=[12, 8], activation="relu",
+                                                      seed=3).model.trainable_variables[0].numpy())  # it trained
