@@ -76,6 +76,10 @@ def main() -> None:
                   f"Yosys LUT {r['yosys']['LUT']} FF {r['yosys']['FF']} vs da4ml estimate LUT "
                   f"{r['estimate']['LUT']:g} FF {r['estimate']['FF']}; {r['latency_cycles']} cycles; "
                   f"Verilator build {r['verilator_build_s']} s, Yosys {r['yosys_s']} s", flush=True)
+            for what, bad, n in (("emulation = DA C simulation", r["csim_mismatches"], r["csim_outputs"]),
+                                 ("emulation = Verilator RTL", r["rtl_mismatches"], r["rtl_outputs"])):
+                print(f"  {'met    ' if bad == 0 else 'NOT met'}  {name}: {what}, 0 mismatching outputs "
+                      f"({bad} / {n})")
 
 
 if __name__ == "__main__":

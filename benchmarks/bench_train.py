@@ -1,45 +1,54 @@
-"""Training throughput benchmark (issue 3): steps/s of
+#!/usr/bin/env python3
+"""Fixed-point training throughput against Keras ``fit`` (issue 24 targets).
 
-  (a) Keras ``model.fit``                      (reference)
-  (b) ``BaseModel.train``                      (tf.data + compiled step + apply_gradients)
-  (c) ``train_instrumented`` floating point
-  (d) ``train_instrumented`` with a PrecisionDict (exact fixed-point forward, quantized
-      gradients/updates/storage)
+Every row trains one network with ``train_instrumented`` and a PrecisionDict (the exact
+firmware forward, quantized gradients, updates and storage) and, interleaved in the same
+process, the same network with Keras ``model.fit`` (SGD, the matching loss, batch 32), one
+warm-up run each (tracing excluded), then ``--repeats`` timed runs of ``--epochs`` epochs.
+The ratio kappa steps/s ÷ fit steps/s is printed as min / median / max over the repeats;
+the target is a median >= 2x on every row. Each row runs in a process of its own, whose
+peak resident memory (Linux ``ru_maxrss``: TensorFlow, both trainers and the data) is
+printed with it.
 
-on ``LinearBlockModel(num_hidden=[64, 64], activation="relu")`` with batch 32 and on the
-one-layer affine model (``num_hidden=[]``, batch 32). Each figure is the best of
-``--repeats`` runs after one warm-up run (tracing excluded) and is reported with its ratio
-to (a). Target: (d) >= 0.5 x (a). The fixed-point configuration (``PRECISION_MLP``) has an
-accumulator with fewer fractional bits than input + weight, so every product is rounded on
-its own (the expensive firmware path), and stochastic-rounding updates.
+Rows:
 
-Issue 10 targets (``digits_targets``), each ratio measured against Keras ``fit`` on the same
-model in the same run, interleaved, min / median / max over ``--repeats``:
+* ``mlp-trn``: ``LinearBlockModel([64, 64], relu)`` on 4,096 affine samples; accumulator
+  ``ap_fixed<32,12>`` (TRN, WRAP), RND gradient and update types;
+* ``mlp-all``: the same network with every field typed (:data:`PRECISION_MLP`): an
+  accumulator with fewer fractional bits than input + weight, so every product is rounded
+  (RND) on its own and the sums saturate, a 24-bit RND gradient and a stochastic-rounding
+  (S_RND) update;
+* ``affine-all``: the one-layer affine model with those types;
+* ``digits-mlp``, ``digits-mlp-rnd``, ``digits-mlp-exact``: the default digits job's network
+  (``configs/digits.yaml``'s model, loss and types plus a gradient type) with its TRN
+  accumulator (products truncated), an RND accumulator (products rounded) and one that
+  holds every product exactly;
+* ``digits-cnn``: ``configs/digits_cnn.yaml`` (Conv2D, BatchNormalization, ReLU, max
+  pooling, Dense, softmax; cross-entropy) with its types plus a gradient type;
+* ``conv1d``: Conv1D(8, 5, relu) -> Conv1D(8, 3, relu) -> Flatten -> Dense(4) on
+  (32, 3) signals, every field typed, products rounded;
+* ``graph``: a graph with a skip connection and merges (Dense -> Dense -> Add(skip) ->
+  Concatenate -> Dense), every field typed.
 
-* the default digits job's network (configs/digits.yaml: model, loss and types plus a
-  gradient type; batch 32; Keras ``fit`` with the matching loss): every firmware field plus gradient and update types
-  >= 2x ``fit``; with that job's accumulator the products of both layers are rounded
-  (F_x + F_w > F_acc); a second row uses an accumulator that holds every product exactly
-  (``ap_fixed<32,12>``), and a third one that rounds every product with RND;
-* the digits CNN (configs/digits_cnn.yaml's model and types plus a gradient type):
-  >= 1x ``fit``.
-
-Usage: ``python benchmarks/bench_train.py [--samples N] [--epochs E] [--repeats R] [--only digits|mlp]``.
+Usage: ``python benchmarks/bench_train.py [--rows a,b,...] [--epochs E] [--repeats R]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
 
-import numpy as np  # noqa: E402
-
-import kappa  # noqa: E402,F401
-from kappa.data import AffineDataset  # noqa: E402
-from kappa.nn import LinearBlockModel  # noqa: E402
+TARGET = 2.0
+GRADIENT = "ap_fixed<24,8,AP_RND,AP_SAT>"
 
 PRECISION_MLP = {
     "input": {"value": "ap_fixed<16,6,AP_RND,AP_SAT>"},
@@ -48,169 +57,214 @@ PRECISION_MLP = {
         "bias": "ap_fixed<16,4,AP_RND,AP_SAT>",
         "accumulator": "ap_fixed<32,12,AP_RND,AP_SAT>",
         "activation": "ap_fixed<16,6,AP_RND,AP_SAT>",
-        "gradient": "ap_fixed<24,8,AP_RND,AP_SAT>",
+        "gradient": GRADIENT,
         "update": "ap_fixed<24,4,S_RND,AP_SAT>",
     },
 }
 
-
-REPEATS = 3
-
-
-def _timed(fn, steps):
-    """Best of ``REPEATS`` timed runs after one warm-up run (tracing, first-call overheads).
-
-    train_instrumented caches its compiled step per model and configuration, so the timed
-    runs measure steady-state throughput, as Keras ``fit`` on an already compiled model.
-    """
-    fn()
-    best = float("inf")
-    for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return steps / best
+PRECISION_MLP_TRN = {
+    "input": {"value": "ap_fixed<16,6,AP_RND,AP_SAT>"},
+    "default": {
+        "weight": "ap_fixed<16,4,AP_RND,AP_SAT>",
+        "bias": "ap_fixed<16,4,AP_RND,AP_SAT>",
+        "accumulator": "ap_fixed<32,12>",
+        "activation": "ap_fixed<16,6,AP_RND,AP_SAT>",
+        "gradient": GRADIENT,
+        "update": "ap_fixed<24,4,AP_RND,AP_SAT>",
+    },
+}
 
 
-def bench(name, hidden, activation, X, Y, ds, epochs, batch):
-    import keras
+def _affine(hidden, precision):
+    import numpy as np
 
-    steps = epochs * int(np.ceil(len(X) / batch))
-    out = {}
+    from kappa.data import AffineDataset
+    from kappa.nn import LinearBlockModel
 
-    m = LinearBlockModel(dataset=ds, num_hidden=hidden, activation=activation, seed=0)
-    m.model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
-    out["(a) keras fit"] = _timed(lambda: m.model.fit(X, Y, batch_size=batch, epochs=epochs, verbose=0), steps)
-
-    m = LinearBlockModel(dataset=ds, num_hidden=hidden, activation=activation, seed=0)
-    out["(b) train"] = _timed(lambda: m.train(X, Y, epochs=epochs, batch_size=batch), steps)
-
-    m = LinearBlockModel(dataset=ds, num_hidden=hidden, activation=activation, seed=0)
-    out["(c) train_instrumented float"] = _timed(
-        lambda: m.train_instrumented(X, Y, epochs=epochs, batch_size=batch, learning_rate=0.01), steps)
-
-    m = LinearBlockModel(dataset=ds, num_hidden=hidden, activation=activation, seed=0)
-    out["(d) train_instrumented fixed"] = _timed(
-        lambda: m.train_instrumented(X, Y, epochs=epochs, batch_size=batch, learning_rate=0.01,
-                                     precision_dict=PRECISION_MLP), steps)
-    ref = out["(a) keras fit"]
-    print(f"\n{name}: {steps} steps per run (batch {batch})")
-    print(f"  {'variant':34s} {'steps/s':>10s} {'ratio to (a)':>13s}")
-    for k, v in out.items():
-        print(f"  {k:34s} {v:10.1f} {v / ref:13.2f}")
-    return out
+    ds = AffineDataset(num_samples=4096, use_bias=True, seed=0)
+    X, Y = (a.astype(np.float32) for a in ds.get())
+    return (lambda: LinearBlockModel(dataset=ds, num_hidden=hidden, activation="relu" if hidden else None, seed=0),
+            X, Y, precision, 0.01, "half_mse")
 
 
-GRADIENT = "ap_fixed<24,8,AP_RND,AP_SAT>"
-
-
-def _interleaved(fit_fn, ours_fn, steps, repeats):
-    """Steps/s of ``fit_fn`` and ``ours_fn`` alternately (after one warm-up each); returns
-    (fit rates, our rates, ratios)."""
-    import statistics  # noqa: F401
-
-    fit_fn()
-    ours_fn()
-    fr, orates, ratios = [], [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fit_fn()
-        a = steps / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        ours_fn()
-        b = steps / (time.perf_counter() - t0)
-        fr.append(a)
-        orates.append(b)
-        ratios.append(b / a)
-    return fr, orates, ratios
-
-
-def digits_targets(epochs, repeats):
-    import statistics
-    from pathlib import Path
-
-    import keras
+def _digits(accumulator=None):
+    import numpy as np
     import yaml
 
-    root = Path(__file__).resolve().parents[1]
-    rows = []
+    import kappa
+    from kappa.nn import LinearBlockModel
 
-    def run(name, make, X, Y, precision, lr, target, loss_mode="half_mse"):
-        steps = epochs * int(np.ceil(len(X) / 32))
-        ref = make()
-        ref.model.compile(optimizer=keras.optimizers.SGD(0.01),
-                          loss="categorical_crossentropy" if loss_mode == "cross_entropy" else "mse")
-        ours = make()
-        fr, orates, ratios = _interleaved(
-            lambda: ref.model.fit(X, Y, batch_size=32, epochs=epochs, verbose=0),
-            lambda: ours.train_instrumented(X, Y, epochs=epochs, batch_size=32, learning_rate=lr,
-                                            precision_dict=precision, compute_analytic_hessian=False,
-                                            loss_mode=loss_mode),
-            steps, repeats)
-        rows.append((name, statistics.median(fr), statistics.median(orates), min(ratios), statistics.median(ratios),
-                     max(ratios), target))
-
-    cfg = yaml.safe_load((root / "configs" / "digits.yaml").read_text())
+    cfg = yaml.safe_load((ROOT / "configs" / "digits.yaml").read_text())
     ds = kappa.DigitsDataset(one_hot=True)
     X, Y = (a.astype(np.float32) for a in ds.get())
     P = cfg["precision"]
     P["default"]["gradient"] = GRADIENT
-    mcfg, loss = cfg["model"], cfg["training"].get("loss_mode", "half_mse")
-    make = lambda: LinearBlockModel(dataset=ds, num_hidden=mcfg["num_hidden"], activation=mcfg["activation"],  # noqa: E731
-                                    output_activation=mcfg.get("output_activation"), seed=0)
-    run("digits MLP, job types (products rounded, TRN)", make, X, Y, P, 0.1, 2.0, loss)
-    P_rnd = {k: dict(v) for k, v in P.items()}
-    P_rnd["default"]["accumulator"] = "ap_fixed<20,8,AP_RND,AP_WRAP>"
-    run("digits MLP, products rounded (RND)", make, X, Y, P_rnd, 0.1, 2.0, loss)
-    P_ex = {k: dict(v) for k, v in P.items()}
-    P_ex["default"]["accumulator"] = "ap_fixed<32,12,AP_TRN,AP_WRAP>"
-    run("digits MLP, exact products", make, X, Y, P_ex, 0.1, 2.0, loss)
-
-    cfg = yaml.safe_load((root / "configs" / "digits_cnn.yaml").read_text())
-    dsi = kappa.DigitsDataset(images=True, one_hot=True)
-    Xi, Yi = (a.astype(np.float32) for a in dsi.get())
-    Pc = cfg["precision"]
-    Pc["default"]["gradient"] = GRADIENT
-    kw = {k: v for k, v in cfg["model"].items() if k != "type"}
-    makec = lambda: kappa.ConvBlockModel(dataset=dsi, **kw)  # noqa: E731
-    run("digits CNN, job types", makec, Xi, Yi, Pc, cfg["training"]["learning_rate"], 1.0,
-        cfg["training"].get("loss_mode", "half_mse"))
-
-    print(f"\nFixed-point training vs Keras fit (batch 32, {epochs} epochs per run, {repeats} repeats; "
-          "ratios min / median / max; the machine may be shared)")
-    print(f"  {'model, types':46s} {'fit steps/s':>11s} {'kappa steps/s':>13s} {'ratio min / median / max':>26s}  target")
-    for name, f, o, lo, med, hi, target in rows:
-        print(
-            f"  {name:46s} {f:11.1f} {o:13.1f} {lo:8.2f} / {med:6.2f} / {hi:6.2f}  "
-            f">= {target:g}x: {'met' if med >= target else 'NOT met'}"
-        )
-    return rows
+    if accumulator:
+        P["default"]["accumulator"] = accumulator
+    m = cfg["model"]
+    return (lambda: LinearBlockModel(dataset=ds, num_hidden=m["num_hidden"], activation=m["activation"],
+                                     output_activation=m.get("output_activation"), seed=0),
+            X, Y, P, 0.1, cfg["training"].get("loss_mode", "half_mse"))
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--samples", type=int, default=4096)
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument(
-        "--only",
-        choices=["digits", "mlp"],
-        default=None,
-        help="digits: the issue-10 targets only; mlp: the 64-64 / affine comparison only",
-    )
-    args = ap.parse_args(argv)
-    global REPEATS
-    REPEATS = max(1, args.repeats)
-    if args.only != "mlp":
-        digits_targets(args.epochs, REPEATS)
-    if args.only == "digits":
-        return
-    ds = AffineDataset(num_samples=args.samples, use_bias=True, seed=0)
+def _digits_cnn():
+    import numpy as np
+    import yaml
+
+    import kappa
+
+    cfg = yaml.safe_load((ROOT / "configs" / "digits_cnn.yaml").read_text())
+    ds = kappa.DigitsDataset(images=True, one_hot=True)
     X, Y = (a.astype(np.float32) for a in ds.get())
-    bench("LinearBlockModel [64, 64] ReLU", [64, 64], "relu", X, Y, ds, args.epochs, args.batch)
-    bench("one-layer affine model", [], None, X, Y, ds, args.epochs, args.batch)
+    P = cfg["precision"]
+    P["default"]["gradient"] = GRADIENT
+    kw = {k: v for k, v in cfg["model"].items() if k != "type"}
+    return (lambda: kappa.ConvBlockModel(dataset=ds, **kw), X, Y, P, cfg["training"]["learning_rate"],
+            cfg["training"].get("loss_mode", "half_mse"))
+
+
+def _keras_row(build, x_shape, d_out):
+    """A KerasModel row on a seeded teacher task: inputs N(0, 1) of ``x_shape``, targets a
+    fixed random linear map of the flattened inputs. Types: input F = 8, weights F = 8,
+    accumulator F = 14 (RND, SAT): every product loses 2 bits and is rounded on its own."""
+    import keras
+    import numpy as np
+
+    import kappa
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2048, *x_shape)).astype(np.float32)
+    T = rng.normal(size=(int(np.prod(x_shape)), d_out)) / np.sqrt(np.prod(x_shape))
+    Y = (X.reshape(len(X), -1) @ T).astype(np.float32)
+
+    def make():
+        keras.utils.set_random_seed(0)
+        return kappa.KerasModel(build())
+
+    P = {"input": {"value": "ap_fixed<12,4,AP_RND,AP_SAT>"},
+         "default": {"weight": "ap_fixed<10,2,AP_RND,AP_SAT>", "bias": "ap_fixed<10,2,AP_RND,AP_SAT>",
+                     "accumulator": "ap_fixed<24,10,AP_RND,AP_SAT>", "activation": "ap_fixed<14,6,AP_RND,AP_SAT>",
+                     "gradient": GRADIENT, "update": "ap_fixed<16,2,AP_RND,AP_SAT>"}}
+    return make, X, Y, P, 0.01, "half_mse"
+
+
+def _conv1d():
+    import keras
+
+    def build():
+        inp = keras.Input((32, 3), name="signal")
+        h = keras.layers.Conv1D(8, 5, activation="relu", name="conv0")(inp)
+        h = keras.layers.Conv1D(8, 3, activation="relu", name="conv1")(h)
+        h = keras.layers.Flatten(name="flat")(h)
+        return keras.Model(inp, keras.layers.Dense(4, name="out")(h))
+
+    return _keras_row(build, (32, 3), 4)
+
+
+def _graph():
+    import keras
+
+    def build():
+        inp = keras.Input((16,), name="x")
+        h = keras.layers.Dense(32, activation="relu", name="d0")(inp)
+        h2 = keras.layers.Dense(16, name="d1")(h)
+        s = keras.layers.Add(name="skip")([h2, inp])
+        c = keras.layers.Concatenate(name="cat")([s, h])
+        return keras.Model(inp, keras.layers.Dense(4, name="out")(c))
+
+    return _keras_row(build, (16,), 4)
+
+
+ROWS = {
+    "mlp-trn": ("64-64 MLP, TRN accumulator, RND grad/update", lambda: _affine([64, 64], PRECISION_MLP_TRN)),
+    "mlp-all": ("64-64 MLP, every field (RND products, S_RND)", lambda: _affine([64, 64], PRECISION_MLP)),
+    "affine-all": ("affine model, every field", lambda: _affine([], PRECISION_MLP)),
+    "digits-mlp": ("digits MLP, job types (products TRN)", lambda: _digits()),
+    "digits-mlp-rnd": ("digits MLP, products rounded (RND)", lambda: _digits("ap_fixed<20,8,AP_RND,AP_WRAP>")),
+    "digits-mlp-exact": ("digits MLP, exact products", lambda: _digits("ap_fixed<32,12,AP_TRN,AP_WRAP>")),
+    "digits-cnn": ("digits CNN (conv, BN, softmax), job types", _digits_cnn),
+    "conv1d": ("Conv1D net, every field", _conv1d),
+    "graph": ("graph: skip Add + Concatenate, every field", _graph),
+}
+
+
+def run_row(key: str, epochs: int, repeats: int) -> dict:
+    """Time one row in this process; returns its rates, ratios and peak memory."""
+    import resource
+
+    import keras
+    import numpy as np
+
+    import kappa  # noqa: F401
+
+    make, X, Y, P, lr, loss_mode = ROWS[key][1]()
+    steps = epochs * int(np.ceil(len(X) / 32))
+    ref = make()
+    ref.model.compile(optimizer=keras.optimizers.SGD(0.01),
+                      loss="categorical_crossentropy" if loss_mode == "cross_entropy" else "mse")
+    ours = make()
+
+    def fit():
+        ref.model.fit(X, Y, batch_size=32, epochs=epochs, verbose=0)
+
+    def kappa_train():
+        ours.train_instrumented(X, Y, epochs=epochs, batch_size=32, learning_rate=lr, precision_dict=P,
+                                compute_analytic_hessian=False, loss_mode=loss_mode)
+
+    fit()
+    kappa_train()
+    fr, kr = [], []
+    for _ in range(repeats):
+        for fn, out in ((fit, fr), (kappa_train, kr)):
+            t0 = time.perf_counter()
+            fn()
+            out.append(steps / (time.perf_counter() - t0))
+    return {"fit": fr, "kappa": kr, "ratios": [k / f for k, f in zip(kr, fr)],
+            "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "steps": steps}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of: {', '.join(ROWS)}")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.epochs < 1 or args.repeats < 1:
+        ap.error(f"--epochs and --repeats must be >= 1, got {args.epochs}, {args.repeats}")
+    if args.child:
+        print("ROW " + json.dumps(run_row(args.child, args.epochs, args.repeats)))
+        return 0
+    keys = [k.strip() for k in args.rows.split(",") if k.strip()]
+    bad = [k for k in keys if k not in ROWS]
+    if bad:
+        ap.error(f"unknown row(s) {bad}; valid: {', '.join(ROWS)}")
+    results = {}
+    for k in keys:
+        print(f"row {k} ...", flush=True)
+        out = subprocess.run([sys.executable, __file__, "--child", k, "--epochs", str(args.epochs),
+                              "--repeats", str(args.repeats)], capture_output=True, text=True)
+        line = [ln for ln in out.stdout.splitlines() if ln.startswith("ROW ")]
+        if out.returncode != 0 or not line:
+            print(f"  row {k} failed (exit {out.returncode}):\n{out.stderr[-2000:]}")
+            continue
+        results[k] = json.loads(line[-1][4:])
+    print(f"\nFixed-point training vs Keras fit (batch 32, {args.epochs} epochs per run, {args.repeats} repeats, "
+          f"interleaved; ratios min / median / max; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(f"  {'row':48s} {'fit steps/s':>11s} {'kappa steps/s':>13s} {'ratio min / median / max':>26s} "
+          f"{'peak RSS':>9s}  target")
+    unmet = 0
+    for k, r in results.items():
+        lo, med, hi = min(r["ratios"]), statistics.median(r["ratios"]), max(r["ratios"])
+        met = med >= TARGET
+        unmet += not met
+        print(f"  {ROWS[k][0]:48s} {statistics.median(r['fit']):11.1f} {statistics.median(r['kappa']):13.1f} "
+              f"{lo:8.2f} / {med:6.2f} / {hi:6.2f} {r['peak'] / 2**30:6.2f} GiB  >= {TARGET:g}x: "
+              f"{'met' if met else 'NOT met'}")
+    print(f"targets: {len(results) - unmet} of {len(keys)} rows met" + (f"; {len(keys) - len(results)} failed"
+                                                                       if len(results) < len(keys) else ""))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

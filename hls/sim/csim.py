@@ -125,7 +125,7 @@ def build(project_dir, *, quiet: bool = True) -> tuple[Path, bool, float]:
         "-",
     ]
     units = plan_units(project_dir, UNITY_SOURCE)
-    key = compile_key(project_dir, cmd + [u.source for u in units])
+    key = compile_key(project_dir, cmd + [u.source + " ".join(u.flags) for u in units])
     build_dir = project_dir / ".kappa_build"
     binary = build_dir / f"csim-{key[:16]}"
     cache = _shared_cache()

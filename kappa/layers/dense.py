@@ -337,6 +337,58 @@ def dot_codes(xc: np.ndarray, wc: np.ndarray, acc0: np.ndarray, frac_bits: int, 
 SHIFT_INVARIANT_MODES = ("TRN", "RND", "RND_MIN_INF", "RND_CONV")
 
 
+#: Largest number of dropped product bits (k', see :func:`_residue_units`) for which the
+#: residue form is used: it costs 2**k' - 1 weight-sized tensors instead of one
+#: (N, n_in, n_out) tensor of rounded products.
+RESIDUE_MAX_BITS = 3
+
+
+def _residue_units(x, w, x_t: FixedPointType, w_t: FixedPointType, k: int, kk: int, mode: str):
+    """:func:`rounded_product_units` by residues, for the shift-invariant modes: no
+    (N, n_in, n_out) tensor.
+
+    With ``m = 2**k'`` (``k' = k``, or ``k + 1`` for RND_CONV), the input codes
+    ``xc = m a + c`` and the weight codes ``wc = m h + l`` (``0 <= c, l < m``, floor
+    division), ``xc wc / 2**k = (m / 2**k) (xc h + a l) + c l / 2**k``. The first term is an
+    integer (an even one for RND_CONV), so by shift invariance
+    ``round(xc wc / 2**k) = (m / 2**k) (xc h + a l) + round(c l / 2**k)``, and summed over
+    ``i``::
+
+        sum_i round(xc_i wc_ij / 2**k) = (m / 2**k) (xc @ h + a @ l)_j
+                                         + sum_{v=1}^{m-1} ([c == v] @ round(v l / 2**k))_j
+
+    The last sum is one matrix product of the one-hot residues (N, n_in (m-1)) with the
+    stacked tables ``round(v l / 2**k)`` (n_in (m-1), n_out). Every term is an integer
+    below ``2**(W_x + W_w + log2(n_in) + 1)`` (the caller checks ``<= 2**52``), so the float64
+    products and sums are exact and the result equals rounding each product on its own.
+
+    Args:
+        x: float64 (N, n_in) on ``x_t``; w: float64 (n_in, n_out) on ``w_t``.
+        k: dropped product bits ``F_x + F_w - F_acc`` (>= 1); kk: ``k'`` above.
+
+    Returns:
+        float64 (N, n_out) of integers (accumulator LSB units).
+    """
+    import tensorflow as tf
+
+    from ..quantization import round_units_tensor
+
+    m = 2**kk
+    xc = x * 2.0**x_t.fractional
+    wc = w * 2.0**w_t.fractional
+    a = tf.math.floor(xc * (1.0 / m))
+    c = xc - m * a
+    h = tf.math.floor(wc * (1.0 / m))
+    lo = wc - m * h
+    head = (tf.matmul(xc, h) + tf.matmul(a, lo)) * float(m // 2**k)
+    v = tf.constant(np.arange(1, m, dtype=np.float64).reshape(m - 1, 1, 1))
+    table = round_units_tensor(v * lo[None] * 2.0**-k, mode, bounded=True)      # (m-1, n_in, n_out)
+    n_in, n_out = int(w.shape[0]), int(w.shape[1])
+    table = tf.reshape(tf.transpose(table, [1, 0, 2]), [n_in * (m - 1), n_out])
+    hot = tf.one_hot(tf.cast(c, tf.int32) - 1, m - 1, dtype=tf.float64)          # c = 0: all zeros
+    return head + tf.matmul(tf.reshape(hot, [-1, n_in * (m - 1)]), table)
+
+
 def rounded_product_units(x, w, x_t: FixedPointType, w_t: FixedPointType, acc_t: FixedPointType):
     """``sum_i round(x[n, i] * w[i, j] * 2**F)`` (F = ``acc_t.fractional``): every product
     rounded on its own to the accumulator grid with ``acc_t``'s rounding, in LSB units.
@@ -376,10 +428,13 @@ def rounded_product_units(x, w, x_t: FixedPointType, w_t: FixedPointType, acc_t:
         scaled = tf.cast(xs, dt)[:, :, None] * tf.cast(ws, dt)[None, :, :]  # exact (see above)
         return tf.cast(tf.reduce_sum(round_units_tensor(scaled, mode, bounded=True), axis=1), F64)
 
-    if max(mag + Fp, mag + F + log_d) + 1 <= 24:
-        return round_sum(x, w * 2.0**F, tf.float32)
     k = Fp - F
     kk = k + 1 if mode == "RND_CONV" else k
+    if mode in SHIFT_INVARIANT_MODES and kk <= RESIDUE_MAX_BITS and \
+            x_t.width + w_t.width + log_d + 2 <= 53:
+        return _residue_units(x, w, x_t, w_t, k, kk, mode)
+    if max(mag + Fp, mag + F + log_d) + 1 <= 24:
+        return round_sum(x, w * 2.0**F, tf.float32)
     if mode in SHIFT_INVARIANT_MODES and x_t.width + kk + 1 <= 24 and x_t.width + log_d + 2 <= 24 and \
             x_t.width + w_t.width + log_d + 1 <= 53:
         wc = w * 2.0**w_t.fractional
