@@ -151,17 +151,7 @@ class ConvFamily(LayerFamily):
             raise unsupported(layer, f"groups={layer.groups} is not emulated", "use groups=1")
         if layer.padding not in ("valid", "same"):
             raise unsupported(layer, f"padding {layer.padding!r} is not emulated", "use 'valid' or 'same'")
-        in_shape, out_shape = shape_of(layer.input), shape_of(layer.output)
-        kernel = as_pair(layer.kernel_size, rank)
-        strides = as_pair(layer.strides, rank)
-        geo = geometry(as_2d(in_shape), kernel, strides, layer.padding)
-        steps, conv_in, pads = stream_zero_pad(layer, ctx, in_shape, geo["pads"], rank)
-        act_steps, fused = fused_activation_steps(layer, ctx, out_shape)
-        attrs = {"use_bias": bool(layer.use_bias), "fused": fused, "rank": rank, "kernel": kernel,
-                 "strides": strides, "pads": pads, "padding": layer.padding}
-        steps.append(Step(layer.name, self, layer.name, layer, attrs, weighted_types(ctx, layer.name, fused),
-                          ctx.var_index(layer), conv_in, out_shape))
-        return steps + act_steps
+        return window_steps(self, layer, ctx, rank)
 
     def check(self, step, opts, in_t):
         check_weighted(step, opts, in_t)
@@ -201,6 +191,23 @@ class ConvFamily(LayerFamily):
 
 
 CONV = ConvFamily()
+
+
+def window_steps(family, layer, ctx: ParseContext, rank: int) -> list[Step]:
+    """The steps of a checked convolution-like ``layer`` (Conv1D/2D, DepthwiseConv1D/2D) of
+    ``family``: io_stream's inserted zero padding (:func:`stream_zero_pad`), the layer itself
+    (attrs: use_bias, fused activation, rank, kernel, strides, pads, padding) and its fused
+    activation's steps."""
+    in_shape, out_shape = shape_of(layer.input), shape_of(layer.output)
+    kernel, strides = as_pair(layer.kernel_size, rank), as_pair(layer.strides, rank)
+    pads = geometry(as_2d(in_shape), kernel, strides, layer.padding)["pads"]
+    steps, conv_in, pads = stream_zero_pad(layer, ctx, in_shape, pads, rank)
+    act_steps, fused = fused_activation_steps(layer, ctx, out_shape)
+    attrs = {"use_bias": bool(layer.use_bias), "fused": fused, "rank": rank, "kernel": kernel,
+             "strides": strides, "pads": pads, "padding": layer.padding}
+    steps.append(Step(layer.name, family, layer.name, layer, attrs, weighted_types(ctx, layer.name, fused),
+                      ctx.var_index(layer), conv_in, out_shape))
+    return steps + act_steps
 
 
 def patches_tf(step, x):

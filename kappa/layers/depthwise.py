@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
-from .conv import as_2d, as_pair, field_index, geometry, im2col, patches_tf, stream_zero_pad
+from .base import LayerFamily, ParseContext, Step, unsupported
+from .conv import as_2d, field_index, im2col, patches_tf, window_steps
 from .dense import (
     WEIGHT_FIELDS,
     check_weighted,
@@ -38,9 +38,7 @@ from .dense import (
     matrix_arith,
     matrix_arith_tf,
     weighted_precision,
-    weighted_types,
 )
-from .fused import fused_activation_steps
 
 
 class DepthwiseFamily(LayerFamily):
@@ -72,16 +70,7 @@ class DepthwiseFamily(LayerFamily):
         if ctx.opts.strategy != "Latency":
             raise unsupported(layer, "the Resource strategy: hls4ml 1.3.0's io_parallel depthwise convolution "
                               "asserts Latency, and kappa emulates the Latency order", "use strategy='Latency'")
-        in_shape, out_shape = shape_of(layer.input), shape_of(layer.output)
-        kernel, strides = as_pair(layer.kernel_size, rank), as_pair(layer.strides, rank)
-        pads = geometry(as_2d(in_shape), kernel, strides, layer.padding)["pads"]
-        steps, conv_in, pads = stream_zero_pad(layer, ctx, in_shape, pads, rank)
-        act_steps, fused = fused_activation_steps(layer, ctx, out_shape)
-        attrs = {"use_bias": bool(layer.use_bias), "fused": fused, "rank": rank, "kernel": kernel,
-                 "strides": strides, "pads": pads, "padding": layer.padding}
-        steps.append(Step(layer.name, self, layer.name, layer, attrs, weighted_types(ctx, layer.name, fused),
-                          ctx.var_index(layer), conv_in, out_shape))
-        return steps + act_steps
+        return window_steps(self, layer, ctx, rank)
 
     def check(self, step, opts, in_t):
         check_weighted(step, opts, in_t)
