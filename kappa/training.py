@@ -42,8 +42,10 @@ at setup) each stored value equals ``kappa.quantize`` of itself.
 
 Performance: steps run inside one ``tf.function`` (a ``tf.while_loop`` over up to
 ``steps_per_call`` batches, fewer when the recorded vectors of a call would exceed
-``RECORD_BUDGET`` bytes); the step's scalars and the vectors θ_t, θ_{t+1}, g, u (and the
-raw gradient) are written to ``tf.TensorArray``s and fetched once per call, and the
+``RECORD_BUDGET`` bytes); the step's scalars and the vectors θ_{t+1}, g (and the raw
+gradient; θ_t and u only where numpy cannot rebuild them exactly, see
+:meth:`kappa.training_step.StepRunner.full_vectors`) are written to ``tf.TensorArray``s and
+fetched once per call, and the
 diagnostics that only observe the run (norms, update geometry, spectral gain, rail
 pressure) are computed from those vectors by :mod:`kappa.step_metrics`, vectorised over the
 call's steps; the compiled step keeps only what feeds back into training. A NaN/inf loss
@@ -420,6 +422,7 @@ def train_instrumented(
                 k = tracker.cap(done, k)
             e0, e1 = done // spe, (done + k - 1) // spe
             perms = np.stack([perm(e) for e in range(e0, e1 + 1)])
+            theta0 = None if runner.theta_recorded else runner.flat_values()
             n_done, out = runner.run_chunk(
                 Xt,
                 Yt,
@@ -430,9 +433,11 @@ def train_instrumented(
             )
             n_done = int(n_done)
             ns = len(STEP_KEYS)
-            vecs = dict(zip(runner.vector_keys, (o.numpy()[:n_done] for o in out[ns:])))
+            scalars = [o.numpy()[:n_done] for o in out[:ns]]
+            vecs = runner.full_vectors(dict(zip(runner.vector_keys, (np.asarray(o)[:n_done] for o in out[ns:]))),
+                                       theta0, scalars[STEP_KEYS.index("eta_eff")])
             diag = runner.metrics(vecs["theta"], vecs["new_theta"], vecs["g"], vecs["u"], vecs.get("g_raw"))
-            chunks.append([o.numpy()[:n_done] for o in out[:ns]] + [diag[k] for k in STEP_METRIC_KEYS])
+            chunks.append(scalars + [diag[k] for k in STEP_METRIC_KEYS])
             done += n_done
             bar.update(n_done)
             if eval_fwd is not None and n_done == k and done % spe == 0:

@@ -223,8 +223,46 @@ def patches_tf(step, x):
     x4 = tf.reshape(x, [-1, *as_2d(step.in_shape)])
     if any(a["pads"]):
         x4 = tf.pad(x4, [[0, 0], [pt, pb], [pl, pr], [0, 0]])
-    return tf.image.extract_patches(x4, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1],
-                                    padding="VALID")
+    return window_patches(x4, (kh, kw), (sh, sw))
+
+
+@lru_cache(maxsize=64)
+def _window_rows(h: int, w: int, kernel: tuple, strides: tuple) -> np.ndarray:
+    """Pixel index ``r * w + c`` of every (out row, out column, kernel row, kernel column),
+    in that order, for VALID windows of an (h, w) image."""
+    (kh, kw), (sh, sw) = kernel, strides
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    r = (np.arange(oh) * sh)[:, None, None, None] + np.arange(kh)[None, None, :, None]
+    c = (np.arange(ow) * sw)[None, :, None, None] + np.arange(kw)[None, None, None, :]
+    return (r * w + c).reshape(-1).astype(np.int32)
+
+
+def window_patches(x4, kernel: tuple, strides: tuple):
+    """``tf.image.extract_patches(x4, [1, kh, kw, 1], [1, sh, sw, 1], rates 1, "VALID")`` as a
+    row gather: the same values, and the same gradient bit for bit, several times faster on CPU.
+
+    ``x4`` (N, H, W, C) is viewed as (N*H*W, C) rows, and the rows of every window are
+    gathered in (image, out row, out column, kernel row, kernel column) order. The gradient
+    of the gather sums the incoming rows into pixels with ``unsorted_segment_sum`` in that
+    order; for every element of the input that is the order of TensorFlow's
+    ``ExtractImagePatches`` gradient (``array_grad._ExtractImagePatchesGrad``: rows in (out
+    row, out column, kernel row, kernel column) order, images side by side), so the same
+    float additions happen in the same order (``tests/training/test_window_patches.py``
+    compares values and gradients).
+
+    Returns:
+        (N, OH, OW, kh*kw*C) tensor, each window in (row, column, channel) order.
+    """
+    import tensorflow as tf
+
+    _, h, w, c = (int(d) if d is not None else None for d in x4.shape)
+    (kh, kw), (sh, sw) = kernel, strides
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    n = tf.shape(x4)[0]
+    base = tf.constant(_window_rows(h, w, (kh, kw), (sh, sw)))                       # (OH*OW*kh*kw,)
+    idx = tf.reshape(tf.range(n, dtype=tf.int32)[:, None] * (h * w) + base[None, :], [-1])
+    g = tf.gather(tf.reshape(x4, [-1, c]), idx)                                      # (N*OH*OW*kh*kw, C)
+    return tf.reshape(g, tf.stack([n, oh, ow, kh * kw * c]))
 
 
 def stream_zero_pad(layer, ctx, in_shape, pads, rank) -> tuple[list, tuple, tuple]:

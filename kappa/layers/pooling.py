@@ -47,7 +47,7 @@ from ..fixed_point import FixedPointType
 from ..quantization import quantize, requantize_codes, to_codes
 from ..straight_through import q_ste, with_value
 from .base import LayerFamily, ParseContext, Step, shape_of, unsupported
-from .conv import as_2d, field_index, geometry, im2col
+from .conv import as_2d, field_index, geometry, im2col, window_patches
 from .fastpath import cast_is_identity
 
 POOL_CLASSES = ("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
@@ -234,8 +234,7 @@ class PoolingFamily(LayerFamily):
             pt, pb, pl, pr = a["pads"]
             pad = pad_value(in_t) if a["op"] == "max" else 0.0
             xp = tf.pad(x4, [[0, 0], [pt, pb], [pl, pr], [0, 0]], constant_values=pad) if any(a["pads"]) else x4
-            cols = tf.image.extract_patches(xp, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1],
-                                            padding="VALID")
+            cols = window_patches(xp, (kh, kw), (sh, sw))
             oh, ow = int(cols.shape[1]), int(cols.shape[2])
             win = tf.reshape(cols, [-1, oh, ow, kh * kw, c])
             _, cnt = self._windows(step, np.zeros((1, *step.in_shape)), 0.0)
