@@ -432,9 +432,8 @@ def train_instrumented(
                 tf.constant(done, tf.int64),
             )
             n_done = int(n_done)
-            ns = len(STEP_KEYS)
-            scalars = [o.numpy()[:n_done] for o in out[:ns]]
-            vecs = runner.full_vectors(dict(zip(runner.vector_keys, (np.asarray(o)[:n_done] for o in out[ns:]))),
+            scalars = list(np.asarray(out[0])[:n_done].T)  # one float64 column per STEP_KEYS entry
+            vecs = runner.full_vectors(dict(zip(runner.vector_keys, (np.asarray(o)[:n_done] for o in out[1:]))),
                                        theta0, scalars[STEP_KEYS.index("eta_eff")])
             diag = runner.metrics(vecs["theta"], vecs["new_theta"], vecs["g"], vecs["u"], vecs.get("g_raw"))
             chunks.append(scalars + [diag[k] for k in STEP_METRIC_KEYS])

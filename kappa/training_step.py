@@ -354,7 +354,9 @@ class StepRunner:
             ]
         )
         def run_chunk(Xa, Ya, perms, first_batch, n_steps, step0):
-            tas = [tf.TensorArray(tf.bool if k in BOOL_KEYS else F64, size=n_steps) for k in STEP_KEYS]
+            # one (n_steps, len(STEP_KEYS)) float64 record of the scalars (BOOL_KEYS as 0/1: one
+            # write per step instead of one per key) and one (n_steps, P) per recorded vector
+            tas = [tf.TensorArray(F64, size=n_steps, element_shape=[len(STEP_KEYS)])]
             tas += [tf.TensorArray(F64, size=n_steps, element_shape=[P]) for _ in vector_keys]
 
             def cond(i, stop, tas):
@@ -366,7 +368,7 @@ class StepRunner:
                 start = j * bs
                 idx = perms[e, start : tf.minimum(start + bs, n)]
                 m, vecs = step_fn(tf.gather(Xa, idx), tf.gather(Ya, idx), step0 + tf.cast(i, tf.int64))
-                vals = [tf.cast(m[k], ta.dtype) for ta, k in zip(tas, STEP_KEYS)] + vecs
+                vals = [tf.stack([tf.cast(m[k], F64) for k in STEP_KEYS])] + vecs
                 tas = [ta.write(i, v) for ta, v in zip(tas, vals)]
                 return i + 1, tf.logical_not(m["finite"]), tas
 

@@ -122,8 +122,10 @@ class ReLUFamily(LayerFamily):
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf
 
-
-        return q_ste(tf.nn.relu(x), step.types.get("result"))
+        res_t = step.types.get("result")
+        if cast_is_identity(in_t, res_t, nonnegative=True):  # relu keeps x on in_t's grid, >= 0
+            return tf.nn.relu(x)
+        return q_ste(tf.nn.relu(x), res_t)
 
 
 class LinearFamily(LayerFamily):

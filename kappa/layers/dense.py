@@ -38,7 +38,7 @@ from ..quantization import quantize, requantize_codes, to_codes
 from ..straight_through import q_ste, with_value
 from ._common import MAX_PRODUCT_BITS_NUMPY, MAX_PRODUCT_BITS_TF
 from .base import FirmwareOptions, LayerFamily, ParseContext, Step, shape_of, unsupported
-from .fastpath import dot_plan, fused_dot
+from .fastpath import cast_is_identity, dot_plan, fused_dot
 from .fused import fused_activation_steps
 
 WEIGHT_FIELDS = ("weight", "bias", "accumulator", "activation", "gradient", "update", "momentum", "adam_m", "adam_v")
@@ -381,8 +381,8 @@ def _residue_units(x, w, x_t: FixedPointType, w_t: FixedPointType, k: int, kk: i
     h = tf.math.floor(wc * (1.0 / m))
     lo = wc - m * h
     head = (tf.matmul(xc, h) + tf.matmul(a, lo)) * float(m // 2**k)
-    v = tf.constant(np.arange(1, m, dtype=np.float64).reshape(m - 1, 1, 1))
-    table = round_units_tensor(v * lo[None] * 2.0**-k, mode, bounded=True)      # (m-1, n_in, n_out)
+    v = tf.constant((np.arange(1, m, dtype=np.float64) * 2.0**-k).reshape(m - 1, 1, 1))  # exact: v / 2**k
+    table = round_units_tensor(v * lo[None], mode, bounded=True)                  # (m-1, n_in, n_out)
     n_in, n_out = int(w.shape[0]), int(w.shape[1])
     table = tf.reshape(tf.transpose(table, [1, 0, 2]), [n_in * (m - 1), n_out])
     hot = tf.one_hot(tf.cast(c, tf.int32) - 1, m - 1, dtype=tf.float64)          # c = 0: all zeros
@@ -446,7 +446,8 @@ def rounded_product_units(x, w, x_t: FixedPointType, w_t: FixedPointType, acc_t:
     return round_sum(x, w * 2.0**F, F64)
 
 
-def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None, w_t: FixedPointType | None):
+def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None, w_t: FixedPointType | None,
+                     b_t: FixedPointType | None = None):
     """Accumulator values of a Dense layer in TensorFlow, bit-exact to ``nnet_dense_latency.h``.
 
     Args:
@@ -454,8 +455,9 @@ def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None,
         w: float64 tensor (d_in, d_out): weights (already cast to the weight type).
         b: float64 tensor (d_out,) or None: bias (already cast to the bias type).
         acc_t: accumulator type (``accum_t``).
-        x_t, w_t: the types ``x`` and ``w`` are known to lie on (None: unknown/float);
-            only used to choose a provably equivalent fast path.
+        x_t, w_t, b_t: the types ``x``, ``w`` and ``b`` are known to lie on (None:
+            unknown/float); only used to choose a provably equivalent fast path (a bias
+            whose type converts to ``acc_t`` unchanged is not cast).
 
     Returns:
         float64 tensor (N, d_out), no gradient: ``acc[j] = (accum_t) bias[j]`` followed by
@@ -483,7 +485,7 @@ def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None,
     d_in = int(w.shape[0])
     d_out = int(w.shape[1])
     n = tf.shape(x)[0]
-    b_acc = qv(b) if b is not None else tf.zeros([d_out], F64)
+    b_acc = (b if cast_is_identity(b_t, acc_t) else qv(b)) if b is not None else tf.zeros([d_out], F64)
     wrap = acc_t.overflow == "WRAP"
     log_d = max(0, math.ceil(math.log2(max(d_in, 1))))
     lo, hi = float(acc_t.min), float(acc_t.max)
@@ -564,7 +566,7 @@ def matrix_arith_tf(x, w, b, step: Step, in_t, fwd):
                 f"{in_t.width + w_t.width} bits; kappa's TensorFlow (float64) forward supports at most "
                 f"{MAX_PRODUCT_BITS_TF} (predict_quantized handles up to {MAX_PRODUCT_BITS_NUMPY} for inference)"
             )
-        lin = with_value(lin, exact_accumulate(x, w, b, acc_t, in_t, w_t))
+        lin = with_value(lin, exact_accumulate(x, w, b, acc_t, in_t, w_t, b_t))
     return q_ste(lin, t["result"])
 
 
