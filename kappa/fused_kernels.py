@@ -124,16 +124,26 @@ def _build():
             return 0 if (q < sp[9] or q > sp[10]) else q
         return q
 
+    @njit(inline="always")
+    def spec(a):
+        """A cast's int64 spec array as the tuple ``cast1`` takes (entry 8 as a bool)."""
+        return (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8] != 0, a[9], a[10])
+
+    @njit(inline="always")
+    def first_off_grid(row, scale):
+        """Index of the first value of ``row`` whose ``value * scale`` is not an integer."""
+        for k in range(row.shape[0]):
+            if np.rint(row[k] * scale) != row[k] * scale:
+                return k
+        return -1
+
     @njit(cache=True, nogil=True)
     def gather_dot(x, xscale, idx, wc, acc0, s, rc, ovf, lo, hi, mask, acc_spec, res_spec, out_scale, out):
         N, L = x.shape
         P, K = idx.shape
         n_out = wc.shape[1]
         c0, c1, c2 = rc[0], rc[1], rc[2]
-        a_sp = (acc_spec[0], acc_spec[1], acc_spec[2], acc_spec[3], acc_spec[4], acc_spec[5], acc_spec[6],
-                acc_spec[7], acc_spec[8] != 0, acc_spec[9], acc_spec[10])
-        r_sp = (res_spec[0], res_spec[1], res_spec[2], res_spec[3], res_spec[4], res_spec[5], res_spec[6],
-                res_spec[7], res_spec[8] != 0, res_spec[9], res_spec[10])
+        a_sp, r_sp = spec(acc_spec), spec(res_spec)
         xs = np.zeros(L + 1, np.int64)
         acc = np.empty(n_out, np.int64)
         for n in range(N):
@@ -144,9 +154,7 @@ def _build():
                 off |= r != c
                 xs[k] = np.int64(r)
             if off:
-                for k in range(L):
-                    if np.rint(x[n, k] * xscale) != x[n, k] * xscale:
-                        return n * L + k
+                return n * L + first_off_grid(x[n], xscale)
             for p in range(P):
                 for j in range(n_out):
                     acc[j] = acc0[j]
@@ -175,8 +183,7 @@ def _build():
     @njit(cache=True, nogil=True)
     def affine(x, xscale, sc, bc, sh_p, sh_b, res_spec, out_scale, out):
         M, C = x.shape
-        r_sp = (res_spec[0], res_spec[1], res_spec[2], res_spec[3], res_spec[4], res_spec[5], res_spec[6],
-                res_spec[7], res_spec[8] != 0, res_spec[9], res_spec[10])
+        r_sp = spec(res_spec)
         for m in range(M):
             off = False
             for c in range(C):  # branch-free: the grid check is collected and acted on per row
@@ -186,10 +193,9 @@ def _build():
                 t = ((np.int64(r) * sc[c]) << sh_p) + (bc[c] << sh_b)
                 out[m, c] = cast1(t, r_sp) * out_scale
             if off:
-                for c in range(C):
-                    if np.rint(x[m, c] * xscale) != x[m, c] * xscale:
-                        return m * C + c
+                return m * C + first_off_grid(x[m], xscale)
         return -1
+
     @njit(cache=True, nogil=True)
     def window_max(x, idx, pad, out):
         N, L, C = x.shape
