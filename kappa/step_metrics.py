@@ -38,6 +38,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from . import metric_kernels
 from .fixed_point import FixedPointType
 from .quantization import NEAR_RAIL_MARGIN
 
@@ -49,17 +50,6 @@ QUANT_KEYS = ("weight_saturation_fraction_max", "weight_near_rail_fraction_max",
               "update_saturation_fraction_max", "update_underflow_fraction_max")
 KEYS = ("theta_norm", "grad_norm", "raw_update_norm", "actual_update_norm", "update_cosine",
         "update_radius_ratio", "forward_gain_spectral", "weight_error_fro") + QUANT_KEYS
-
-
-@dataclass
-class _Rails:
-    """Rail bounds per parameter (P,) for one list of per-variable types."""
-
-    hi: np.ndarray
-    lo: np.ndarray
-    near_hi: np.ndarray
-    near_lo: np.ndarray
-    typed: np.ndarray  # (n_vars,) bool
 
 
 @dataclass
@@ -89,21 +79,29 @@ class StepMetrics:
         self.sizes = np.array([int(np.prod(s)) for s in self.shapes], np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
         self.size = int(self.offsets[-1])
-        self._rails = {k: self._bounds(ts) for k, ts in (("w", self.weight_t), ("g", self.grad_t), ("u", self.upd_t))}
+        self._bounds()
         self.reset()
 
-    def _bounds(self, types) -> _Rails:
-        hi, lo = np.full(self.size, np.inf), np.full(self.size, -np.inf)
-        nhi, nlo = hi.copy(), lo.copy()
-        for i, t in enumerate(types):
-            if t is None:
-                continue
-            sl = slice(self.offsets[i], self.offsets[i + 1])
-            band = self.margin * (t.max - t.min)
-            hi[sl], nhi[sl] = t.max, t.max - band
-            if t.signed:
-                lo[sl], nlo[sl] = t.min, t.min + band
-        return _Rails(hi, lo, nhi, nlo, np.array([t is not None for t in types], bool))
+    def _bounds(self) -> None:
+        """Per-variable rails for :func:`kappa.metric_kernels.row_stats` (n_vars, 10) and the
+        typed masks (n_vars,) of the weight, gradient and update rails."""
+        n = len(self.shapes)
+        self._rail_table = np.tile(np.array([np.inf, -np.inf] * 5), (n, 1))
+        self._typed = {}
+        for col, key, types in ((0, "w", self.weight_t), (4, "g", self.grad_t), (8, "u", self.upd_t)):
+            self._typed[key] = np.array([t is not None for t in types], bool)
+            for i, t in enumerate(types):
+                if t is None:
+                    continue
+                band = self.margin * (t.max - t.min)
+                row = self._rail_table[i]
+                row[col] = t.max
+                if col < 8:
+                    row[col + 2] = t.max - band
+                if t.signed:
+                    row[col + 1] = t.min
+                    if col < 8:
+                        row[col + 3] = t.min + band
 
     def reset(self, reference_A=None) -> None:
         """Start a new run: power-iteration vectors back to their fixed initial values
@@ -116,21 +114,10 @@ class StepMetrics:
                 self._gain[k] = rng.normal(size=cols)
         self.reference_T = None if reference_A is None else np.asarray(reference_A, np.float64).T
 
-    def _per_var(self, mask: np.ndarray) -> np.ndarray:
-        """(S, P) bool -> (S, n_vars) counts per variable."""
-        return np.add.reduceat(mask, self.offsets[:-1], axis=1, dtype=np.float64)
-
-    def _rail_max(self, v: np.ndarray, r: _Rails, near: bool = True):
-        S = v.shape[0]
-        if not r.typed.any():
-            return np.zeros(S), np.zeros(S)
-        with np.errstate(invalid="ignore"):
-            sat = self._per_var((v >= r.hi) | (v <= r.lo)) / self.sizes
-            fs = np.where(r.typed, sat, 0.0).max(axis=1)
-            if not near:
-                return fs, None
-            nr = self._per_var((v >= r.near_hi) | (v <= r.near_lo)) / self.sizes
-        return fs, np.where(r.typed, nr, 0.0).max(axis=1)
+    def _rail_max(self, counts: np.ndarray, key: str) -> np.ndarray:
+        """(S, n_vars) counts -> (S,) the largest per-variable fraction over typed variables
+        (0 when none is typed)."""
+        return np.where(self._typed[key], counts / self.sizes, 0.0).max(axis=1)
 
     def _kernel(self, theta: np.ndarray, k: int) -> np.ndarray:
         """(S, rows, cols) kernel matrices of variable ``k`` from (S, P) vectors."""
@@ -150,15 +137,9 @@ class StepMetrics:
                         s[ok] = np.linalg.svd(W[ok], compute_uv=False)[:, 0]
                 gain = gain * s
                 continue
-            v = self._gain[k]
-            out = np.empty(S)
-            for i in range(S):  # warm-started: each step continues from the last vector
-                for _ in range(2):
-                    v_new = W[i].T @ (W[i] @ v)
-                    nrm = np.linalg.norm(v_new)
-                    v = v_new / nrm if nrm > 0 and np.isfinite(nrm) else v
-                out[i] = np.linalg.norm(W[i] @ v)
-            self._gain[k] = v
+            # warm-started: each step continues from the last vector (compiled loop)
+            out, self._gain[k] = metric_kernels.power_gain(theta, int(self.offsets[k]), W.shape[1], W.shape[2],
+                                                           self._gain[k], iterations=2)
             gain = gain * out
         return gain
 
@@ -175,14 +156,15 @@ class StepMetrics:
             dict of the :data:`KEYS` columns, float64 (S,).
         """
         S = len(theta)
-        applied = new_theta - theta
-        with np.errstate(invalid="ignore", over="ignore"):
-            n_raw, n_act = np.linalg.norm(u, axis=1), np.linalg.norm(applied, axis=1)
+        sums, counts = metric_kernels.row_stats(theta, new_theta, g, u, g if g_raw is None else g_raw,
+                                                self.offsets, self._rail_table)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            norms = np.sqrt(sums[:, :4])
+            n_raw, n_act = norms[:, 2], norms[:, 3]
             both = (n_raw > 0) & (n_act > 0) & np.isfinite(n_raw) & np.isfinite(n_act)
-            cos = np.einsum("sp,sp->s", applied / np.where(both, n_act, 1.0)[:, None],
-                            u / np.where(both, n_raw, 1.0)[:, None])
+            cos = sums[:, 4] / np.where(both, n_act * n_raw, 1.0)
             out = {
-                "theta_norm": np.linalg.norm(theta, axis=1), "grad_norm": np.linalg.norm(g, axis=1),
+                "theta_norm": norms[:, 0], "grad_norm": norms[:, 1],
                 "raw_update_norm": n_raw, "actual_update_norm": n_act,
                 "update_cosine": np.where(both, np.clip(cos, -1.0, 1.0), np.nan),
                 "update_radius_ratio": np.where(n_raw > 0, n_act / np.where(n_raw > 0, n_raw, 1.0), np.nan),
@@ -194,14 +176,13 @@ class StepMetrics:
             if not self.quantized:
                 out.update({k: np.full(S, np.nan) for k in QUANT_KEYS})
                 return out
-            w_sat, w_near = self._rail_max(new_theta, self._rails["w"])
-            g_sat, g_near = self._rail_max(g if g_raw is None else g_raw, self._rails["g"])
-            u_sat, _ = self._rail_max(u, self._rails["u"], near=False)
-            nz = u != 0.0
-            n_nz = self._per_var(nz)
-            n_fz = self._per_var(nz & (new_theta == theta))
-            under = np.where(n_nz > 0, n_fz / np.maximum(n_nz, 1.0), 0.0).max(axis=1)
-        out.update({"weight_saturation_fraction_max": w_sat, "weight_near_rail_fraction_max": w_near,
-                    "gradient_saturation_fraction_max": g_sat, "gradient_near_rail_fraction_max": g_near,
-                    "update_saturation_fraction_max": u_sat, "update_underflow_fraction_max": under})
+            c = {name: counts[:, :, i] for i, name in enumerate(metric_kernels.COUNTS)}
+            n_nz = c["u_nonzero"]
+            under = np.where(n_nz > 0, c["u_lost"] / np.maximum(n_nz, 1.0), 0.0).max(axis=1)
+        out.update({"weight_saturation_fraction_max": self._rail_max(c["w_sat"], "w"),
+                    "weight_near_rail_fraction_max": self._rail_max(c["w_near"], "w"),
+                    "gradient_saturation_fraction_max": self._rail_max(c["g_sat"], "g"),
+                    "gradient_near_rail_fraction_max": self._rail_max(c["g_near"], "g"),
+                    "update_saturation_fraction_max": self._rail_max(c["u_sat"], "u"),
+                    "update_underflow_fraction_max": under})
         return out

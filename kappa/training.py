@@ -42,7 +42,11 @@ at setup) each stored value equals ``kappa.quantize`` of itself.
 
 Performance: steps run inside one ``tf.function`` (a ``tf.while_loop`` over up to
 ``steps_per_call`` batches, fewer when the recorded vectors of a call would exceed
-``RECORD_BUDGET`` bytes); the step's scalars and the vectors θ_{t+1}, g (and the raw
+``RECORD_BUDGET`` bytes or its samples' data side ``PREPARED_BUDGET`` bytes). Before the
+loop a call gathers its samples and computes what of the forward depends on the data alone
+(the quantized inputs, a first convolution's receptive fields and the residues of its
+rounded products: :meth:`kappa.training_forward.TrainingForward.prepare`) for all of them at
+once; each step slices its batch from that. The step's scalars and the vectors θ_{t+1}, g (and the raw
 gradient; θ_t and u only where numpy cannot rebuild them exactly, see
 :meth:`kappa.training_step.StepRunner.full_vectors`) are written to ``tf.TensorArray``s and
 fetched once per call, and the
@@ -87,6 +91,9 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 #: Bytes of recorded per-step vectors one compiled call may hold (bounds steps_per_call for
 #: models with many parameters).
 RECORD_BUDGET = 1 << 26
+#: Bytes of the forward's data side (quantized inputs, first-layer receptive fields and their
+#: residues; :meth:`kappa.training_forward.TrainingForward.prepare`) one compiled call may hold.
+PREPARED_BUDGET = 1 << 28
 
 
 def fits_float32(t: FixedPointType) -> bool:
@@ -381,7 +388,8 @@ def train_instrumented(
 
     chunks: list = []
     done = 0
-    per_call = max(1, min(int(steps_per_call), RECORD_BUDGET // runner.vector_bytes))
+    per_call = max(1, min(int(steps_per_call), RECORD_BUDGET // runner.vector_bytes,
+                          PREPARED_BUDGET // (int(batch_size) * runner.sample_bytes)))
     val_loss, val_acc = [], []
     eval_fwd = (
         TrainingForward(kmodel, precision, strict=False, opts=firmware_options_from_key(fw_key))

@@ -16,7 +16,7 @@ Exactness: float64 arithmetic is exact whenever a product of an input and a weig
 53 significant bits (wider pairs raise ``ValueError`` naming the layer, while the numpy
 firmware forward goes to 62 bits in int64) and the accumulator is at most 51 bits wide.
 The Dense arithmetic uses provably identical fast paths
-(:func:`kappa.layers.dense.exact_accumulate`).
+(:func:`kappa.layers.dense_tf.exact_accumulate`).
 
 Gradients: every quantizer is a straight-through estimator (identity gradient), so the
 gradient of a quantized Dense is that of ``x_q @ w_q + b_q`` at the quantized values.
@@ -26,6 +26,7 @@ Layers that are not firmware-exact (BatchNormalization, other activations; only 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
@@ -59,6 +60,34 @@ def check_forward_types(precision: Optional[PrecisionDict], layer_names: Sequenc
                 )
 
 
+@dataclass
+class Prepared:
+    """The data side of a forward for N samples (:meth:`TrainingForward.prepare`): pass it to
+    the forward in place of ``x``.
+
+    Attributes:
+        raw: the model inputs as given (a list, ``model.inputs`` order), each (N, ...).
+        inputs: the inputs cast to the forward's dtype and quantized to ``input.value``.
+        steps: per step name ``{key: ((N, M/N * width) tensor, width)}``: the step's
+            ``data_side_tf`` rows, M/N of them per sample.
+    """
+
+    raw: list
+    inputs: list
+    steps: dict = field(default_factory=dict)
+
+    def rows(self, start, size) -> "Prepared":
+        """Samples ``start .. start + size - 1`` (scalar int tensors or ints)."""
+        cut = lambda t: t[start:start + size]  # noqa: E731
+        return Prepared([cut(t) for t in self.raw], [cut(t) for t in self.inputs],
+                        {name: {k: (cut(t), w) for k, (t, w) in d.items()} for name, d in self.steps.items()})
+
+    def bytes_per_sample(self) -> int:
+        """Bytes one sample of these tensors holds (static shapes)."""
+        ts = list(self.raw) + list(self.inputs) + [t for d in self.steps.values() for t, _ in d.values()]
+        return int(sum(np.prod(t.shape[1:], dtype=np.int64) * t.dtype.size for t in ts))
+
+
 class TrainingForward:
     """Callable forward pass of a Keras model with firmware quantization (see module doc).
 
@@ -74,7 +103,8 @@ class TrainingForward:
     Call ``fwd(x, params=None, training=False, update_stats=True)``:
 
     * ``x``: tensor (N, *input_shape); cast to float64 (quantized) or float32 (float); for a
-      model with several inputs a list of tensors (``model.inputs`` order).
+      model with several inputs a list of tensors (``model.inputs`` order); or a
+      :class:`Prepared` (:meth:`prepare`) of those samples.
     * ``params``: list of tensors aligned with ``keras_model.trainable_variables``
       (default: the variables themselves). Lets the training loop evaluate the model
       at other parameters (the same-batch curvature secant) and differentiate with
@@ -108,23 +138,61 @@ class TrainingForward:
         self.training = False
         self.update_stats = True
         self._params = self.variables
+        self._prepared: Prepared | None = None
 
     def param(self, step, attr: str):
         """The parameter tensor ``attr`` (kernel/bias/gamma/beta) of ``step`` for this call."""
         return self._params[step.var_index[attr]]
 
-    def __call__(self, x, params=None, *, training: bool = False, update_stats: bool = True):
-        dt = self.dtype
-        self._params = [tf.cast(p, dt) for p in (self.variables if params is None else params)]
-        self.training, self.update_stats = training, update_stats
+    def _read_inputs(self, x) -> tuple[list, dict, dict]:
+        """(raw inputs, values, types) of the model inputs: cast and quantized to ``input.value``."""
         xs = list(x) if len(self.inputs) > 1 else [x]
         values, types = {}, {}
         for name, xi in zip(self.inputs, xs):
-            xi = tf.cast(xi, dt)
+            xi = tf.cast(xi, self.dtype)
             t = input_value_type(self.precision, name)
             if t is not None:  # the input is read as a double (text -> float -> input_t)
                 xi = quantize_tensor(xi, t, ste=True)
             values[name], types[name] = xi, t
+        return xs, values, types
+
+    def prepare(self, x) -> Prepared:
+        """The data side of the forward for the samples ``x`` (as ``__call__`` takes them):
+        the quantized inputs, and for every step that reads a model input its family's
+        ``data_side_tf`` (a convolution's receptive fields and their residues, ...).
+
+        Everything here is a function of each sample alone, so ``prepare(X).rows(s, n)`` in
+        place of ``X[s:s+n]`` gives the same forward, value for value, while the training loop
+        computes it once per call for all of the call's samples instead of once per step.
+        """
+        xs, values, types = self._read_inputs(x)
+        n = tf.shape(xs[0])[0]
+        steps = {}
+        for step in self.plan:
+            if step.family.multi_input or step.inputs[0] not in self.inputs:
+                continue
+            side = step.family.data_side_tf(step, values[step.inputs[0]], types[step.inputs[0]], self)
+            if side:
+                steps[step.name] = {k: (tf.reshape(v, tf.stack([n, -1])), int(v.shape[-1])) for k, v in side.items()}
+        return Prepared(xs, [values[name] for name in self.inputs], steps)
+
+    def prepared(self, step) -> dict | None:
+        """The ``data_side_tf`` tensors of ``step`` for this call, (M, width) each, when the call
+        was given a :class:`Prepared`; else None."""
+        side = self._prepared.steps.get(step.name) if self._prepared is not None else None
+        return None if side is None else {k: tf.reshape(t, [-1, w]) for k, (t, w) in side.items()}
+
+    def __call__(self, x, params=None, *, training: bool = False, update_stats: bool = True):
+        dt = self.dtype
+        self._params = [tf.cast(p, dt) for p in (self.variables if params is None else params)]
+        self.training, self.update_stats = training, update_stats
+        if isinstance(x, Prepared):
+            self._prepared = x
+            values = dict(zip(self.inputs, x.inputs))
+            types = {name: input_value_type(self.precision, name) for name in self.inputs}
+        else:
+            self._prepared = None
+            _, values, types = self._read_inputs(x)
         for step in self.plan:
             ins, in_ts = [values[s] for s in step.inputs], [types[s] for s in step.inputs]
             if step.family.multi_input:

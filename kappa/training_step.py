@@ -200,6 +200,8 @@ class StepRunner:
         self.vector_keys = tuple(k for k in VECTOR_KEYS if (k != "theta" or self.theta_recorded)
                                  and (k != "u" or self.u_recorded) and (k != "g_raw" or quantized))
         self.vector_bytes = 8 * P * len(self.vector_keys)  # recorded per step
+        # a call holds its samples' data side (TrainingForward.prepare), this many bytes each
+        self.sample_bytes = fwd.prepare(tf.zeros([1, *x_shape], tf.float32)).bytes_per_sample()
 
         hp = {k: scalar() for k in ("eta", "chi", "rho", "eps", "alpha_min", "beta", "b1", "b2", "aeps")}
         hp["use_controller"] = tf.Variable(False, trainable=False)
@@ -315,7 +317,8 @@ class StepRunner:
             # ---- the step's scalars; the observing diagnostics come from the vectors
             y64 = tf.cast(tf.reshape(y, tf.shape(pred)), F64)
             if batch_lambda:
-                xb = tf.reshape(tf.cast(x, F64), [tf.shape(x)[0], -1])
+                raw = x.raw[0]
+                xb = tf.reshape(tf.cast(raw, F64), [tf.shape(raw)[0], -1])
                 if bias_column:
                     xb = tf.concat([xb, tf.ones([tf.shape(xb)[0], 1], F64)], axis=1)
                 gram_b = tf.matmul(xb, xb, transpose_a=True) / tf.cast(tf.shape(xb)[0], F64)
@@ -359,15 +362,27 @@ class StepRunner:
             tas = [tf.TensorArray(F64, size=n_steps, element_shape=[len(STEP_KEYS)])]
             tas += [tf.TensorArray(F64, size=n_steps, element_shape=[P]) for _ in vector_keys]
 
+            # The call's batches are consecutive and never cross an epoch, so their samples are
+            # one stretch of the epochs' orders laid end to end: gather it once, and compute the
+            # forward's data side (TrainingForward.prepare) for all of it before the loop.
+            def position(b):  # where batch b (counted from epoch e0) starts in the flat orders
+                return (b // spe) * n + (b % spe) * bs
+
+            last = first_batch + n_steps - 1
+            lo = position(first_batch)
+            hi = (last // spe) * n + tf.minimum((last % spe) * bs + bs, n)
+            rows = tf.reshape(perms, [-1])[lo:hi]
+            data, targets = fwd.prepare(tf.gather(Xa, rows)), tf.gather(Ya, rows)
+
             def cond(i, stop, tas):
                 return (i < n_steps) & tf.logical_not(stop)
 
             def body(i, stop, tas):
                 b = first_batch + i
-                e, j = b // spe, b % spe
-                start = j * bs
-                idx = perms[e, start : tf.minimum(start + bs, n)]
-                m, vecs = step_fn(tf.gather(Xa, idx), tf.gather(Ya, idx), step0 + tf.cast(i, tf.int64))
+                start = position(b) - lo
+                size = tf.minimum(bs, n - (b % spe) * bs)
+                m, vecs = step_fn(data.rows(start, size), targets[start:start + size],
+                                  step0 + tf.cast(i, tf.int64))
                 vals = [tf.stack([tf.cast(m[k], F64) for k in STEP_KEYS])] + vecs
                 tas = [ta.write(i, v) for ta, v in zip(tas, vals)]
                 return i + 1, tf.logical_not(m["finite"]), tas

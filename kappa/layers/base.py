@@ -173,6 +173,13 @@ class LayerFamily:
         """TensorFlow training forward (``fwd`` is the calling :class:`TrainingForward`)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def data_side_tf(self, step: Step, x, in_t, fwd) -> dict | None:
+        """For a step that reads a model input: the tensors of ``forward_tf`` that depend on
+        ``x`` (N, *in_shape) alone, as ``{key: (M, width)}`` with M a multiple of N (rows in
+        sample order), which ``forward_tf`` then reads from ``fwd.prepared(step)``; None: nothing
+        to compute ahead (the default)."""
+        return None
+
     # ------------------------------------------------------------- converter
     def hls_precision(self, step: Step) -> dict[str, tuple[FixedPointType | None, str]]:
         """``{hls4ml precision key: (type, "layer.field" for messages)}`` of the step."""

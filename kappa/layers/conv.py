@@ -46,12 +46,12 @@ from .dense import (
     WEIGHT_FIELDS,
     check_weighted,
     fused_matrix_arith,
-    matrix_arith_tf,
     matrix_fn,
     weighted_arrays,
     weighted_precision,
     weighted_types,
 )
+from .dense_tf import data_side_tf, matrix_arith_tf
 from .fused import fused_activation_steps
 from .reshape import ZEROPAD
 
@@ -171,16 +171,27 @@ class ConvFamily(LayerFamily):
         y = matrix_fn(opts)(cols.reshape(-1, k), w, arrays.get("bias"), step.types, in_t, step.name)
         return y.reshape((x.shape[0], *step.out_shape))
 
+    def data_side_tf(self, step, x, in_t, fwd):
+        import tensorflow as tf
+
+        cols = patches_tf(step, x)  # (N, OH, OW, kh*kw*C), (row, column, channel) order
+        return data_side_tf(tf.reshape(cols, [-1, int(cols.shape[-1])]), step, in_t, fwd)
+
     def forward_tf(self, step, x, in_t, fwd):
         import tensorflow as tf
 
         a = step.attrs
-        cols = patches_tf(step, x)  # (N, OH, OW, kh*kw*C), (row, column, channel) order
-        k = int(cols.shape[-1])
+        pre = fwd.prepared(step)
+        if pre is None:
+            cols = patches_tf(step, x)  # (N, OH, OW, kh*kw*C), (row, column, channel) order
+            rows = tf.reshape(cols, [-1, int(cols.shape[-1])])
+        else:
+            rows = pre["x"]
+        k = int(rows.shape[-1])
         kernel = fwd.param(step, "kernel")
         w = tf.reshape(kernel, [k, -1])
         b = fwd.param(step, "bias") if a["use_bias"] else None
-        y = matrix_arith_tf(tf.reshape(cols, [-1, k]), w, b, step, in_t, fwd)
+        y = matrix_arith_tf(rows, w, b, step, in_t, fwd, pre)
         return tf.reshape(y, [-1, *step.out_shape])
 
     def hls_precision(self, step):

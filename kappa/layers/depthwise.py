@@ -36,9 +36,9 @@ from .dense import (
     check_weighted,
     fused_matrix_arith,
     matrix_arith,
-    matrix_arith_tf,
     weighted_precision,
 )
+from .dense_tf import matrix_arith_tf
 
 
 class DepthwiseFamily(LayerFamily):

@@ -442,7 +442,7 @@ def test_tf_forward_equals_numpy_reference_on_random_types():
             "default": {
                 "weight": rand_type(4, 14, 1, 4),
                 "bias": rand_type(4, 14, 1, 4),
-                "accumulator": rand_type(8, 36, 3, 12),
+                "accumulator": rand_type(8, 36, 3, 12, signed=bool(rng.integers(0, 4))),  # some unsigned
                 "activation": rand_type(6, 18, 2, 7, signed=bool(rng.integers(0, 2))),
             },
         }

@@ -1,4 +1,4 @@
-"""The residue form of the training forward's rounded products (``kappa.layers.dense._residue_units``)
+"""The residue form of the training forward's rounded products (``kappa.layers.dense_tf._residue_units``)
 equals rounding every product on its own (``kappa.quantize`` on the exact product), for every
 shift-invariant rounding mode and every number of dropped bits it is used for."""
 
@@ -12,7 +12,7 @@ import tensorflow as tf  # noqa: E402
 
 import kappa  # noqa: E402
 from kappa.fixed_point import FixedPointType  # noqa: E402
-from kappa.layers.dense import SHIFT_INVARIANT_MODES, rounded_product_units  # noqa: E402
+from kappa.layers.dense_tf import SHIFT_INVARIANT_MODES, rounded_product_units  # noqa: E402
 
 
 def _on_grid(rng, t, shape):
@@ -61,7 +61,7 @@ def test_residue_form_sees_ties():
 def test_training_is_bit_identical_with_and_without_the_residue_form(monkeypatch):
     """The same run (seeded model, S_RND updates) with the residue form and with the
     (N, n_in, n_out) product tensor: the same losses at every step and the same final weights."""
-    import kappa.layers.dense as dense
+    import kappa.layers.dense_tf as dense
     from kappa.data import AffineDataset
     from kappa.nn import LinearBlockModel
 

@@ -15,6 +15,7 @@ from kappa.layers.conv import window_patches  # noqa: E402
 
 @pytest.mark.parametrize("shape, kernel, strides", [
     ((5, 10, 10, 1), (3, 3), (1, 1)),    # the digits CNN's padded input
+    ((3, 1, 20, 1), (1, 4), (1, 2)),     # a one-channel signal, strided windows
     ((4, 8, 8, 3), (2, 2), (2, 2)),      # 2x2 max pooling
     ((3, 1, 36, 8), (1, 5), (1, 1)),     # Conv1D as a 1-row image
     ((2, 9, 7, 4), (3, 2), (2, 3)),      # uneven kernel and strides, a ragged border
@@ -42,9 +43,10 @@ def test_values_and_gradients_equal_extract_patches(shape, kernel, strides):
     np.testing.assert_array_equal(grads[0], grads[1])
 
 
-def test_unknown_batch_size_in_a_function():
+@pytest.mark.parametrize("channels", [1, 2])
+def test_unknown_batch_size_in_a_function(channels):
     f = tf.function(lambda v: window_patches(v, (3, 3), (1, 1)),
-                    input_signature=[tf.TensorSpec([None, 6, 6, 2], tf.float64)])
-    x = np.arange(2 * 6 * 6 * 2, dtype=np.float64).reshape(2, 6, 6, 2)
+                    input_signature=[tf.TensorSpec([None, 6, 6, channels], tf.float64)])
+    x = np.arange(2 * 6 * 6 * channels, dtype=np.float64).reshape(2, 6, 6, channels)
     np.testing.assert_array_equal(f(x).numpy(), tf.image.extract_patches(x, [1, 3, 3, 1], [1, 1, 1, 1], [1, 1, 1, 1],
                                                                           "VALID").numpy())
