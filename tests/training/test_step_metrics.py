@@ -83,3 +83,46 @@ def test_spectral_gain_exact_and_power_iteration():
     bad = theta.copy()
     bad[1, 0] = np.nan
     assert np.isnan(sm(bad, bad, g=bad, u=bad)["forward_gain_spectral"][1])
+
+
+def test_compiled_passes_equal_the_numpy_definitions():
+    """kappa.metric_kernels against numpy on random vectors with values on and past the rails,
+    NaNs, unchanged updates and an untyped variable: counts equal, sums within rounding."""
+    from kappa import metric_kernels
+
+    rng = np.random.default_rng(11)
+    shapes, types = [(8, 5), (5,), (5, 3)], [T_W, None, T_B]
+    sm = StepMetrics(shapes, [0, 2], types, types, types, True)
+    S, P = 9, sm.size
+    theta = np.round(rng.uniform(-2.5, 4.5, (S, P)) * 16) / 16  # many values on and past the rails
+    new = np.where(rng.random((S, P)) < 0.3, theta, theta + np.round(rng.normal(0, 0.2, (S, P)) * 16) / 16)
+    u = np.where(rng.random((S, P)) < 0.2, 0.0, rng.normal(0, 0.1, (S, P)))
+    g = rng.normal(0, 2, (S, P))
+    new[3, 7] = np.nan
+    sums, counts = metric_kernels.row_stats(theta, new, g, u, g, sm.offsets, sm._rail_table)
+    d = new - theta
+    np.testing.assert_allclose(sums, np.stack([(theta**2).sum(1), (g**2).sum(1), (u**2).sum(1), (d**2).sum(1),
+                                                (d * u).sum(1)], axis=1), rtol=1e-12)
+    for k, t in enumerate(types):
+        sl = slice(sm.offsets[k], sm.offsets[k + 1])
+        lo = t.min if t is not None and t.signed else -np.inf
+        hi = t.max if t is not None else np.inf
+        band = 0.0 if t is None else 0.05 * (t.max - t.min)
+        with np.errstate(invalid="ignore"):
+            want = [(new[:, sl] >= hi) | (new[:, sl] <= lo),
+                    (new[:, sl] >= hi - band) | (new[:, sl] <= lo + band),
+                    (g[:, sl] >= hi) | (g[:, sl] <= lo), (g[:, sl] >= hi - band) | (g[:, sl] <= lo + band),
+                    (u[:, sl] >= hi) | (u[:, sl] <= lo), u[:, sl] != 0, (u[:, sl] != 0) & (new[:, sl] == theta[:, sl])]
+        np.testing.assert_array_equal(counts[:, k, :], np.stack([w.sum(1) for w in want], axis=1), err_msg=str(t))
+    assert counts[:, 0, 0].max() > 0 and counts[:, 2, 6].max() > 0  # the cases occur
+    # the power iteration: the numpy loop of the definition, step by step
+    v0 = rng.normal(size=3)
+    gain, v = metric_kernels.power_gain(new[:2], int(sm.offsets[2]), 5, 3, v0)
+    ref_v = v0.copy()
+    for i in range(2):
+        W = new[i, sm.offsets[2]:sm.offsets[3]].reshape(5, 3)
+        for _ in range(2):
+            nv = W.T @ (W @ ref_v)
+            ref_v = nv / np.linalg.norm(nv)
+        assert gain[i] == pytest.approx(np.linalg.norm(W @ ref_v), rel=1e-12)
+    np.testing.assert_allclose(v, ref_v, rtol=1e-12)
