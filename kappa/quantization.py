@@ -156,12 +156,14 @@ def round_units_tensor(s, mode: str, *, bounded: bool = False):
     return _round_units(s, mode, _TFOps(), bounded=bounded)
 
 
-def _quantize_core(x, t: FixedPointType, ops, u=None, *, bounded: bool = False):
+def _quantize_core(x, t: FixedPointType, ops, u=None, *, bounded: bool = False, small: bool = False):
     """Exact quantization of float64 ``x`` (numpy array or tf.float64 tensor) to ``t``.
 
     ``u``: uniform [0, 1) samples of x's shape, required for S_RND only. ``bounded``: use
     the bounded rounding of :func:`_round_units`; only valid when :func:`_bounded_ok`
-    (the wrap or clip below keeps ``|x * 2**F| < 2**52``).
+    (the wrap or clip below keeps ``|x * 2**F| < 2**52``). ``small``: the caller guarantees
+    ``|x * 2**F| < 2**52`` (or x not finite) for every element, so WRAP needs no reduction
+    of x before rounding (the wrap of the rounded code below is exact at any magnitude).
     """
     W, F, I = t.width, t.fractional, t.integer
     # SAT/SAT_SYM into ap_fixed: clipping to [min, max] (both on the grid) before rounding
@@ -169,7 +171,9 @@ def _quantize_core(x, t: FixedPointType, ops, u=None, *, bounded: bool = False):
     # past it), and saves the second clip. ap_int keeps its own order (the |x| < 0.5 rule
     # below looks at the unclipped sign).
     clip_first = t.overflow in ("SAT", "SAT_SYM") and t.kind != "int"
-    if t.overflow == "WRAP":
+    if t.overflow == "WRAP" and small:
+        xr = x  # already below 2**52 LSBs: rounding is exact, and the wrap comes after it
+    elif t.overflow == "WRAP":
         # Exact reduction by the wrap period 2**I (= 2**W LSBs); keeps the sign of x,
         # so sign-dependent rounding still sees the original sign.
         xr = ops.fmod(x, 2.0**I)
@@ -277,7 +281,7 @@ def _quantize_compiled(arr: np.ndarray, t: FixedPointType) -> np.ndarray:
     return out
 
 
-def quantize_tensor(x, dtype: "str | FixedPointType", ste: bool = True, seed=None):
+def quantize_tensor(x, dtype: "str | FixedPointType", ste: bool = True, seed=None, small: bool = False):
     """Quantize a TensorFlow tensor to ``dtype``; same values as :func:`quantize`.
 
     The arithmetic runs in float64 and the result is cast back to ``x``'s dtype (for a
@@ -290,6 +294,10 @@ def quantize_tensor(x, dtype: "str | FixedPointType", ste: bool = True, seed=Non
             False -> no gradient (``tf.stop_gradient``), for update quantization.
         seed: for ``S_RND`` types: a shape-[2] int tensor/tuple for
             ``tf.random.stateless_uniform`` (required; change it every step).
+        small: the caller guarantees ``|x| * 2**F < 2**52`` for every finite element (F the
+            type's fractional bits), e.g. an accumulator sum whose exactness was proven; a
+            WRAP type then skips the reduction of x by its period (one ``fmod`` pass, the
+            slowest op of a wrapping cast). Same values.
 
     Returns:
         Tensor of x's shape and dtype. Non-finite inputs are not an error here:
@@ -311,7 +319,7 @@ def quantize_tensor(x, dtype: "str | FixedPointType", ste: bool = True, seed=Non
         u = None
         if t.stochastic:
             u = tf.random.stateless_uniform(tf.shape(v64), seed=seed, dtype=tf.float64)
-        return tf.cast(_quantize_core(v64, t, ops, u, bounded=bounded), v.dtype)
+        return tf.cast(_quantize_core(v64, t, ops, u, bounded=bounded, small=small), v.dtype)
 
     x = tf.convert_to_tensor(x)
     if not ste:

@@ -195,6 +195,17 @@ def rounded_product_units(x, w, x_t: FixedPointType, w_t: FixedPointType, acc_t:
     return round_sum(x, w * 2.0**F, F64)
 
 
+def _static_bound(x_t, w_t, b_t, has_bias: bool, acc_t: FixedPointType, d_in: int) -> float:
+    """A bound on every |partial sum| of a layer from its types alone (inf when a type is
+    unknown): ``|(accum_t) b| + sum_i |(accum_t)(x_i w_i)|`` with each cast at most one
+    accumulator LSB away from its exact value."""
+    def mag(t):
+        return math.inf if t is None else max(abs(float(t.min)), abs(float(t.max)))
+
+    bias = mag(b_t) + acc_t.lsb if has_bias else 0.0
+    return bias + d_in * (mag(x_t) * mag(w_t) + acc_t.lsb)
+
+
 def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None, w_t: FixedPointType | None,
                      b_t: FixedPointType | None = None, xr=None):
     """Accumulator values of a Dense layer in TensorFlow, bit-exact to ``nnet_dense_latency.h``.
@@ -277,9 +288,12 @@ def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None,
             if wrap:
                 if Fp > F:
                     # s (< 2**51 LSBs, see above) and b_acc (< 2**51 LSBs) are on the accumulator
-                    # grid: s + b_acc is exact, and one modular wrap equals wrapping s first.
-                    return qv(s + b_acc)
+                    # grid: s + b_acc is exact (below 2**52 LSBs), and one modular wrap equals
+                    # wrapping s first.
+                    return quantize_tensor(s + b_acc, acc_t, ste=False, small=True)
                 return qv(qv(s) + b_acc)
+            if _static_bound(x_t, w_t, b_t, b is not None, acc_t, d_in) <= min(hi, -lo):
+                return qv(s + b_acc)  # the types alone keep every partial sum in range
             return tf.cond(fits(bound), lambda: qv(s + b_acc), lambda: sequential(products_q()))
     pq = products_q()
     if wrap:

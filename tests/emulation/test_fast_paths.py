@@ -256,6 +256,29 @@ def test_tensor_quantize_bounded_rounding_equals_numpy(overflow, monkeypatch):
             np.testing.assert_array_equal(got, Q.quantize(x, t), err_msg=f"{t} (bounded: {Q._bounded_ok(t)})")
 
 
+def test_tensor_quantize_small_inputs_skip_the_wrap_reduction(monkeypatch):
+    """``quantize_tensor(..., small=True)`` (the caller proves ``|x| 2**F < 2**52``) wraps
+    without first reducing x by the period: the same values as the numpy definition for every
+    rounding mode, on values past the wrap period up to 2**52 LSBs."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    _numpy_only(monkeypatch)
+    for rounding in ROUNDINGS:
+        if rounding == "S_RND":
+            continue
+        for (w, i) in ((8, 3), (5, -2), (20, 8), (32, 12), (51, 20)):
+            t = FixedPointType(w, i, signed=bool(w % 3), rounding=rounding, overflow="WRAP")
+            x = _values(rng, t, n=500)
+            x = x[np.abs(x) * 2.0**t.fractional < 2.0**52]
+            x = x[(x == 0) | (np.abs(x) >= np.finfo(np.float64).tiny)]  # TensorFlow flushes subnormals to zero
+            big = rng.integers(-(2**51), 2**51, 200) * 2.0**-t.fractional + rng.choice([0.0, 0.5, 0.25], 200) * t.lsb
+            x = np.concatenate([x, big[np.abs(big) * 2.0**t.fractional < 2.0**52]])
+            assert np.abs(x).max() > 2.0**t.integer  # past the wrap period (up to 2**(52-W) periods)
+            got = Q.quantize_tensor(tf.constant(x, tf.float64), t, ste=False, small=True).numpy()
+            np.testing.assert_array_equal(got, Q.quantize(x, t), err_msg=str(t))
+
+
 # ---------------------------------------------------------------------------------------
 # The training graph's TensorFlow table arithmetic (sigmoid/tanh index, softmax, LeakyReLU)
 # against the numpy firmware values, and the switch to tf.numpy_function past 53 bits.
