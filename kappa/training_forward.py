@@ -70,22 +70,30 @@ class Prepared:
         inputs: the inputs cast to the forward's dtype and quantized to ``input.value``.
         steps: per step name ``{key: ((N, M/N * width) tensor, width)}``: the step's
             ``data_side_tf`` rows, M/N of them per sample.
+        extra: other per-sample tensors carried along (the training loop's targets).
     """
 
     raw: list
     inputs: list
     steps: dict = field(default_factory=dict)
+    extra: list = field(default_factory=list)
+
+    def tensors(self) -> list:
+        """Every tensor, in a fixed order: raw, inputs, the steps' entries, extra."""
+        return list(self.raw) + list(self.inputs) + [t for d in self.steps.values() for t, _ in d.values()] + \
+            list(self.extra)
 
     def rows(self, start, size) -> "Prepared":
-        """Samples ``start .. start + size - 1`` (scalar int tensors or ints)."""
+        """Samples ``start .. start + size - 1`` (scalar int tensors or ints); slices along the
+        first axis share the buffers (no copy)."""
         cut = lambda t: t[start:start + size]  # noqa: E731
         return Prepared([cut(t) for t in self.raw], [cut(t) for t in self.inputs],
-                        {name: {k: (cut(t), w) for k, (t, w) in d.items()} for name, d in self.steps.items()})
+                        {name: {k: (cut(t), w) for k, (t, w) in d.items()} for name, d in self.steps.items()},
+                        [cut(t) for t in self.extra])
 
     def bytes_per_sample(self) -> int:
         """Bytes one sample of these tensors holds (static shapes)."""
-        ts = list(self.raw) + list(self.inputs) + [t for d in self.steps.values() for t, _ in d.values()]
-        return int(sum(np.prod(t.shape[1:], dtype=np.int64) * t.dtype.size for t in ts))
+        return int(sum(np.prod(t.shape[1:], dtype=np.int64) * t.dtype.size for t in self.tensors()))
 
 
 class TrainingForward:
@@ -173,7 +181,9 @@ class TrainingForward:
                 continue
             side = step.family.data_side_tf(step, values[step.inputs[0]], types[step.inputs[0]], self)
             if side:
-                steps[step.name] = {k: (tf.reshape(v, tf.stack([n, -1])), int(v.shape[-1])) for k, v in side.items()}
+                per = int(np.prod(step.out_shape[:-1], dtype=np.int64))  # rows per sample (static)
+                steps[step.name] = {k: (tf.reshape(v, tf.stack([n, per * int(v.shape[-1])])), int(v.shape[-1]))
+                                    for k, v in side.items()}
         return Prepared(xs, [values[name] for name in self.inputs], steps)
 
     def prepared(self, step) -> dict | None:

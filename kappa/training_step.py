@@ -10,6 +10,7 @@ algorithm of one step is described in :mod:`kappa.training`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -372,7 +373,7 @@ class StepRunner:
             lo = position(first_batch)
             hi = (last // spe) * n + tf.minimum((last % spe) * bs + bs, n)
             rows = tf.reshape(perms, [-1])[lo:hi]
-            data, targets = fwd.prepare(tf.gather(Xa, rows)), tf.gather(Ya, rows)
+            data = dataclasses.replace(fwd.prepare(tf.gather(Xa, rows)), extra=[tf.gather(Ya, rows)])
 
             def cond(i, stop, tas):
                 return (i < n_steps) & tf.logical_not(stop)
@@ -381,8 +382,8 @@ class StepRunner:
                 b = first_batch + i
                 start = position(b) - lo
                 size = tf.minimum(bs, n - (b % spe) * bs)
-                m, vecs = step_fn(data.rows(start, size), targets[start:start + size],
-                                  step0 + tf.cast(i, tf.int64))
+                batch = data.rows(start, size)
+                m, vecs = step_fn(batch, batch.extra[0], step0 + tf.cast(i, tf.int64))
                 vals = [tf.stack([tf.cast(m[k], F64) for k in STEP_KEYS])] + vecs
                 tas = [ta.write(i, v) for ta, v in zip(tas, vals)]
                 return i + 1, tf.logical_not(m["finite"]), tas

@@ -175,9 +175,9 @@ class LayerFamily:
 
     def data_side_tf(self, step: Step, x, in_t, fwd) -> dict | None:
         """For a step that reads a model input: the tensors of ``forward_tf`` that depend on
-        ``x`` (N, *in_shape) alone, as ``{key: (M, width)}`` with M a multiple of N (rows in
-        sample order), which ``forward_tf`` then reads from ``fwd.prepared(step)``; None: nothing
-        to compute ahead (the default)."""
+        ``x`` (N, *in_shape) alone, as ``{key: (M, width)}`` with one row per output position,
+        ``M = N * prod(out_shape[:-1])``, in sample order, which ``forward_tf`` then reads from
+        ``fwd.prepared(step)``; None: nothing to compute ahead (the default)."""
         return None
 
     # ------------------------------------------------------------- converter

@@ -3,6 +3,7 @@
 gradient, for the layers that prepare something (a first Conv2D/Conv1D with rounded products,
 a first Dense, a point-wise Dense) and for one that does not (BatchNormalization first)."""
 
+import dataclasses
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -57,7 +58,11 @@ def test_prepared_rows_give_the_same_values_and_gradients(kind):
     else:
         assert prepared.steps == {}
     params = [tf.cast(v, tf.float64) for v in model.trainable_variables]
+    targets = rng.normal(size=(23, 2)).astype(np.float32)
+    carried = dataclasses.replace(prepared, extra=[tf.constant(targets)])
     for start, size in [(0, 8), (8, 8), (16, 7)]:
+        np.testing.assert_array_equal(carried.rows(tf.constant(start), tf.constant(size)).extra[0].numpy(),
+                                      targets[start:start + size])
         outs, grads = [], []
         for x in (prepared.rows(start, size), tf.constant(X[start:start + size])):
             with tf.GradientTape() as tape:
