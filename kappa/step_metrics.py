@@ -4,8 +4,9 @@ The compiled training step (:mod:`kappa.training`) records, for every step t, th
 float64 parameter vectors θ_t (before) and θ_{t+1} (after the update and storage
 quantization), the raw gradient ``g_raw``, the quantized gradient ``g`` and the intended
 update ``u``. After each compiled chunk this module turns those (S, P) arrays (S steps,
-P parameters) into the history's columns, vectorised over the chunk in numpy. Keeping them
-out of the step removes about a third of its operations; the training dynamics (loss,
+P parameters) into the history's columns: one compiled pass over the chunk
+(:mod:`kappa.metric_kernels`: norms, dot product, rail and underflow counts per variable; the
+power iteration) and small numpy reductions. Keeping them out of the step removes about a third of its operations; the training dynamics (loss,
 curvature secant, controller, update) stay inside the step because they feed back.
 
 Columns (each shape (S,)), definitions of the Models reference (``001_…``,
