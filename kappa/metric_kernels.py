@@ -31,14 +31,18 @@ def _kernels() -> dict:
     return _KERNELS
 
 
-def row_stats(theta: np.ndarray, new_theta: np.ndarray, g: np.ndarray, u: np.ndarray, g_rail: np.ndarray,
-              offsets: np.ndarray, rails: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def row_stats(theta: np.ndarray | None, new_theta: np.ndarray, g: np.ndarray, u: np.ndarray | None,
+              g_rail: np.ndarray, offsets: np.ndarray, rails: np.ndarray, *, theta0: np.ndarray | None = None,
+              eta: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Norms and rail counts of S recorded steps in one pass.
 
     Args:
         theta, new_theta, g, u, g_rail: float64 (S, P) arrays: θ_t, θ_{t+1}, the quantized
             gradient, the intended update, and the vectors whose gradient rails are counted
-            (``g_raw``, or ``g``).
+            (``g_raw``, or ``g``). ``theta`` None: θ_t is ``theta0`` (P,) for the first step and
+            θ_{t+1} of the step before for the others; ``u`` None: SGD's ``-eta[s] * g`` with
+            ``eta`` (S,) the steps' η_eff (the same float64 product numpy forms), so neither
+            (S, P) array is built.
         offsets: int64 (n_vars + 1,): variable ``i`` holds parameters ``offsets[i]:offsets[i+1]``.
         rails: float64 (n_vars, 10): per variable the weight rails ``hi, lo, near_hi, near_lo``,
             the gradient rails in the same order, and the update's ``hi, lo`` (+inf / -inf
@@ -51,11 +55,16 @@ def row_stats(theta: np.ndarray, new_theta: np.ndarray, g: np.ndarray, u: np.nda
         updates at or past a rail, nonzero updates, and nonzero updates that left the stored
         value unchanged.
     """
-    S, n = theta.shape[0], len(offsets) - 1
+    S, n = new_theta.shape[0], len(offsets) - 1
+    if (theta is None and theta0 is None) or (u is None and eta is None):
+        raise ValueError("row_stats needs theta or theta0, and u or eta")
     sums, counts = np.zeros((S, 5)), np.zeros((S, n, len(COUNTS)))
-    args = [np.ascontiguousarray(a, np.float64) for a in (theta, new_theta, g, u, g_rail)]
-    _kernels()["rows"](*args, np.ascontiguousarray(offsets, np.int64), np.ascontiguousarray(rails, np.float64),
-                       sums, counts)
+    f64 = lambda a: np.ascontiguousarray(a, np.float64)  # noqa: E731
+    none = np.zeros((1, 1))
+    _kernels()["rows"](none if theta is None else f64(theta), np.zeros(1) if theta0 is None else f64(theta0),
+                       theta is None, f64(new_theta), f64(g), none if u is None else f64(u),
+                       np.zeros(1) if eta is None else f64(eta), u is None, f64(g_rail),
+                       np.ascontiguousarray(offsets, np.int64), f64(rails), sums, counts)
     return sums, counts
 
 
@@ -85,8 +94,8 @@ def _build() -> dict:
     from numba import njit
 
     @njit(cache=True, nogil=True)
-    def rows_kernel(th, nt, g, u, gr, off, rails, sums, counts):
-        S = th.shape[0]
+    def rows_kernel(th, th0, shifted, nt, g, u, eta, from_eta, gr, off, rails, sums, counts):
+        S = nt.shape[0]
         for s in range(S):
             a0 = a1 = a2 = a3 = a4 = 0.0
             for k in range(off.shape[0] - 1):
@@ -95,7 +104,12 @@ def _build() -> dict:
                 uhi, ulo = rails[k, 8], rails[k, 9]
                 c0 = c1 = c2 = c3 = c4 = c5 = c6 = 0.0
                 for p in range(off[k], off[k + 1]):
-                    t0, t1, gg, uu, rr = th[s, p], nt[s, p], g[s, p], u[s, p], gr[s, p]
+                    t1, gg, rr = nt[s, p], g[s, p], gr[s, p]
+                    if shifted:
+                        t0 = th0[p] if s == 0 else nt[s - 1, p]
+                    else:
+                        t0 = th[s, p]
+                    uu = (-eta[s]) * gg if from_eta else u[s, p]
                     d = t1 - t0
                     a0 += t0 * t0
                     a1 += gg * gg

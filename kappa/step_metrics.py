@@ -6,8 +6,10 @@ quantization), the raw gradient ``g_raw``, the quantized gradient ``g`` and the 
 update ``u``. After each compiled chunk this module turns those (S, P) arrays (S steps,
 P parameters) into the history's columns: one compiled pass over the chunk
 (:mod:`kappa.metric_kernels`: norms, dot product, rail and underflow counts per variable; the
-power iteration) and small numpy reductions. Keeping them out of the step removes about a third of its operations; the training dynamics (loss,
-curvature secant, controller, update) stay inside the step because they feed back.
+power iteration) and small numpy reductions; θ_t and SGD's u, where the step does not record
+them, are rebuilt inside that pass from θ_0, θ_{t+1} and η_eff g. Keeping the diagnostics out
+of the step removes about a third of its operations; the training dynamics (loss, curvature
+secant, controller, update) stay inside the step because they feed back.
 
 Columns (each shape (S,)), definitions of the Models reference (``001_…``,
 "Metric Block" and "Update Geometry Diagnostics"):
@@ -144,21 +146,29 @@ class StepMetrics:
             gain = gain * out
         return gain
 
-    def __call__(self, theta: np.ndarray, new_theta: np.ndarray, g: np.ndarray, u: np.ndarray,
-                 g_raw: Optional[np.ndarray] = None) -> dict:
+    def __call__(self, theta: Optional[np.ndarray], new_theta: np.ndarray, g: np.ndarray, u: Optional[np.ndarray],
+                 g_raw: Optional[np.ndarray] = None, *, theta0: Optional[np.ndarray] = None,
+                 eta_eff: Optional[np.ndarray] = None) -> dict:
         """The columns for S recorded steps.
 
         Args:
             theta, new_theta, g, u: float64 (S, P): θ_t, θ_{t+1}, quantized gradient,
                 intended update. g_raw: (S, P) raw gradient (the gradient rails; only with
                 a PrecisionDict).
+            theta0, eta_eff: where the step did not record them, θ_t comes from ``theta0``
+                (P,) (θ before the first step) and the θ_{t+1} before, and SGD's u is
+                ``-eta_eff[t] g`` (``theta`` / ``u`` None; see
+                :func:`kappa.metric_kernels.row_stats`).
 
         Returns:
             dict of the :data:`KEYS` columns, float64 (S,).
+
+        Raises:
+            ValueError: ``theta`` and ``theta0``, or ``u`` and ``eta_eff``, both None.
         """
-        S = len(theta)
+        S = len(new_theta)
         sums, counts = metric_kernels.row_stats(theta, new_theta, g, u, g if g_raw is None else g_raw,
-                                                self.offsets, self._rail_table)
+                                                self.offsets, self._rail_table, theta0=theta0, eta=eta_eff)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             norms = np.sqrt(sums[:, :4])
             n_raw, n_act = norms[:, 2], norms[:, 3]

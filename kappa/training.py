@@ -48,7 +48,7 @@ loop a call gathers its samples and computes what of the forward depends on the 
 rounded products: :meth:`kappa.training_forward.TrainingForward.prepare`) for all of them at
 once; each step slices its batch from that. The step's scalars and the vectors θ_{t+1}, g (and the raw
 gradient; θ_t and u only where numpy cannot rebuild them exactly, see
-:meth:`kappa.training_step.StepRunner.full_vectors`) are written to ``tf.TensorArray``s and
+:class:`kappa.training_step.StepRunner`) are written to ``tf.TensorArray``s and
 fetched once per call, and the
 diagnostics that only observe the run (norms, update geometry, spectral gain, rail
 pressure) are computed from those vectors by :mod:`kappa.step_metrics`, vectorised over the
@@ -441,9 +441,9 @@ def train_instrumented(
             )
             n_done = int(n_done)
             scalars = list(np.asarray(out[0])[:n_done].T)  # one float64 column per STEP_KEYS entry
-            vecs = runner.full_vectors(dict(zip(runner.vector_keys, (np.asarray(o)[:n_done] for o in out[1:]))),
-                                       theta0, scalars[STEP_KEYS.index("eta_eff")])
-            diag = runner.metrics(vecs["theta"], vecs["new_theta"], vecs["g"], vecs["u"], vecs.get("g_raw"))
+            vecs = dict(zip(runner.vector_keys, (np.asarray(o)[:n_done] for o in out[1:])))
+            diag = runner.metrics(vecs.get("theta"), vecs["new_theta"], vecs["g"], vecs.get("u"), vecs.get("g_raw"),
+                                  theta0=theta0, eta_eff=scalars[STEP_KEYS.index("eta_eff")])
             chunks.append(scalars + [diag[k] for k in STEP_METRIC_KEYS])
             done += n_done
             bar.update(n_done)

@@ -37,7 +37,8 @@ STEP_KEYS = (
 )
 BOOL_KEYS = ("curvature_skipped", "finite")
 VECTOR_KEYS = ("theta", "new_theta", "g", "u", "g_raw")
-#: Record θ_t and u even where :meth:`StepRunner.full_vectors` rebuilds them (tests compare both).
+#: Record θ_t and u even where the diagnostics rebuild them from θ_{t+1}, θ_0 and η_eff g
+#: (:func:`kappa.metric_kernels.row_stats`; tests compare both).
 RECORD_ALL_VECTORS = False
 
 
@@ -192,7 +193,7 @@ class StepRunner:
             upd_t,
             quantized,
         )
-        # Recorded per step: only what numpy cannot rebuild exactly afterwards (see full_vectors).
+        # Recorded per step: only what the diagnostics cannot rebuild exactly afterwards.
         # θ_{t+1} is the next step's θ when every variable is stored on a type (its float32
         # variable then holds θ_{t+1} exactly) or in float (θ_{t+1} is read back from the
         # variables); SGD's u is -η_eff g.
@@ -401,25 +402,6 @@ class StepRunner:
         """θ now: the trainable variables flattened in order, float64 (P,) (the compiled
         step's ``flat.flatten`` of the float32 variables, the same values)."""
         return np.concatenate([np.asarray(v.numpy(), np.float64).reshape(-1) for v in self.variables])
-
-    def full_vectors(self, recorded: dict, theta0: "np.ndarray | None", eta_eff: np.ndarray) -> dict:
-        """The (S, P) vectors θ_t, θ_{t+1}, g, u (and g_raw) of S recorded steps.
-
-        Args:
-            recorded: the arrays of :attr:`vector_keys` (S, P). theta0: :meth:`flat_values`
-                before the call (unused when θ is recorded). eta_eff: (S,) the steps' η_eff.
-
-        θ_t is θ0 followed by θ_{t+1} of the steps before (exactly the values the step read
-        from its variables, see ``__init__``); SGD's u is ``-η_eff g``, the step's own
-        float64 product.
-        """
-        out = dict(recorded)
-        if "theta" not in out:
-            new = out["new_theta"]
-            out["theta"] = np.concatenate([np.asarray(theta0, np.float64)[None], new[:-1]]) if len(new) else new
-        if "u" not in out:
-            out["u"] = (-np.asarray(eta_eff, np.float64))[:, None] * out["g"]
-        return out
 
     def reset(self, **hparams):
         """Zero the secant/optimizer state and set the hyper-parameters for a new run."""

@@ -1,5 +1,5 @@
 """The compiled step records θ_{t+1} and g only where θ_t and SGD's u follow from them
-(``StepRunner.full_vectors``): every history column must equal the run that records all four
+(rebuilt by the diagnostics, ``kappa.metric_kernels.row_stats``): every history column must equal the run that records all four
 vectors, bit for bit (NaN where NaN)."""
 
 import os

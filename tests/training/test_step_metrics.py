@@ -115,6 +115,17 @@ def test_compiled_passes_equal_the_numpy_definitions():
                     (u[:, sl] >= hi) | (u[:, sl] <= lo), u[:, sl] != 0, (u[:, sl] != 0) & (new[:, sl] == theta[:, sl])]
         np.testing.assert_array_equal(counts[:, k, :], np.stack([w.sum(1) for w in want], axis=1), err_msg=str(t))
     assert counts[:, 0, 0].max() > 0 and counts[:, 2, 6].max() > 0  # the cases occur
+    # θ_t and SGD's u rebuilt in the pass (θ_0 then θ_{t+1} before; -η_eff g) are the same numbers
+    eta = rng.uniform(0.01, 0.1, S)
+    chained = np.concatenate([theta[:1], new[:-1]])
+    sgd_u = (-eta)[:, None] * g
+    want_sums, want_counts = metric_kernels.row_stats(chained, new, g, sgd_u, g, sm.offsets, sm._rail_table)
+    got_sums, got_counts = metric_kernels.row_stats(None, new, g, None, g, sm.offsets, sm._rail_table,
+                                                    theta0=theta[0], eta=eta)
+    np.testing.assert_array_equal(got_sums, want_sums)
+    np.testing.assert_array_equal(got_counts, want_counts)
+    with pytest.raises(ValueError, match="theta0"):
+        metric_kernels.row_stats(None, new, g, u, g, sm.offsets, sm._rail_table)
     # the power iteration: the numpy loop of the definition, step by step
     v0 = rng.normal(size=3)
     gain, v = metric_kernels.power_gain(new[:2], int(sm.offsets[2]), 5, 3, v0)
