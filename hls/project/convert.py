@@ -141,6 +141,21 @@ def _no_da_fallback():
         conv.parse_keras_v3_model = original
 
 
+def _hls_input_names(layer_precisions: dict, input_layers, km) -> dict:
+    """``layer_precisions`` with each model input under the name hls4ml gives its input layer.
+
+    hls4ml's Keras 3 parser names an input layer after the input tensor, which is the
+    ``InputLayer``'s name only when ``keras.Input(name=...)`` set it; an unnamed input is
+    ``input_layer`` to Keras but ``keras_tensor...`` to hls4ml.
+    """
+    out = dict(layer_precisions)
+    for layer_name, tensor in zip(input_layers, getattr(km, "inputs", None) or []):
+        tensor_name = getattr(tensor, "name", layer_name)
+        if tensor_name != layer_name and layer_name in out:
+            out[tensor_name] = out.pop(layer_name)
+    return out
+
+
 def hls_config(km, layer_precisions, steps, opts: FirmwareOptions, backend) -> dict:
     """The hls4ml configuration (``granularity="name"``) that sets every type of
     ``layer_precisions`` (from :func:`firmware_types`) and the plan's options."""
@@ -368,6 +383,7 @@ def convert(
 
     # Keras copy with weights on their grids (hls4ml prints them with F decimals: exact).
     km_q = quantized_copy(km, plan.steps)
+    layer_precisions = _hls_input_names(layer_precisions, plan.inputs, km_q)
     config = hls_config(km_q, layer_precisions, plan.steps, fw_opts, backend)
 
     with interruptible():  # SIGTERM -> KeyboardInterrupt: the staging directory is removed

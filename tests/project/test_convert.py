@@ -133,6 +133,19 @@ def test_unsupported_layers_named(tmp_path, act, extra, match):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_unnamed_input_converts_and_is_bit_exact(tmp_path):
+    """``keras.Input`` without a name: Keras calls the layer ``input_layer``, hls4ml's parser
+    names it after the tensor (``keras_tensor...``); the input type must still reach it."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((5,))
+    model = keras.Model(inp, keras.layers.Dense(3, name="dense1")(keras.layers.Dense(4, name="dense0")(inp)))
+    assert model.inputs[0].name != model.layers[0].name  # the case: two names for one input
+    prj = hls.convert(model, P, tmp_path / "p", tb_inputs=X)
+    assert read_emitted_typedefs(prj)["input_t"].startswith("ap_fixed<10,3,AP_RND,AP_SAT")  # the input type
+    rep = hls.compare(prj)
+    assert rep.outputs == 50 * 3 and rep.mismatches == 0
+
+
 def test_linear_activation_type_must_be_identity(tmp_path):
     model = _model("relu", lambda h: keras.layers.Activation("linear", name="lin")(h))
     bad = {**P, "lin": {"activation": "ap_fixed<6,2>"}}
