@@ -72,11 +72,11 @@ def _residue_units(x, w, x_t: FixedPointType, w_t: FixedPointType, k: int, kk: i
     h = tf.math.floor(wc * (1.0 / m))
     lo = wc - m * h
     head = (tf.matmul(xr["xc"], h) + tf.matmul(xr["a"], lo)) * float(m // 2**k)
-    v = tf.constant((np.arange(1, m, dtype=np.float64) * 2.0**-k).reshape(m - 1, 1, 1))  # exact: v / 2**k
-    table = round_units_tensor(v * lo[None], mode, bounded=True)                  # (m-1, n_in, n_out)
+    v = np.arange(1, m, dtype=np.float64) * 2.0**-k                                # exact: v / 2**k
+    # (n_in, m-1, n_out) directly in the order of the one-hot columns (no transpose)
+    table = round_units_tensor(lo[:, None, :] * tf.constant(v.reshape(1, m - 1, 1)), mode, bounded=True)
     n_in, n_out = int(w.shape[0]), int(w.shape[1])
-    table = tf.reshape(tf.transpose(table, [1, 0, 2]), [n_in * (m - 1), n_out])
-    return head + tf.matmul(xr["hot"], table)
+    return head + tf.matmul(xr["hot"], tf.reshape(table, [n_in * (m - 1), n_out]))
 
 
 def input_residues(x, x_t: FixedPointType, kk: int) -> dict:
