@@ -16,19 +16,17 @@ next to this module).
 
 from __future__ import annotations
 
-import numpy as np
+import functools
 
-_KERNELS = None
+import numpy as np
 
 #: The count columns of :func:`row_stats`, in order.
 COUNTS = ("w_sat", "w_near", "g_sat", "g_near", "u_sat", "u_nonzero", "u_lost")
 
 
+@functools.cache
 def _kernels() -> dict:
-    global _KERNELS
-    if _KERNELS is None:
-        _KERNELS = _build()
-    return _KERNELS
+    return _build()
 
 
 def row_stats(theta: np.ndarray | None, new_theta: np.ndarray, g: np.ndarray, u: np.ndarray | None,
