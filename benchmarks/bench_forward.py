@@ -28,7 +28,9 @@ Models and paths (issue 10 targets):
   - ``point-wise Dense``: 16x8 -> Dense 16 (ReLU) -> Dense 8 (ReLU), per position ->
     GlobalAveragePooling1D -> Dense 5.
 * memory: the jet tagger (wrap-trunc) on 1,000,000 samples in a fresh process; target: peak
-  resident memory < 2 GiB.
+  resident memory < 2 GiB. Every row also prints the benchmark process's peak resident
+  memory after it (cumulative over the rows before it, TensorFlow and the C simulations
+  included).
 
 The C simulation is hls4ml 1.3.0's own ``compile()`` + ``predict()`` on the same quantized
 model and inputs (``predict()`` timed; compiling is excluded, which favours the yardstick).
@@ -46,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -216,17 +219,17 @@ def measure(name, pq, yardsticks, n, repeats, rows, targets):
             y, _ = rate(fn, n)
             theirs[k].append(y)
             ratios[k].append(r / y)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB; the process so far
     for k, (_, target) in yardsticks.items():
         lo, med, hi = stats(ratios[k])
         met = None if target is None else med >= target
-        rows.append((name, k, statistics.median(ours), statistics.median(theirs[k]), (lo, med, hi), target, met))
+        rows.append((name, k, statistics.median(ours), statistics.median(theirs[k]), (lo, med, hi), target, met,
+                     peak))
         if target is not None:
             targets.append((f"{name} vs {k} >= {target:g}x", met, med))
 
 
 def memory_child(n):
-    import resource
-
     from kappa.firmware_forward import predict_quantized
 
     km = jet_model()
@@ -307,11 +310,14 @@ def main(argv=None) -> int:
     )
     print(
         f"  {'model, path':34s} {'yardstick':22s} {'kappa/s':>10s} {'yardstick/s':>12s} "
-        f"{'ratio min / median / max':>26s}  target"
+        f"{'ratio min / median / max':>26s} {'peak RSS':>9s}  target"
     )
-    for name, k, ours, theirs, (lo, med, hi), target, met in rows:
+    for name, k, ours, theirs, (lo, med, hi), target, met, peak in rows:
         t = "" if target is None else f">= {target:g}x: {'met' if met else 'NOT met'}"
-        print(f"  {name:34s} {k:22s} {ours:10,.0f} {theirs:12,.0f} {lo:8.2f} / {med:6.2f} / {hi:6.2f}  {t}")
+        print(f"  {name:34s} {k:22s} {ours:10,.0f} {theirs:12,.0f} {lo:8.2f} / {med:6.2f} / {hi:6.2f} "
+              f"{peak / GIB:5.2f} GiB  {t}")
+    print("  peak RSS: the process's peak after the row (cumulative: TensorFlow, the models, data and C "
+          "simulations of the rows before it); the 1,000,000-sample row below runs in a process of its own")
     print(
         f"  memory: jet wrap-trunc, {int(m_n):,} samples in {float(m_dt):.1f} s "
         f"({int(m_n) / float(m_dt):,.0f} samples/s), peak RSS {m_peak / GIB:.2f} GiB (whole process, TensorFlow "
