@@ -212,6 +212,7 @@ class StepRunner:
         hp["lambda_hat"] = scalar()
         hp["seed"] = tf.Variable(tf.constant(0, tf.int64), trainable=False)
         self.hp = hp
+        self._reset_fn = None
 
         def seed_for(step, slot):
             return tf.stack([hp["seed"], step * 1024 + slot])
@@ -404,14 +405,33 @@ class StepRunner:
         return np.concatenate([np.asarray(v.numpy(), np.float64).reshape(-1) for v in self.variables])
 
     def reset(self, **hparams):
-        """Zero the secant/optimizer state and set the hyper-parameters for a new run."""
-        for v in self._state:
-            v.assign(tf.zeros_like(v))
-        self._have_prev.assign(False)
+        """Zero the secant/optimizer state and set the hyper-parameters for a new run (one
+        compiled call instead of some twenty eager assignments).
+
+        Args:
+            hparams: values for :attr:`hp` by name (any subset), and ``A``: the teacher
+                matrix of the diagnostics (or absent).
+
+        Raises:
+            ValueError: a name that is not a hyper-parameter (lists the valid ones).
+        """
+        unknown = sorted(set(hparams) - set(self.hp) - {"A"})
+        if unknown:
+            raise ValueError(f"unknown hyper-parameter(s) {unknown}; valid: {sorted(self.hp)} and 'A'")
         self.metrics.reset(hparams.get("A"))
-        for k, val in hparams.items():
-            if k != "A":
-                self.hp[k].assign(val)
+        names = tuple(sorted(k for k in hparams if k != "A"))
+        values = tuple(tf.constant(hparams[k], self.hp[k].dtype) for k in names)
+        if self._reset_fn is None:
+            @tf.function
+            def reset_fn(names, values):  # retraced only for another set of names
+                for v in self._state:
+                    v.assign(tf.zeros_like(v))
+                self._have_prev.assign(False)
+                for k, val in zip(names, values):
+                    self.hp[k].assign(val)
+
+            self._reset_fn = reset_fn
+        self._reset_fn(names, values)
 
 
 RUNNER_CACHE_ATTR = "_kappa_runner_cache"
