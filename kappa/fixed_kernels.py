@@ -46,19 +46,18 @@ to every rounded product. The kernels are compared with the numpy general path i
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 ROUND_CODES = {"TRN": 0, "RND": 1, "RND_MIN_INF": 2, "RND_CONV": 3, "TRN_ZERO": 4, "RND_ZERO": 5, "RND_INF": 6}
 OVERFLOW_CODES = {"WRAP": 0, "SAT": 1, "SAT_SYM": 1, "SAT_ZERO": 2}
 
-_KERNELS = None
 
 
+@functools.cache
 def _kernels() -> dict:
-    global _KERNELS
-    if _KERNELS is None:
-        _KERNELS = _build()
-    return _KERNELS
+    return _build()
 
 
 def kernel():

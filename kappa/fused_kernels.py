@@ -23,6 +23,8 @@ that a left shift keeps every code below ``2**62``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .fixed_kernels import OVERFLOW_CODES
@@ -30,7 +32,6 @@ from .fixed_kernels import OVERFLOW_CODES
 NO_CAST = (0, 0, 0, 0, 0, 3, -1, 0, 0, 0, 0)
 """A :func:`cast_spec` that leaves codes unchanged."""
 
-_KERNELS = None
 
 
 def round_constants(shift: int, mode: str) -> tuple[int, int, int]:
@@ -60,11 +61,9 @@ def cast_spec(shift: int, t) -> tuple:
             1 << (t.width - 1), int(t.signed), int(t.qmin) if ovf == 1 else full_min, int(t.qmax))
 
 
+@functools.cache
 def _kernels() -> dict:
-    global _KERNELS
-    if _KERNELS is None:
-        _KERNELS = _build()
-    return _KERNELS
+    return _build()
 
 
 def gather_dot_kernel():

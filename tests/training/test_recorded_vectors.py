@@ -43,3 +43,15 @@ def test_rebuilt_vectors_give_the_recorded_diagnostics(precision, optimizer, mon
     for k in cols:
         np.testing.assert_array_equal(getattr(lean, k), getattr(full, k), err_msg=k)
     assert np.all(np.isfinite(full.update_cosine[1:]))  # the diagnostics are real numbers, not all NaN
+
+
+def test_compiled_reset_zeroes_the_state_and_sets_the_hyper_parameters(monkeypatch):
+    _, m = _history(False, TYPES, "momentum", monkeypatch)
+    runner = next(iter(m.__dict__[training_step.RUNNER_CACHE_ATTR].values()))
+    assert any(np.any(v.numpy() != 0) for v in runner._state)  # training left secant and momentum state
+    runner.reset(eta=0.375, seed=7, use_controller=True)
+    assert all(not np.any(v.numpy()) for v in runner._state) and not bool(runner._have_prev.numpy())
+    assert runner.hp["eta"].numpy() == 0.375 and runner.hp["seed"].numpy() == 7
+    assert bool(runner.hp["use_controller"].numpy())
+    with pytest.raises(ValueError, match=r"unknown hyper-parameter\(s\) \['etaa'\]; valid: .*'eta'"):
+        runner.reset(etaa=0.1)
