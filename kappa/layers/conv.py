@@ -252,6 +252,11 @@ def window_patches(x4, kernel: tuple, strides: tuple):
     """``tf.image.extract_patches(x4, [1, kh, kw, 1], [1, sh, sw, 1], rates 1, "VALID")`` as a
     row gather: the same values, and the same gradient bit for bit, several times faster on CPU.
 
+    Windows that do not overlap (strides equal to the kernel: max/average pooling) are a
+    reshape and a transpose instead, whose gradient moves each incoming value to its pixel
+    (every pixel is in at most one window, so there is nothing to add: the same values, about
+    twice as fast as the gather and its segment sum in a training step).
+
     ``x4`` (N, H, W, C) is viewed as (N*H*W, C) rows, and the rows of every window are
     gathered in (image, out row, out column, kernel row, kernel column) order. The gradient
     of the gather sums the incoming rows into pixels with ``unsorted_segment_sum`` in that
@@ -270,6 +275,9 @@ def window_patches(x4, kernel: tuple, strides: tuple):
     (kh, kw), (sh, sw) = kernel, strides
     oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
     n = tf.shape(x4)[0]
+    if (kh, kw) == (sh, sw):
+        t6 = tf.reshape(x4[:, :oh * kh, :ow * kw, :], tf.stack([n, oh, kh, ow, kw, c]))
+        return tf.reshape(tf.transpose(t6, [0, 1, 3, 2, 4, 5]), tf.stack([n, oh, ow, kh * kw * c]))
     base = tf.constant(_window_rows(h, w, (kh, kw), (sh, sw)))                       # (OH*OW*kh*kw,)
     idx = tf.reshape(tf.range(n, dtype=tf.int32)[:, None] * (h * w) + base[None, :], [-1])
     g = tf.gather(tf.reshape(x4, [-1, c]), idx)                                      # (N*OH*OW*kh*kw, C)

@@ -19,6 +19,9 @@ from kappa.layers.conv import window_patches  # noqa: E402
     ((4, 8, 8, 3), (2, 2), (2, 2)),      # 2x2 max pooling
     ((3, 1, 36, 8), (1, 5), (1, 1)),     # Conv1D as a 1-row image
     ((2, 9, 7, 4), (3, 2), (2, 3)),      # uneven kernel and strides, a ragged border
+    ((3, 9, 7, 4), (2, 2), (2, 2)),      # non-overlapping windows with a ragged border (reshape path)
+    ((2, 1, 20, 3), (1, 3), (1, 3)),     # non-overlapping 1-D windows, a ragged end
+    ((2, 6, 6, 2), (3, 2), (3, 2)),      # non-overlapping, uneven kernel
 ])
 def test_values_and_gradients_equal_extract_patches(shape, kernel, strides):
     rng = np.random.default_rng(sum(shape))
@@ -44,9 +47,10 @@ def test_values_and_gradients_equal_extract_patches(shape, kernel, strides):
 
 
 @pytest.mark.parametrize("channels", [1, 2])
-def test_unknown_batch_size_in_a_function(channels):
-    f = tf.function(lambda v: window_patches(v, (3, 3), (1, 1)),
+@pytest.mark.parametrize("k, s", [(3, 1), (2, 2)])
+def test_unknown_batch_size_in_a_function(channels, k, s):
+    f = tf.function(lambda v: window_patches(v, (k, k), (s, s)),
                     input_signature=[tf.TensorSpec([None, 6, 6, channels], tf.float64)])
     x = np.arange(2 * 6 * 6 * channels, dtype=np.float64).reshape(2, 6, 6, channels)
-    np.testing.assert_array_equal(f(x).numpy(), tf.image.extract_patches(x, [1, 3, 3, 1], [1, 1, 1, 1], [1, 1, 1, 1],
+    np.testing.assert_array_equal(f(x).numpy(), tf.image.extract_patches(x, [1, k, k, 1], [1, s, s, 1], [1, 1, 1, 1],
                                                                           "VALID").numpy())
