@@ -447,3 +447,35 @@ def test_tf_forward_equals_numpy_reference_on_random_types():
             },
         }
         np.testing.assert_array_equal(predict_tf(km, prec, X), predict_quantized(km, prec, X), err_msg=str(prec))
+
+
+@pytest.mark.parametrize("rounded_products", [False, True])
+def test_compiled_forward_takes_the_sequential_loop_where_a_sum_saturates(rounded_products):
+    """Inside a compiled function (as in training) the saturating fallback is a call the graph
+    does not inline: rows whose partial sums hit a rail (+big then -big) must still get the
+    firmware's sequential values, and the rows that do not must be the plain sum's."""
+    km = _chain(keras.layers.Dense(1, use_bias=False, name="d0"), n_in=4)
+    km.layers[-1].kernel.assign(np.array([[1.0], [1.0], [-1.0], [-1.0]]))
+    fine = ",AP_RND,AP_SAT>" if rounded_products else ",AP_TRN,AP_SAT>"
+    prec = {"input": {"value": "ap_fixed<16,10,AP_RND,AP_SAT>"},
+            "default": {"weight": "ap_fixed<8,2" + (",AP_RND,AP_SAT>" if rounded_products else ">"),
+                        "bias": "ap_fixed<8,2>",
+                        # fewer fractional bits than input + weight when rounded_products
+                        "accumulator": "ap_fixed<12,10" + fine, "activation": "ap_fixed<16,12>"}}
+    if rounded_products:
+        km.layers[-1].kernel.assign(np.array([[0.75], [0.75], [-0.75], [-0.75]]))
+    X = np.array([[300.0, 300.0, 300.0, 300.0],     # 300 + 300 saturates at 511.75, then falls
+                  [10.25, 20.5, 30.0, 40.0],        # never near a rail
+                  [-300.0, -300.0, -300.0, -300.0],  # the lower rail first, then up to 88
+                  [0.0, 0.0, 0.0, 0.0]])
+    if rounded_products:
+        X = X * 4.0 / 3.0  # the same sums with weights of 0.75, products rounded on their own
+    fwd = TrainingForward(km, prec)
+    compiled = tf.function(lambda x: fwd(x, training=False))
+    got = compiled(tf.constant(X)).numpy()
+    np.testing.assert_array_equal(got, kappa.predict_quantized(km, prec, X))
+    np.testing.assert_array_equal(got, predict_tf(km, prec, X))
+    # the sequential values differ from a saturated plain sum on the saturating rows
+    plain = np.clip(X @ km.layers[-1].kernel.numpy(), -512, 511.75)
+    assert got[0, 0] != plain[0, 0] and got[2, 0] != plain[2, 0] and got[2, 0] > 0 > got[0, 0]
+    np.testing.assert_array_equal(got[[1, 3]], fwd(tf.constant(X[[1, 3]]), training=False).numpy())
