@@ -34,18 +34,22 @@ SHIFT_INVARIANT_MODES = ("TRN", "RND", "RND_MIN_INF", "RND_CONV")
 #: (N, n_in, n_out) tensor of rounded products.
 RESIDUE_MAX_BITS = 3
 
-#: Layers with at most this many outputs take the one-hot residue product in int32: a
-#: narrow float64 matrix product is slow in TensorFlow's CPU kernel, int32 (no oneDNN, whose
-#: threads compete with the training step's) ran it 1.6x faster (832 x 72 by 72 x 8, the
-#: Conv1D benchmark's second convolution) and the whole step of the Conv1D and digits-CNN
-#: benchmarks 8-14 % faster; for wider layers it made no difference.
+#: Convolutions (and point-wise Dense layers) with at most this many outputs take the
+#: one-hot residue product in int32: TensorFlow's float64 product of such a narrow matrix
+#: is slow on CPU (and its float32 one runs on oneDNN threads that compete with the training
+#: step's). int32 ran the Conv1D benchmark's second convolution (832 x 72 by 72 x 8) 1.6x
+#: faster in isolation and the Conv1D and digits-CNN training steps 8-14 % faster; a Dense
+#: layer's few rows per step gained nothing and paid for the casts.
 INT32_TABLE_MAX_OUTPUTS = 16
 
 
-def _table_dtype(n_out: int):
+def _hot_dtype(step: Step):
+    """The dtype of ``step``'s one-hot residues and their product (see
+    :data:`INT32_TABLE_MAX_OUTPUTS`): int32 for several rows per sample and few outputs."""
     import tensorflow as tf
 
-    return tf.int32 if n_out <= INT32_TABLE_MAX_OUTPUTS else tf.float64
+    rows = int(np.prod(step.out_shape[:-1], dtype=np.int64))
+    return tf.int32 if rows > 1 and int(step.out_shape[-1]) <= INT32_TABLE_MAX_OUTPUTS else tf.float64
 
 
 def _residue_units(x, w, x_t: FixedPointType, w_t: FixedPointType, k: int, kk: int, mode: str, xr=None):
@@ -81,7 +85,7 @@ def _residue_units(x, w, x_t: FixedPointType, w_t: FixedPointType, k: int, kk: i
 
     m = 2**kk
     n_in, n_out = int(w.shape[0]), int(w.shape[1])
-    xr = input_residues(x, x_t, kk, _table_dtype(n_out)) if xr is None else xr
+    xr = input_residues(x, x_t, kk) if xr is None else xr
     wc = w * 2.0**w_t.fractional
     h = tf.math.floor(wc * (1.0 / m))
     lo = wc - m * h
@@ -153,7 +157,7 @@ def data_side_tf(x, step: Step, in_t: FixedPointType | None, fwd) -> dict:
     kk = residue_bits(in_t, t.get("weight"), t.get("accumulator"), int(x.shape[-1])) \
         if fwd.precision is not None else None
     if kk is not None:
-        out.update(input_residues(x, in_t, kk, _table_dtype(int(step.out_shape[-1]))))
+        out.update(input_residues(x, in_t, kk, _hot_dtype(step)))
     return out
 
 
@@ -362,6 +366,8 @@ def matrix_arith_tf(x, w, b, step: Step, in_t, fwd, pre: dict | None = None):
                 f"{in_t.width + w_t.width} bits; kappa's TensorFlow (float64) forward supports at most "
                 f"{MAX_PRODUCT_BITS_TF} (predict_quantized handles up to {MAX_PRODUCT_BITS_NUMPY} for inference)"
             )
-        xr = pre if pre is not None and "hot" in pre else None
+        if pre is None:  # the residues as a data side would have them (in the layer's dtype)
+            pre = data_side_tf(x, step, in_t, fwd)
+        xr = pre if "hot" in pre else None
         lin = with_value(lin, exact_accumulate(x, w, b, acc_t, in_t, w_t, b_t, xr=xr))
     return q_ste(lin, t["result"])

@@ -12,7 +12,8 @@ import tensorflow as tf  # noqa: E402
 
 import kappa  # noqa: E402
 from kappa.fixed_point import FixedPointType  # noqa: E402
-from kappa.layers.dense_tf import INT32_TABLE_MAX_OUTPUTS, SHIFT_INVARIANT_MODES, rounded_product_units  # noqa: E402
+from kappa.layers import dense_tf  # noqa: E402
+from kappa.layers.dense_tf import SHIFT_INVARIANT_MODES, input_residues, rounded_product_units  # noqa: E402
 
 
 def _on_grid(rng, t, shape):
@@ -33,15 +34,17 @@ def _reference(x, w, acc_t):
 @pytest.mark.parametrize("mode", SHIFT_INVARIANT_MODES)
 @pytest.mark.parametrize("dropped", [1, 2, 3, 4])  # 4: past RESIDUE_MAX_BITS, the product tensor
 @pytest.mark.parametrize("signed", [True, False])
-@pytest.mark.parametrize("n_out", [6, 24])  # the one-hot product in int32, and in float64
-def test_residue_form_equals_rounding_each_product(mode, dropped, signed, n_out):
+@pytest.mark.parametrize("hot", [None, tf.int32])  # the one-hot product in float64, and in int32
+def test_residue_form_equals_rounding_each_product(mode, dropped, signed, hot):
     rng = np.random.default_rng(dropped * 7 + len(mode) + signed)
     x_t = FixedPointType(10, 3, signed=signed)   # F_x = 7
     w_t = FixedPointType(9, 2)                   # F_w = 7
     acc_t = FixedPointType(30, 30 - (14 - dropped), rounding=mode)
-    assert (n_out <= INT32_TABLE_MAX_OUTPUTS) == (n_out == 6)  # both kinds of product are tested
-    x, w = _on_grid(rng, x_t, (40, 13)), _on_grid(rng, w_t, (13, n_out))
-    got = rounded_product_units(tf.constant(x), tf.constant(w), x_t, w_t, acc_t).numpy()
+    x, w = _on_grid(rng, x_t, (40, 13)), _on_grid(rng, w_t, (13, 6))
+    kk = dense_tf.residue_bits(x_t, w_t, acc_t, 13)
+    assert (kk is None) == (dropped + (mode == "RND_CONV") > 3)  # past RESIDUE_MAX_BITS
+    xr = input_residues(tf.constant(x), x_t, kk, hot) if hot is not None and kk is not None else None
+    got = rounded_product_units(tf.constant(x), tf.constant(w), x_t, w_t, acc_t, xr).numpy()
     np.testing.assert_array_equal(got, _reference(x, w, acc_t))
 
 
