@@ -89,12 +89,12 @@ def power_gain(theta: np.ndarray, start: int, rows: int, cols: int, v: np.ndarra
 
 
 def _build() -> dict:
-    from numba import njit
+    from numba import njit, prange
 
-    @njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True, parallel=True)
     def rows_kernel(th, th0, shifted, nt, g, u, eta, from_eta, gr, off, rails, sums, counts):
         S = nt.shape[0]
-        for s in range(S):
+        for s in prange(S):
             a0 = a1 = a2 = a3 = a4 = 0.0
             for k in range(off.shape[0] - 1):
                 whi, wlo, wnh, wnl = rails[k, 0], rails[k, 1], rails[k, 2], rails[k, 3]

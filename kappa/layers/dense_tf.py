@@ -324,7 +324,8 @@ def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None,
                 return qv(qv(s) + b_acc)
             if _static_bound(x_t, w_t, b_t, b is not None, acc_t, d_in) <= min(hi, -lo):
                 return qv(s + b_acc)  # the types alone keep every partial sum in range
-            return tf.cond(fits(bound), lambda: qv(s + b_acc), lambda: sequential_of_operands(x, w, b_acc))
+            fast = qv(s + b_acc)  # outside the branch: the taken branch passes one tensor on
+            return tf.cond(fits(bound), lambda: fast, lambda: sequential_of_operands(x, w, b_acc))
     pq = products_q(x, w)
     if wrap:
         if acc_t.width + math.ceil(math.log2(d_in + 1)) <= 53:
