@@ -66,15 +66,47 @@ def bad_input_types() -> tuple:
             RtlToolError)
 
 
-def _sigterm_to_interrupt(signum, frame):
-    raise KeyboardInterrupt("SIGTERM")
+#: How often an interrupt that has not reached :func:`run_command` yet is delivered again (s).
+REDELIVER_SECONDS = 0.2
+
+_pending: dict = {"signum": None}
+
+
+def _redeliver(signum: int) -> None:
+    """Send ``signum`` to this process again until :func:`run_command` has seen the interrupt.
+
+    Python runs a signal handler in the main thread at the next bytecode, which may be
+    inside a ctypes callback (numba's compiler notifying its object cache, for one); an
+    exception raised there is printed as "Exception ignored" and lost, and the job would run
+    on to the end. Delivered again, the handler raises where the exception propagates."""
+    import os
+    import time
+
+    while _pending["signum"] == signum:
+        time.sleep(REDELIVER_SECONDS)
+        if _pending["signum"] == signum:
+            os.kill(os.getpid(), signum)
+
+
+def _interrupt(signum, frame):
+    """SIGINT/SIGTERM handler: ``KeyboardInterrupt`` (naming SIGTERM), delivered again if lost.
+    A delivery while that interrupt is being handled (cleanup in ``except``/``finally`` blocks)
+    does nothing, so cleanup is never cut short."""
+    if _pending["signum"] is not None and isinstance(sys.exc_info()[1], KeyboardInterrupt):
+        return
+    if _pending["signum"] is None:
+        _pending["signum"] = signum
+        threading.Thread(target=_redeliver, args=(signum,), daemon=True, name="kappa-interrupt").start()
+    raise KeyboardInterrupt("SIGTERM" if signum == signal.SIGTERM else "")
 
 
 def run_command(run, args, *, interrupted_note: str = "") -> int:
     """Run ``run(args)`` (a command's ``run``) and return its exit status.
 
     SIGTERM is turned into ``KeyboardInterrupt`` while it runs (in the main thread), so
-    cleanup code runs on both signals. Exceptions become one ``error:`` line on stderr:
+    cleanup code runs on both signals; an interrupt that an extension swallowed (raised inside
+    a ctypes callback) is delivered again every :data:`REDELIVER_SECONDS` until it arrives
+    here. Exceptions become one ``error:`` line on stderr:
     :func:`bad_input_types` -> :data:`BAD_INPUT`; ``ProjectModifiedError`` -> :data:`PROJECT_MODIFIED`;
     ``KeyboardInterrupt`` -> :data:`INTERRUPTED`
     or :data:`TERMINATED` (with ``interrupted_note`` after the signal name); anything else
@@ -82,10 +114,15 @@ def run_command(run, args, *, interrupted_note: str = "") -> int:
     """
     debug = getattr(args, "debug", False)
     main_thread = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _sigterm_to_interrupt) if main_thread else None
+    if main_thread:
+        _pending["signum"] = None
+        old_term = signal.signal(signal.SIGTERM, _interrupt)
+        old_int = signal.signal(signal.SIGINT, _interrupt) if signal.getsignal(signal.SIGINT) is \
+            signal.default_int_handler else None
     try:
         return run(args)
     except KeyboardInterrupt as exc:
+        _pending["signum"] = None  # arrived: no more deliveries
         if debug:
             traceback.print_exc()
         sig = "SIGTERM" if "SIGTERM" in str(exc) else "SIGINT"
@@ -107,4 +144,7 @@ def run_command(run, args, *, interrupted_note: str = "") -> int:
         return INTERNAL_ERROR
     finally:
         if main_thread:
+            _pending["signum"] = None
             signal.signal(signal.SIGTERM, old_term)
+            if old_int is not None:
+                signal.signal(signal.SIGINT, old_int)

@@ -8,8 +8,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import tomllib
 import types
 from pathlib import Path
@@ -361,3 +363,41 @@ def test_readme_shows_what_kappa_report_prints(capsys):
         os.chdir(cwd)
     assert capsys.readouterr().out == shown
     assert "| Latency (worst)   | 12323 cycles (61615.0 ns)        |" in shown
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_an_interrupt_swallowed_by_a_callback_is_delivered_again(signum, status):
+    """A signal whose handler runs inside a ctypes callback (as numba's compiler calls back
+    into Python) raises there, and ctypes prints and drops the exception; the wrapper must
+    still end the command with the interrupt's status, and not cut its cleanup short."""
+    import ctypes
+
+    from hls.cli.exit_status import REDELIVER_SECONDS, run_command
+
+    events = []
+
+    @ctypes.CFUNCTYPE(None)
+    def callback():
+        os.kill(os.getpid(), signum)
+        for _ in range(1000):  # the handler runs between these bytecodes, inside the callback
+            pass
+
+    def run(args):
+        try:
+            ctypes.CFUNCTYPE(None)(ctypes.cast(callback, ctypes.c_void_p).value)()
+            events.append("callback returned")  # the first KeyboardInterrupt was lost
+            deadline = time.monotonic() + 20 * REDELIVER_SECONDS
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+            events.append("ran to the end")
+            return 0
+        finally:
+            time.sleep(3 * REDELIVER_SECONDS)  # cleanup longer than a redelivery period
+            events.append("cleanup finished")
+
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)  # a test worker may ignore SIGINT
+    try:
+        assert run_command(run, types.SimpleNamespace()) == status
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert events == ["callback returned", "cleanup finished"]
