@@ -95,7 +95,8 @@ def _residue_units(x, w, x_t: FixedPointType, w_t: FixedPointType, k: int, kk: i
     table = round_units_tensor(lo[:, None, :] * tf.constant(v.reshape(1, m - 1, 1)), mode, bounded=True)
     table = tf.reshape(table, [n_in * (m - 1), n_out])
     if xr["hot"].dtype == tf.int32:
-        # |table| <= (m - 1)**2 / 2**k + 1 <= 2**kk, n_in of them per sum: far inside int32
+        # |table| <= (m - 1)**2 / 2**k + 1 <= 2**(kk + 1) <= 16 (k >= kk - 1, kk <= 3), n_in
+        # of them per sum: exact in int32 for any n_in below 2**27
         return head + tf.cast(tf.matmul(xr["hot"], tf.cast(table, tf.int32)), tf.float64)
     return head + tf.matmul(xr["hot"], table)
 
