@@ -289,13 +289,11 @@ def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None,
         init = tf.broadcast_to(b_acc, tf.stack([tf.shape(pq)[0], d_out]))
         return tf.foldl(lambda acc, p: qv(acc + p), tf.transpose(pq, [1, 0, 2]), initializer=init)
 
-    # The sequential loop runs only where the bound fails. Behind a call the graph does not
-    # inline, the untaken branch is one op per step instead of the loop's thirty or so
-    # (measured: 4 % of a 64-64 MLP training step with two such layers).
-    no_inline = {"_noinline": True}
-    sequential_of_products = tf.function(sequential, experimental_attributes=no_inline)
-    sequential_of_operands = tf.function(lambda x, w, b_acc: sequential(products_q(x, w), b_acc),
-                                         experimental_attributes=no_inline)
+    def behind_call(fn):
+        # The sequential loop runs only where the bound fails. Behind a call the graph does not
+        # inline, the untaken branch is one op per step instead of the loop's thirty or so
+        # (measured: 4 % of a 64-64 MLP training step with two such layers).
+        return tf.function(fn, experimental_attributes={"_noinline": True})
 
     known = x_t is not None and w_t is not None and acc_t.kind == "fixed"
     if known:
@@ -326,7 +324,8 @@ def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None,
             if _static_bound(x_t, w_t, b_t, b is not None, acc_t, d_in) <= min(hi, -lo):
                 return qv(s + b_acc)  # the types alone keep every partial sum in range
             fast = qv(s + b_acc)  # outside the branch: the taken branch passes one tensor on
-            return tf.cond(fits(bound), lambda: fast, lambda: sequential_of_operands(x, w, b_acc))
+            return tf.cond(fits(bound), lambda: fast,
+                           lambda: behind_call(lambda x, w, b0: sequential(products_q(x, w), b0))(x, w, b_acc))
     pq = products_q(x, w)
     if wrap:
         if acc_t.width + math.ceil(math.log2(d_in + 1)) <= 53:
@@ -334,7 +333,7 @@ def exact_accumulate(x, w, b, acc_t: FixedPointType, x_t: FixedPointType | None,
         return sequential(pq, b_acc)
     bound = tf.abs(b_acc) + tf.reduce_sum(tf.abs(pq), axis=1)
     return tf.cond(fits(bound), lambda: qv(tf.reduce_sum(pq, axis=1) + b_acc),
-                   lambda: sequential_of_products(pq, b_acc))
+                   lambda: behind_call(sequential)(pq, b_acc))
 
 
 def matrix_arith_tf(x, w, b, step: Step, in_t, fwd, pre: dict | None = None):
