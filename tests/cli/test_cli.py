@@ -365,27 +365,43 @@ def test_readme_shows_what_kappa_report_prints(capsys):
     assert "| Latency (worst)   | 12323 cycles (61615.0 ns)        |" in shown
 
 
+@pytest.mark.parametrize("where", ["ctypes callback", "__del__"])
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_an_interrupt_swallowed_by_a_callback_is_delivered_again(signum, status):
+def test_an_interrupt_swallowed_by_a_callback_is_delivered_again(signum, status, where):
     """A signal whose handler runs inside a ctypes callback (as numba's compiler calls back
-    into Python) raises there, and ctypes prints and drops the exception; the wrapper must
-    still end the command with the interrupt's status, and not cut its cleanup short."""
+    into Python) or a ``__del__`` (llvmlite's) raises there, and Python prints and drops the
+    exception; the wrapper must still end the command with the interrupt's status, not cut
+    its cleanup short, and not print the lost exception (other unraisable exceptions still
+    reach the hook that was installed)."""
     import ctypes
 
     from hls.cli.exit_status import REDELIVER_SECONDS, run_command
 
-    events = []
+    events, unraisable = [], []
 
-    @ctypes.CFUNCTYPE(None)
-    def callback():
+    def signal_here():
         os.kill(os.getpid(), signum)
-        for _ in range(1000):  # the handler runs between these bytecodes, inside the callback
+        for _ in range(1000):  # the handler runs between these bytecodes, where it cannot propagate
             pass
+
+    callback = ctypes.CFUNCTYPE(None)(signal_here)
+
+    class Dropped:
+        def __del__(self):
+            signal_here()
+
+    class Broken:
+        def __del__(self):
+            raise ValueError("a real unraisable error")
 
     def run(args):
         try:
-            ctypes.CFUNCTYPE(None)(ctypes.cast(callback, ctypes.c_void_p).value)()
+            if where == "__del__":
+                Dropped()
+            else:
+                ctypes.CFUNCTYPE(None)(ctypes.cast(callback, ctypes.c_void_p).value)()
             events.append("callback returned")  # the first KeyboardInterrupt was lost
+            Broken()
             deadline = time.monotonic() + 20 * REDELIVER_SECONDS
             while time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -396,8 +412,13 @@ def test_an_interrupt_swallowed_by_a_callback_is_delivered_again(signum, status)
             events.append("cleanup finished")
 
     old = signal.signal(signal.SIGINT, signal.default_int_handler)  # a test worker may ignore SIGINT
+    old_hook, sys.unraisablehook = sys.unraisablehook, lambda u: unraisable.append(u.exc_type)
+    recorder = sys.unraisablehook
     try:
         assert run_command(run, types.SimpleNamespace()) == status
+        assert sys.unraisablehook is recorder  # restored
     finally:
         signal.signal(signal.SIGINT, old)
+        sys.unraisablehook = old_hook
     assert events == ["callback returned", "cleanup finished"]
+    assert unraisable == [ValueError]
