@@ -47,7 +47,7 @@ def check_rtl_model(km, precision, hls_opts: dict) -> None:
     """
     from ..rtl.trace import trace_model
 
-    trace_model(km, precision, drop_softmax=hls_opts.get("drop_softmax", False))
+    trace_model(km, precision, drop_softmax=hls_opts.get("drop_softmax", False), check_only=True)
 
 
 def build_rtl(km, precision, out: Path, X, hls_opts: dict, *, force: bool, progress: bool, write_reports) -> tuple:

@@ -220,12 +220,13 @@ def _table_step(step, v, in_t, opts):
     return FixedVariableArray(np.array(out, dtype=object).reshape(v.shape), v.solver_options)
 
 
-def _inputs(t: FixedPointType, n: int):
+def _inputs(t: FixedPointType, n: int, offload=None):
     from da4ml.trace import FixedVariableArray, HWConfig
 
     k, i, f = kif(t)
+    options = dict(SOLVER_OPTIONS, **({"offload_fn": offload} if offload is not None else {}))
     return FixedVariableArray.from_kif(np.full(n, k), np.full(n, i), np.full(n, f), HWConfig(1, -1, -1),
-                                       solver_options=dict(SOLVER_OPTIONS))
+                                       solver_options=options)
 
 
 def first_diverging_step(tr: RtlTrace, x: np.ndarray, got: np.ndarray):
@@ -273,7 +274,13 @@ def first_diverging_step(tr: RtlTrace, x: np.ndarray, got: np.ndarray):
     return None
 
 
-def trace_model(keras_model, precision, *, drop_softmax: bool = False) -> RtlTrace:
+def _offload_all(cm: np.ndarray, v) -> np.ndarray:
+    """da4ml ``offload_fn`` sending every weight of a constant matrix to the plain
+    multiply-add path (``mmm``): no adder-graph solve, so no numba compilation."""
+    return np.ones(cm.shape, bool)
+
+
+def trace_model(keras_model, precision, *, drop_softmax: bool = False, check_only: bool = False) -> RtlTrace | None:
     """Trace ``keras_model`` at ``precision`` into one da4ml combinational design.
 
     Args:
@@ -281,9 +288,16 @@ def trace_model(keras_model, precision, *, drop_softmax: bool = False) -> RtlTra
         precision: PrecisionDict (or what ``kappa.ensure_precision_dict`` accepts); every
             type explicit.
         drop_softmax: drop a final softmax layer (the design outputs its input, the logits).
+        check_only: run every check of the trace, but compute the constant-matrix products
+            as plain sums of products instead of solving their adder graphs (da4ml's
+            ``offload_fn``), and build no design: a pre-check before training that costs no
+            solver compilation (about 100 s of numba the first time on 2 cores). A sum of
+            products bounds its result at least as tightly as the solved graph, so a mode
+            refused here is refused by the full trace too; the full trace may refuse a mode
+            that acts only on its (wider) interval.
 
     Returns:
-        :class:`RtlTrace`.
+        :class:`RtlTrace`; None with ``check_only``.
 
     Raises:
         ValueError: no PrecisionDict, an unsupported layer or mode (names the layer, field,
@@ -311,11 +325,13 @@ def trace_model(keras_model, precision, *, drop_softmax: bool = False) -> RtlTra
             raise ValueError(f"{what} type {t} is wider than 32 bits; the Verilator harness passes each "
                              "element as a 32-bit word: use a narrower type")
     in_shape = tuple(int(d) for d in keras_model.inputs[0].shape[1:])
-    inp = _inputs(in_t, int(np.prod(in_shape)))
+    inp = _inputs(in_t, int(np.prod(in_shape)), offload=_offload_all if check_only else None)
     v, cur_t = inp.reshape(in_shape), in_t
     for st in steps:
         v = _trace_step(st, v, cur_t, opts)
         cur_t = st.types.get("result") or cur_t
+    if check_only:
+        return None
     comb = comb_trace(inp, v.ravel())
     return RtlTrace(comb, steps, in_t, out_t, in_shape, tuple(steps[-1].out_shape) if steps else in_shape,
                     plan.resolved_precision(), dropped, keras_model)

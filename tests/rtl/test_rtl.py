@@ -162,6 +162,42 @@ def test_unsupported_modes_are_refused(tmp_path, layer, value, match):
     assert not (tmp_path / "x").exists() and list(tmp_path.iterdir()) == []  # nothing written
 
 
+@pytest.mark.parametrize("layer,value,match", [
+    (None, None, None),
+    ("d1", "ap_fixed<9,3,AP_RND_CONV,AP_WRAP>", r"layer 'd1', field 'activation'.*RND_CONV.*TRN or RND"),
+    ("d1", "ap_fixed<9,3,AP_TRN,AP_SAT_ZERO>", r"layer 'd1', field 'activation'.*SAT_ZERO.*WRAP, SAT, SAT_SYM"),
+    ("r1", "ap_ufixed<9,3,AP_RND_CONV,AP_SAT>", None),  # drops no fraction bit: cannot act, accepted
+])
+def test_check_only_refuses_as_the_trace_does_without_the_solver(monkeypatch, layer, value, match):
+    """The pre-check of a job (``check_only``) refuses and accepts what the full trace does,
+    and never calls da4ml's adder-graph solver (whose numba compilation takes minutes cold)."""
+    import da4ml.trace.fixed_variable_array as fva
+
+    spec = {k: dict(v) for k, v in P_MLP.items()}
+    if layer is not None:
+        spec[layer]["activation"] = value
+    m, P = mlp(), kappa.PrecisionDict(spec)
+    full_error = None
+    try:
+        trace_model(m, P)
+    except ValueError as exc:
+        full_error = str(exc)
+    assert (full_error is None) == (match is None)
+
+    def no_solver(*args, **kwargs):
+        raise AssertionError("check_only called the constant-matrix solver")
+
+    monkeypatch.setattr(fva, "solve", no_solver)
+    if match is None:
+        assert trace_model(m, P, check_only=True) is None
+        with pytest.raises(AssertionError, match="called the constant-matrix solver"):
+            trace_model(m, P)  # the patch is in the path the full trace takes
+    else:
+        with pytest.raises(ValueError, match=match) as info:
+            trace_model(m, P, check_only=True)
+        assert str(info.value) == full_error
+
+
 def test_mode_that_cannot_act_is_accepted():
     """RND_CONV on a cast that drops no fraction bit changes nothing: accepted."""
     spec = {k: dict(v) for k, v in P_MLP.items()}
