@@ -10,6 +10,7 @@ written 4 (:class:`hls.project.integrity.ProjectModifiedError`), interrupted 130
 from __future__ import annotations
 
 import errno
+import functools
 import signal
 import sys
 import threading
@@ -69,7 +70,7 @@ def bad_input_types() -> tuple:
 #: How often an interrupt that has not reached :func:`run_command` yet is delivered again (s).
 REDELIVER_SECONDS = 0.2
 
-_pending: dict = {"signum": None, "hook": sys.__unraisablehook__}
+_pending: dict = {"signum": None}
 
 
 def _redeliver(signum: int) -> None:
@@ -88,13 +89,14 @@ def _redeliver(signum: int) -> None:
             os.kill(os.getpid(), signum)
 
 
-def _quiet_lost_interrupt(unraisable) -> None:
-    """``sys.unraisablehook`` while :func:`run_command` runs: an interrupt of ours raised where
-    Python cannot propagate it (a ``__del__``, a ctypes callback) is not printed, since it is
-    delivered again (:func:`_redeliver`); everything else goes to the hook that was there."""
+def _quiet_lost_interrupt(previous, unraisable) -> None:
+    """``sys.unraisablehook`` while :func:`run_command` runs (with ``previous`` bound): an
+    interrupt of ours raised where Python cannot propagate it (a ``__del__``, a ctypes
+    callback) is not printed, since it is delivered again (:func:`_redeliver`); everything
+    else goes to ``previous``, the hook that was installed."""
     if _pending["signum"] is not None and isinstance(unraisable.exc_value, KeyboardInterrupt):
         return
-    _pending["hook"](unraisable)
+    previous(unraisable)
 
 
 def _interrupt(signum, frame):
@@ -115,7 +117,8 @@ def run_command(run, args, *, interrupted_note: str = "") -> int:
     SIGTERM is turned into ``KeyboardInterrupt`` while it runs (in the main thread), so
     cleanup code runs on both signals; an interrupt that an extension swallowed (raised inside
     a ctypes callback) is delivered again every :data:`REDELIVER_SECONDS` until it arrives
-    here, and is not printed where it was lost (:func:`_quiet_lost_interrupt`). Exceptions become one ``error:`` line on stderr:
+    here, and is not printed where it was lost (:func:`_quiet_lost_interrupt`). Exceptions
+    become one ``error:`` line on stderr:
     :func:`bad_input_types` -> :data:`BAD_INPUT`; ``ProjectModifiedError`` -> :data:`PROJECT_MODIFIED`;
     ``KeyboardInterrupt`` -> :data:`INTERRUPTED`
     or :data:`TERMINATED` (with ``interrupted_note`` after the signal name); anything else
@@ -128,7 +131,8 @@ def run_command(run, args, *, interrupted_note: str = "") -> int:
         old_term = signal.signal(signal.SIGTERM, _interrupt)
         old_int = signal.signal(signal.SIGINT, _interrupt) if signal.getsignal(signal.SIGINT) is \
             signal.default_int_handler else None
-        _pending["hook"], sys.unraisablehook = sys.unraisablehook, _quiet_lost_interrupt
+        old_hook = sys.unraisablehook
+        sys.unraisablehook = functools.partial(_quiet_lost_interrupt, old_hook)
     try:
         return run(args)
     except KeyboardInterrupt as exc:
@@ -156,6 +160,6 @@ def run_command(run, args, *, interrupted_note: str = "") -> int:
         if main_thread:
             _pending["signum"] = None
             signal.signal(signal.SIGTERM, old_term)
-            sys.unraisablehook = _pending["hook"]
+            sys.unraisablehook = old_hook
             if old_int is not None:
                 signal.signal(signal.SIGINT, old_int)
