@@ -54,7 +54,6 @@ ROUND_CODES = {"TRN": 0, "RND": 1, "RND_MIN_INF": 2, "RND_CONV": 3, "TRN_ZERO": 
 OVERFLOW_CODES = {"WRAP": 0, "SAT": 1, "SAT_SYM": 1, "SAT_ZERO": 2}
 
 
-
 @functools.cache
 def _kernels() -> dict:
     return _build()

@@ -33,7 +33,6 @@ NO_CAST = (0, 0, 0, 0, 0, 3, -1, 0, 0, 0, 0)
 """A :func:`cast_spec` that leaves codes unchanged."""
 
 
-
 def round_constants(shift: int, mode: str) -> tuple[int, int, int]:
     """``(c0, c1, c2)`` with which ``(p + c0 + (c1 & (p >> 63)) + (c2 & (p >> s))) >> s`` is
     the rounding of the code ``p`` by ``s = shift > 0`` bits in ``mode`` (``p >> 63`` is -1 for a
